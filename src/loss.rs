@@ -1,0 +1,424 @@
+//! The two sigmoid binary cross-entropy formulations, one reference implementation each.
+//!
+//! Why this module exists: users mix up the two forms, and the numbers they compare come from
+//! different places (a training log, a recomputation from predictions). Every loss this crate
+//! reports, for any runtime, is computed here, from plain arrays, so the formulas live once.
+//!
+//! - **logits form** (TensorFlow `sigmoid_cross_entropy_with_logits`), per element
+//!   `max(z, 0) - z*y + log1p(exp(-|z|))`; finite for every finite `z`.
+//! - **probability form** (Keras `binary_crossentropy` on a sigmoid head): `p` clipped to
+//!   `[1e-7, 1 - 1e-7]`, per element `-(y*ln p + (1-y)*ln(1-p))`; at most `-ln(1e-7) ≈ 16.118`.
+//!
+//! Reduction is Keras's: mean over the last axis, then mean over every other element (the batch).
+//! Element losses are computed in the precision named by the function (`f32` mimics what a float32
+//! framework computes, `f64` is the reference); sums are always accumulated in `f64` so that the
+//! reduction adds no error of its own to the comparison.
+//!
+//! This module must never depend on a runtime or a tensor library other than ndarray.
+
+use ndarray::{ArrayViewD, Axis, Zip};
+
+/// Keras's `backend.epsilon()`: the probability clip used by `binary_crossentropy`.
+pub const KERAS_EPSILON: f32 = 1e-7;
+
+/// Which sigmoid-BCE formula a model was trained with or a loss was computed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Formulation {
+    /// The graph outputs logits; loss by `sigmoid_cross_entropy_with_logits`.
+    Logits,
+    /// The graph ends in a sigmoid; loss by clipped binary cross-entropy on probabilities.
+    Probs,
+}
+
+impl Formulation {
+    pub const BOTH: [Formulation; 2] = [Formulation::Logits, Formulation::Probs];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Formulation::Logits => "logits",
+            Formulation::Probs => "probs",
+        }
+    }
+}
+
+impl std::fmt::Display for Formulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Logits-form loss of one element, in f32 arithmetic.
+pub fn logits_elem_f32(z: f32, y: f32) -> f32 {
+    z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+}
+
+/// Logits-form loss of one element, in f64 arithmetic.
+pub fn logits_elem_f64(z: f64, y: f64) -> f64 {
+    z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
+}
+
+/// Logistic sigmoid in f32, written so that neither branch overflows.
+pub fn sigmoid_f32(z: f32) -> f32 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Logistic sigmoid in f64, written so that neither branch overflows.
+pub fn sigmoid_f64(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Probability-form loss of one element in f32 arithmetic; also says whether `p` was clipped.
+pub fn probs_elem_f32(p: f32, y: f32) -> (f32, bool) {
+    let lo = KERAS_EPSILON;
+    let hi = 1.0 - KERAS_EPSILON;
+    let clipped = p < lo || p > hi;
+    let p = p.clamp(lo, hi);
+    (-(y * p.ln() + (1.0 - y) * (1.0 - p).ln()), clipped)
+}
+
+/// Probability-form loss of one element in f64 arithmetic, with the same f32 clip bounds.
+pub fn probs_elem_f64(p: f64, y: f64) -> (f64, bool) {
+    let lo = f64::from(KERAS_EPSILON);
+    let hi = f64::from(1.0 - KERAS_EPSILON);
+    let clipped = p < lo || p > hi;
+    let p = p.clamp(lo, hi);
+    (-(y * p.ln() + (1.0 - y) * (1.0 - p).ln()), clipped)
+}
+
+/// A loss value with the facts needed to trust it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Loss {
+    /// Keras reduction of the element losses.
+    pub value: f64,
+    /// Elements whose probability hit the clip (always 0 for the logits form).
+    pub clipped: usize,
+    /// Elements that took part.
+    pub elements: usize,
+}
+
+/// Both formulations, each in f32 and f64, computed from one set of logits.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct LossPair {
+    pub logits_form_f32: f64,
+    pub logits_form_f64: f64,
+    pub probs_form_f32: f64,
+    pub probs_form_f64: f64,
+    /// Elements the probability form clipped (in f32, where clipping actually bites).
+    pub clipped: usize,
+    pub elements: usize,
+}
+
+/// Errors are only about shapes: values never fail (NaN propagates into the result).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LossError {
+    #[error("loss inputs differ in shape: predictions {pred:?}, targets {target:?}")]
+    ShapeMismatch {
+        pred: Vec<usize>,
+        target: Vec<usize>,
+    },
+    #[error("loss inputs must have at least one axis and one element (shape {0:?})")]
+    Empty(Vec<usize>),
+}
+
+fn check_shapes<A, B>(pred: &ArrayViewD<A>, target: &ArrayViewD<B>) -> Result<(), LossError> {
+    if pred.shape() != target.shape() {
+        return Err(LossError::ShapeMismatch {
+            pred: pred.shape().to_vec(),
+            target: target.shape().to_vec(),
+        });
+    }
+    if pred.is_empty() || pred.ndim() == 0 {
+        return Err(LossError::Empty(pred.shape().to_vec()));
+    }
+    Ok(())
+}
+
+/// Mean over the last axis, then mean over the rest, accumulated in f64.
+fn keras_reduce<T: Copy>(
+    pred: &ArrayViewD<T>,
+    target: &ArrayViewD<f32>,
+    mut elem: impl FnMut(T, f32) -> (f64, bool),
+) -> Loss {
+    let last = Axis(pred.ndim().saturating_sub(1));
+    let mut total = 0.0f64;
+    let mut rows = 0usize;
+    let mut clipped = 0usize;
+    for (p_row, t_row) in pred.lanes(last).into_iter().zip(target.lanes(last)) {
+        let mut row = 0.0f64;
+        Zip::from(&p_row).and(&t_row).for_each(|&p, &t| {
+            let (l, c) = elem(p, t);
+            row += l;
+            clipped += usize::from(c);
+        });
+        total += row / p_row.len() as f64;
+        rows += 1;
+    }
+    Loss {
+        value: total / rows as f64,
+        clipped,
+        elements: pred.len(),
+    }
+}
+
+/// Logits-form loss with Keras reduction; element losses in f32.
+pub fn logits_form_f32(
+    logits: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(logits, targets)?;
+    Ok(keras_reduce(logits, targets, |z, y| {
+        (f64::from(logits_elem_f32(z, y)), false)
+    }))
+}
+
+/// Logits-form loss with Keras reduction; everything in f64.
+pub fn logits_form_f64(
+    logits: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(logits, targets)?;
+    Ok(keras_reduce(logits, targets, |z, y| {
+        (logits_elem_f64(f64::from(z), f64::from(y)), false)
+    }))
+}
+
+/// Probability-form loss with Keras reduction from probabilities; element losses in f32.
+pub fn probs_form_f32(
+    probs: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(probs, targets)?;
+    Ok(keras_reduce(probs, targets, |p, y| {
+        let (l, c) = probs_elem_f32(p, y);
+        (f64::from(l), c)
+    }))
+}
+
+/// Probability-form loss with Keras reduction from probabilities; everything in f64.
+pub fn probs_form_f64(
+    probs: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(probs, targets)?;
+    Ok(keras_reduce(probs, targets, |p, y| {
+        probs_elem_f64(f64::from(p), f64::from(y))
+    }))
+}
+
+/// Probability-form loss computed from logits: the sigmoid is taken in the element's precision
+/// (f32 here), as a float32 graph that ends in `Sigmoid` would.
+pub fn probs_form_from_logits_f32(
+    logits: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(logits, targets)?;
+    Ok(keras_reduce(logits, targets, |z, y| {
+        let (l, c) = probs_elem_f32(sigmoid_f32(z), y);
+        (f64::from(l), c)
+    }))
+}
+
+/// Probability-form loss computed from logits, sigmoid and all in f64.
+pub fn probs_form_from_logits_f64(
+    logits: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(logits, targets)?;
+    Ok(keras_reduce(logits, targets, |z, y| {
+        probs_elem_f64(sigmoid_f64(f64::from(z)), f64::from(y))
+    }))
+}
+
+/// Both formulations from true logits and, when the model has a sigmoid head, its own
+/// probabilities. Giving `probs` makes the probability form use exactly what the model output
+/// (what `keras.losses.binary_crossentropy(y, model.predict(x))` sees); without it the sigmoid is
+/// applied here.
+pub fn both_forms(
+    logits: &ArrayViewD<f32>,
+    probs: Option<&ArrayViewD<f32>>,
+    targets: &ArrayViewD<f32>,
+) -> Result<LossPair, LossError> {
+    let l32 = logits_form_f32(logits, targets)?;
+    let l64 = logits_form_f64(logits, targets)?;
+    let (p32, p64) = match probs {
+        Some(p) => (probs_form_f32(p, targets)?, probs_form_f64(p, targets)?),
+        None => (
+            probs_form_from_logits_f32(logits, targets)?,
+            probs_form_from_logits_f64(logits, targets)?,
+        ),
+    };
+    Ok(LossPair {
+        logits_form_f32: l32.value,
+        logits_form_f64: l64.value,
+        probs_form_f32: p32.value,
+        probs_form_f64: p64.value,
+        clipped: p32.clipped,
+        elements: l32.elements,
+    })
+}
+
+/// Fraction of elements where the decision `p > 0.5` (strict) equals `target > 0.5`.
+pub fn binary_accuracy(
+    probs: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<f64, LossError> {
+    check_shapes(probs, targets)?;
+    let mut right = 0usize;
+    Zip::from(probs).and(targets).for_each(|&p, &t| {
+        right += usize::from((p > 0.5) == (t > 0.5));
+    });
+    Ok(right as f64 / probs.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, IxDyn, arr2};
+
+    fn dyn2(a: ndarray::Array2<f32>) -> ArrayD<f32> {
+        a.into_dyn()
+    }
+
+    #[test]
+    fn logits_form_matches_hand_computed_values() {
+        // z = 0: log(2) whatever y is.
+        assert!((logits_elem_f64(0.0, 1.0) - std::f64::consts::LN_2).abs() < 1e-15);
+        // z = 2, y = 1: log(1 + e^-2) = 0.12692801104297263 (numpy: np.log1p(np.exp(-2)))
+        assert!((logits_elem_f64(2.0, 1.0) - 0.126_928_011_042_972_63).abs() < 1e-15);
+        // z = 2, y = 0: 2 + log(1 + e^-2) = 2.1269280110429727
+        assert!((logits_elem_f64(2.0, 0.0) - 2.126_928_011_042_972_7).abs() < 1e-15);
+        // z = -3, y = 1: 3 + log1p(e^-3) = 3.048587351573742
+        assert!((logits_elem_f64(-3.0, 1.0) - 3.048_587_351_573_742).abs() < 1e-15);
+    }
+
+    #[test]
+    fn logits_form_is_stable_for_saturated_logits() {
+        for z in [20.0f32, 50.0, 100.0] {
+            // Right side: loss = log1p(exp(-z)) ~ exp(-z), tiny but positive.
+            let right = logits_elem_f64(f64::from(z), 1.0);
+            assert!(
+                (right / (-f64::from(z)).exp() - 1.0).abs() < 1e-8,
+                "z={z}: {right}"
+            );
+            // Wrong side: loss = z + log1p(exp(-z)) ~ z, exact in both precisions.
+            assert!((logits_elem_f64(f64::from(z), 0.0) - f64::from(z)).abs() < 1e-8);
+            assert_eq!(logits_elem_f32(z, 0.0), z);
+            assert_eq!(logits_elem_f32(-z, 1.0), z);
+            assert!(logits_elem_f32(z, 1.0).is_finite());
+        }
+    }
+
+    #[test]
+    fn probs_form_saturates_at_the_clip() {
+        // -ln(1e-7 in f32) = 16.11809565095832 (numpy: -np.log(np.float32(1e-7)).astype(np.float64))
+        let cap = -f64::from(KERAS_EPSILON).ln();
+        for z in [20.0f64, 50.0, 100.0] {
+            let (wrong, clipped) = probs_elem_f64(sigmoid_f64(z), 0.0);
+            // 1 - p clipped at 1e-7 in f32 terms: hi = 1 - 1e-7 rounded to f32 = 0.99999988.
+            let hi = f64::from(1.0 - KERAS_EPSILON);
+            assert!(clipped);
+            assert!((wrong + (1.0 - hi).ln()).abs() < 1e-12);
+            assert!((wrong - cap).abs() < 0.2, "{wrong} vs {cap}");
+            let (right, clipped) = probs_elem_f64(sigmoid_f64(z), 1.0);
+            assert!(clipped);
+            assert!((right + hi.ln()).abs() < 1e-15);
+            // The logits form keeps growing where the probability form is capped.
+            assert!(logits_elem_f64(z, 0.0) > wrong || z < 17.0);
+        }
+        let (l, c) = probs_elem_f32(0.0, 1.0);
+        assert!(c);
+        assert!((f64::from(l) - cap).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_two_forms_agree_away_from_the_clip() {
+        for &z in &[-8.0f64, -2.5, -0.1, 0.0, 0.3, 4.0, 9.0] {
+            for &y in &[0.0, 1.0] {
+                let (p, clipped) = probs_elem_f64(sigmoid_f64(z), y);
+                assert!(!clipped);
+                assert!((p - logits_elem_f64(z, y)).abs() < 1e-9, "z={z} y={y}");
+            }
+        }
+    }
+
+    #[test]
+    fn keras_reduction_is_mean_of_row_means() {
+        // Rows [0, 2] with y [1, 0] and [-1, 1] with y [0, 1]:
+        // row0 = (ln2 + 2.1269280110429727)/2, row1 = (0.31326168751822286 + 0.31326168751822286)/2
+        let z = dyn2(arr2(&[[0.0f32, 2.0], [-1.0, 1.0]]));
+        let y = dyn2(arr2(&[[1.0f32, 0.0], [0.0, 1.0]]));
+        let row0 = (std::f64::consts::LN_2 + 2.126_928_011_042_972_7) / 2.0;
+        let row1 = 0.313_261_687_518_222_86;
+        let want = (row0 + row1) / 2.0;
+        let got = logits_form_f64(&z.view(), &y.view()).unwrap();
+        assert!((got.value - want).abs() < 1e-15);
+        assert_eq!(got.elements, 4);
+        let got32 = logits_form_f32(&z.view(), &y.view()).unwrap();
+        assert!((got32.value - want).abs() < 1e-6);
+        let p = probs_form_from_logits_f64(&z.view(), &y.view()).unwrap();
+        assert!((p.value - want).abs() < 1e-9);
+    }
+
+    #[test]
+    fn both_forms_differ_visibly_for_large_logits() {
+        let z = dyn2(arr2(&[[100.0f32, -100.0]]));
+        let y = dyn2(arr2(&[[0.0f32, 1.0]]));
+        let pair = both_forms(&z.view(), None, &y.view()).unwrap();
+        assert!((pair.logits_form_f64 - 100.0).abs() < 1e-9);
+        // Row mean of -ln(1 - f32(1 - 1e-7)) = 15.942385152878742 and -ln(f32(1e-7)) =
+        // 16.118095639 (numpy, float64 of the float32 bounds).
+        let want = (15.942_385_152_878_742 + 16.118_095_639_272_223) / 2.0;
+        assert!(
+            (pair.probs_form_f64 - want).abs() < 1e-6,
+            "{}",
+            pair.probs_form_f64
+        );
+        assert_eq!(pair.clipped, 2);
+    }
+
+    #[test]
+    fn shape_mismatch_and_empty_are_errors() {
+        let a = ArrayD::<f32>::zeros(IxDyn(&[2, 3]));
+        let b = ArrayD::<f32>::zeros(IxDyn(&[3, 2]));
+        assert!(matches!(
+            logits_form_f32(&a.view(), &b.view()),
+            Err(LossError::ShapeMismatch { .. })
+        ));
+        let e = ArrayD::<f32>::zeros(IxDyn(&[0, 3]));
+        assert!(matches!(
+            probs_form_f32(&e.view(), &e.view()),
+            Err(LossError::Empty(_))
+        ));
+    }
+
+    #[test]
+    fn nan_propagates_into_the_loss() {
+        let z = dyn2(arr2(&[[f32::NAN, 1.0]]));
+        let y = dyn2(arr2(&[[1.0f32, 0.0]]));
+        assert!(
+            logits_form_f32(&z.view(), &y.view())
+                .unwrap()
+                .value
+                .is_nan()
+        );
+    }
+
+    #[test]
+    fn binary_accuracy_is_strict_at_one_half() {
+        let p = dyn2(arr2(&[[0.5f32, 0.51, 0.2, 0.9]]));
+        let y = dyn2(arr2(&[[1.0f32, 1.0, 0.0, 0.0]]));
+        // 0.5 -> predicted 0 (wrong), 0.51 -> 1 (right), 0.2 -> 0 (right), 0.9 -> 1 (wrong)
+        assert_eq!(binary_accuracy(&p.view(), &y.view()).unwrap(), 0.5);
+    }
+}

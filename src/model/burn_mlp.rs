@@ -1,0 +1,272 @@
+//! The MLP as a burn graph: forward pass, both training losses, and gradients.
+//!
+//! Why it is built from raw tensors rather than `burn::nn::Linear`: parameters are loaded from
+//! [`MlpWeights`] every step and gradients go back to host arrays, where the optimizer applies the
+//! exact Keras update. What burn owns here is what it is good at: the forward graph and autodiff.
+//! This module must never hold optimizer state or decide the update rule.
+
+use burn::tensor::{Device, Tensor, TensorData, activation};
+use ndarray::{Array1, Array2, ArrayView2};
+
+use crate::loss::{Formulation, KERAS_EPSILON};
+use crate::model::weights::{Dense, MlpWeights};
+
+/// The CPU device all burn work runs on: the pure-Rust `flex` backend.
+pub fn cpu() -> Device {
+    Device::flex()
+}
+
+/// Host array to a burn tensor (copies; burn owns its buffers).
+pub fn tensor2(a: ArrayView2<f32>, device: &Device) -> Tensor<2> {
+    let shape = [a.nrows(), a.ncols()];
+    let data: Vec<f32> = a.iter().copied().collect();
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+fn tensor1(a: &Array1<f32>, device: &Device) -> Tensor<1> {
+    Tensor::from_data(TensorData::new(a.to_vec(), [a.len()]), device)
+}
+
+fn host_values(t: Tensor<2>) -> (Vec<f32>, [usize; 2]) {
+    let dims = t.dims();
+    let data = t.into_data();
+    let values = data
+        .as_slice::<f32>()
+        .expect("burn float tensors hold f32 here")
+        .to_vec();
+    (values, dims)
+}
+
+/// Burn tensor back to a host array.
+pub fn array2(t: Tensor<2>) -> Array2<f32> {
+    let (values, [r, c]) = host_values(t);
+    Array2::from_shape_vec((r, c), values).expect("burn reported consistent dims")
+}
+
+fn array1(t: Tensor<1>) -> Array1<f32> {
+    let data = t.into_data();
+    Array1::from(
+        data.as_slice::<f32>()
+            .expect("burn float tensors hold f32 here")
+            .to_vec(),
+    )
+}
+
+/// The parameters placed on a device; `tracked` makes them autodiff leaves.
+struct Params {
+    layers: Vec<(Tensor<2>, Tensor<1>)>,
+}
+
+impl Params {
+    fn load(weights: &MlpWeights, device: &Device, tracked: bool) -> Self {
+        let layers = weights
+            .layers
+            .iter()
+            .map(|l| {
+                let k = tensor2(l.kernel.view(), device);
+                let b = tensor1(&l.bias, device);
+                if tracked {
+                    (k.require_grad(), b.require_grad())
+                } else {
+                    (k, b)
+                }
+            })
+            .collect();
+        Self { layers }
+    }
+
+    /// `relu(x W + b)` for every layer but the last, which stays linear: the logits.
+    fn logits(&self, x: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        self.layers.iter().enumerate().fold(x, |h, (i, (k, b))| {
+            let z = h.matmul(k.clone()) + b.clone().unsqueeze::<2>();
+            if i == last { z } else { activation::relu(z) }
+        })
+    }
+}
+
+/// Logits-form training loss as a burn graph (TensorFlow's stable expression).
+pub fn logits_form_loss(z: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
+    let per_elem = z.clone().clamp_min(0.0) - z.clone() * y + z.abs().neg().exp().log1p();
+    per_elem.mean_dim(1).mean()
+}
+
+/// Probability-form training loss as a burn graph (Keras `binary_crossentropy` on a sigmoid).
+/// The clip's gradient is zero outside `[eps, 1-eps]`, exactly as `tf.clip_by_value`'s.
+pub fn probs_form_loss(p: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
+    let p = p.clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+    let one_minus_y = y.clone().neg().add_scalar(1.0);
+    let one_minus_p = p.clone().neg().add_scalar(1.0);
+    let per_elem = (y * p.log() + one_minus_y * one_minus_p.log()).neg();
+    per_elem.mean_dim(1).mean()
+}
+
+/// What one training step's forward and backward pass produced.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    /// The formulation's loss as the training graph computed it (f32).
+    pub loss: f32,
+    /// Logits of the batch, before the update.
+    pub logits: Array2<f32>,
+    /// Gradients of the loss, shaped like the weights.
+    pub grads: MlpWeights,
+}
+
+/// Forward and backward pass of one batch for one formulation. Nothing is updated here.
+pub fn loss_and_grads(
+    weights: &MlpWeights,
+    x: ArrayView2<f32>,
+    y: ArrayView2<f32>,
+    form: Formulation,
+    device: &Device,
+) -> StepOutcome {
+    let device = device.clone().autodiff();
+    let params = Params::load(weights, &device, true);
+    let x = tensor2(x, &device);
+    let y = tensor2(y, &device);
+    let z = params.logits(x);
+    let loss = match form {
+        Formulation::Logits => logits_form_loss(z.clone(), y),
+        Formulation::Probs => probs_form_loss(activation::sigmoid(z.clone()), y),
+    };
+    let grads = loss.backward();
+    let loss_value = loss.into_data().as_slice::<f32>().expect("f32 loss")[0];
+    let grads = MlpWeights {
+        layers: params
+            .layers
+            .iter()
+            .zip(&weights.layers)
+            .map(|((k, b), l)| Dense {
+                name: l.name.clone(),
+                kernel: array2(k.grad(&grads).expect("kernel is a tracked leaf")),
+                bias: array1(b.grad(&grads).expect("bias is a tracked leaf")),
+            })
+            .collect(),
+    };
+    StepOutcome {
+        loss: loss_value,
+        logits: array2(z.inner()),
+        grads,
+    }
+}
+
+/// The trained graph as an inference function: logits for a batch, no autodiff.
+pub struct BurnMlp {
+    params: Params,
+    device: Device,
+}
+
+impl BurnMlp {
+    pub fn new(weights: &MlpWeights, device: &Device) -> Self {
+        let device = device.clone().without_autodiff();
+        Self {
+            params: Params::load(weights, &device, false),
+            device,
+        }
+    }
+
+    pub fn logits(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        array2(self.params.logits(tensor2(x, &self.device)))
+    }
+
+    /// The sigmoid head as burn computes it (what the probability model outputs).
+    pub fn probabilities(&self, x: ArrayView2<f32>) -> (Array2<f32>, Array2<f32>) {
+        let z = self.params.logits(tensor2(x, &self.device));
+        (array2(z.clone()), array2(activation::sigmoid(z)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss;
+    use ndarray::{Array2, arr2};
+
+    fn small_weights() -> MlpWeights {
+        MlpWeights::glorot_uniform(&[4, 3, 2], 5)
+    }
+
+    fn naive_logits(w: &MlpWeights, x: &Array2<f32>) -> Array2<f64> {
+        let mut h = x.mapv(f64::from);
+        for (i, l) in w.layers.iter().enumerate() {
+            let z = h.dot(&l.kernel.mapv(f64::from)) + l.bias.mapv(f64::from);
+            h = if i + 1 == w.layers.len() {
+                z
+            } else {
+                z.mapv(|v| v.max(0.0))
+            };
+        }
+        h
+    }
+
+    #[test]
+    fn forward_matches_a_naive_f64_reference() {
+        let w = small_weights();
+        let x = arr2(&[[0.1f32, 0.2, 0.3, 0.4], [1.0, -1.0, 0.5, 0.0]]);
+        let got = BurnMlp::new(&w, &cpu()).logits(x.view());
+        let want = naive_logits(&w, &x);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((f64::from(*g) - w).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn training_losses_equal_the_reference_losses() {
+        let w = small_weights();
+        let x = arr2(&[[0.1f32, 0.2, 0.3, 0.4], [1.0, -1.0, 0.5, 0.0]]);
+        let y = arr2(&[[1.0f32, 0.0], [0.0, 1.0]]);
+        let dev = cpu();
+        for form in Formulation::BOTH {
+            let out = loss_and_grads(&w, x.view(), y.view(), form, &dev);
+            let z = out.logits.clone().into_dyn();
+            let yy = y.clone().into_dyn();
+            let want = loss::logits_form_f64(&z.view(), &yy.view()).unwrap().value;
+            assert!(
+                (f64::from(out.loss) - want).abs() < 1e-6,
+                "{form}: {} vs {want}",
+                out.loss
+            );
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // d loss / d bias of the last layer = mean over batch of (sigmoid(z) - y) / classes.
+        let w = small_weights();
+        let x = arr2(&[[0.1f32, 0.2, 0.3, 0.4], [1.0, -1.0, 0.5, 0.0]]);
+        let y = arr2(&[[1.0f32, 0.0], [0.0, 1.0]]);
+        let dev = cpu();
+        for form in Formulation::BOTH {
+            let out = loss_and_grads(&w, x.view(), y.view(), form, &dev);
+            let z = naive_logits(&w, &x);
+            for j in 0..2 {
+                let want: f64 = (0..2)
+                    .map(|i| (loss::sigmoid_f64(z[[i, j]]) - f64::from(y[[i, j]])) / 2.0 / 2.0)
+                    .sum();
+                let got = f64::from(out.grads.layers[1].bias[j]);
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "{form} bias {j}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn clip_kills_the_probability_gradient_when_saturated() {
+        // One logit pushed to +40 with target 0: the logits form still pulls it back, the
+        // probability form's clip gives exactly zero gradient.
+        let mut w = MlpWeights::glorot_uniform(&[1, 1, 1], 1);
+        w.layers[0].kernel[[0, 0]] = 1.0;
+        w.layers[1].kernel[[0, 0]] = 1.0;
+        let x = arr2(&[[40.0f32]]);
+        let y = arr2(&[[0.0f32]]);
+        let dev = cpu();
+        let lg = loss_and_grads(&w, x.view(), y.view(), Formulation::Logits, &dev);
+        let pr = loss_and_grads(&w, x.view(), y.view(), Formulation::Probs, &dev);
+        assert!((lg.grads.layers[1].bias[0] - 1.0).abs() < 1e-6);
+        assert_eq!(pr.grads.layers[1].bias[0], 0.0);
+        assert!((pr.loss - 15.942385).abs() < 1e-4, "{}", pr.loss);
+        assert_eq!(lg.loss, 40.0);
+    }
+}

@@ -1,0 +1,14 @@
+//! The model stage: weights, the burn graph, optimizers, lockstep training, ONNX export.
+//!
+//! Why one stage: everything here knows the MLP's architecture. Nothing here reads files or
+//! talks to a runtime other than burn.
+
+pub mod burn_mlp;
+pub mod export;
+pub mod optim;
+pub mod train;
+pub mod weights;
+
+pub use optim::OptimizerConfig;
+pub use train::{TrainConfig, TrainRun, train};
+pub use weights::{Dense, MlpWeights};
