@@ -1,0 +1,129 @@
+//! Writing a run's artifacts to a folder.
+//!
+//! Layout (documented in the README):
+//!
+//! ```text
+//! OUT/config.json                          training config, data fingerprint, tool version
+//! OUT/train-log.json                       config, per-epoch and per-step records
+//! OUT/logits/model.onnx                    export of the logits-formulation model
+//! OUT/logits/test_data_set_0/input_0.pb    reference inputs (TensorProto "input")
+//! OUT/logits/test_data_set_0/output_0.pb   the trained graph's outputs on them
+//! OUT/sigmoid/...                          the same for the probability-formulation model
+//! OUT/labels.npy                           binary targets of the reference inputs, f32 [n, 10]
+//! OUT/report.json                          the demo's report (demo only)
+//! ```
+//!
+//! Why here: this is the only module that writes into a user's folder. Every file is written to
+//! a temporary name in the same folder and renamed into place, so an interrupted run never
+//! leaves a truncated file that looks valid.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use ndarray_npy::WriteNpyExt;
+use prost::Message;
+
+use crate::loss::Formulation;
+use crate::model::export::Head;
+use crate::onnx;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("output folder {}: {source}", path.display())]
+    Folder { path: PathBuf, source: io::Error },
+    #[error("writing {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// A folder that artifacts go into, checked for writability before any work starts.
+pub struct ArtifactDir {
+    root: PathBuf,
+}
+
+impl ArtifactDir {
+    /// Create the folder (and parents) and prove it is writable, so a long training run never
+    /// ends in "permission denied".
+    pub fn create(root: &Path) -> Result<Self, ArtifactError> {
+        let folder = |source| ArtifactError::Folder {
+            path: root.to_path_buf(),
+            source,
+        };
+        fs::create_dir_all(root).map_err(folder)?;
+        let probe = root.join(".onnx-parity-write-test");
+        fs::write(&probe, b"").map_err(folder)?;
+        fs::remove_file(&probe).map_err(folder)?;
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Write `bytes` at `relative`, atomically (temporary file, then rename).
+    pub fn write(&self, relative: &str, bytes: &[u8]) -> Result<PathBuf, ArtifactError> {
+        let path = self.root.join(relative);
+        let err = |source| ArtifactError::Write {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(err)?;
+        }
+        let tmp = path.with_extension("partial");
+        fs::write(&tmp, bytes).map_err(err)?;
+        fs::rename(&tmp, &path).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            err(e)
+        })?;
+        Ok(path)
+    }
+}
+
+/// Folder of one export inside an artifact folder: `logits` or `sigmoid`.
+pub fn model_folder(form: Formulation) -> &'static str {
+    Head::for_formulation(form).name()
+}
+
+/// `FOLDER/model.onnx`.
+pub fn model_path(form: Formulation) -> String {
+    format!("{}/model.onnx", model_folder(form))
+}
+
+/// Write an export with one reference data set in the ONNX backend-test layout.
+pub fn write_model_case(
+    dir: &ArtifactDir,
+    form: Formulation,
+    onnx_bytes: &[u8],
+    inputs: &Array2<f32>,
+    outputs: &Array2<f32>,
+) -> Result<(), ArtifactError> {
+    let folder = model_folder(form);
+    let head = Head::for_formulation(form);
+    let tensor = |name: &str, a: &Array2<f32>| {
+        onnx::array_to_proto(name, &a.clone().into_dyn())
+            .expect("an in-memory f32 array always encodes")
+            .encode_to_vec()
+    };
+    dir.write(
+        &format!("{folder}/test_data_set_0/input_0.pb"),
+        &tensor(crate::model::export::INPUT, inputs),
+    )?;
+    dir.write(
+        &format!("{folder}/test_data_set_0/output_0.pb"),
+        &tensor(head.output_name(), outputs),
+    )?;
+    dir.write(&model_path(form), onnx_bytes)?;
+    Ok(())
+}
+
+/// `.npy` bytes of an f32 matrix.
+pub fn npy_bytes(a: &Array2<f32>) -> Vec<u8> {
+    let mut out = Vec::new();
+    a.write_npy(&mut out)
+        .expect("writing npy to memory cannot fail");
+    out
+}

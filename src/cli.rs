@@ -1,0 +1,319 @@
+//! Command-line interface: turns arguments into library configs, runs, maps results to exit codes.
+//!
+//! The library never sees clap types. Exit codes: 0 all within tolerance, 1 it ran and found a
+//! mismatch, 2 it could not run (bad input, I/O). Errors are printed once, as one line.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::artifacts::{self, ArtifactDir};
+use crate::compare::Preset;
+use crate::dataset::binarize;
+use crate::loss::Formulation;
+use crate::model::OptimizerConfig;
+use crate::model::export::Head;
+use crate::model::train::{CLASSES, Progress, TrainConfig};
+use crate::pipeline::{self, DataConfig, DataSource, DemoOutcome};
+use crate::report::{self, Tool, TrainLog};
+use crate::runtime::{BurnRuntime, Runtime};
+
+/// Largest sample count accepted for --train/--eval (guards against absurd allocations).
+const MAX_SAMPLES: usize = 1_000_000;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "onnx-parity",
+    version,
+    about = "Prove that a trained model and its ONNX export compute the same thing"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train both sigmoid-BCE formulations, export both to ONNX, reload in tract, check parity.
+    Demo(DemoArgs),
+    /// Train both formulations from the same start and batches; print and log per-epoch figures.
+    Train(TrainArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// Folder with MNIST IDX files (train-*/t10k-*, optionally .gz). Default: embedded synthetic digits.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Training samples (the first N of the data).
+    #[arg(long = "train", value_name = "N", default_value_t = 8000)]
+    train_samples: usize,
+    /// Held-out samples (the N after the training samples).
+    #[arg(long = "eval", value_name = "N", default_value_t = 2000)]
+    eval_samples: usize,
+    /// Passes over the training samples.
+    #[arg(long, value_name = "N", default_value_t = 3, conflicts_with = "steps")]
+    epochs: usize,
+    /// Stop after N steps (batches) instead of whole epochs.
+    #[arg(long, value_name = "N")]
+    steps: Option<usize>,
+    /// Samples per step.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    batch: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    optimizer: OptimizerKind,
+    /// Learning rate. Default: 0.001 for adam, 0.1 for sgd.
+    #[arg(long, value_name = "LR")]
+    lr: Option<f32>,
+    /// Width of the hidden layer.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    hidden: usize,
+    /// Seed of the initial weights, the synthetic data and the batch order.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Keep the training samples in file order instead of reshuffling every epoch.
+    #[arg(long)]
+    no_shuffle: bool,
+    /// Write artifacts (config, log, both ONNX exports, reference data) into DIR.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write the training log (config, epochs, steps) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    log_json: Option<PathBuf>,
+    /// Reference samples written next to each export (from the eval set).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    reference_samples: usize,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Tolerance preset for every comparison (see README).
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    tolerance: Preset,
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+impl TrainArgs {
+    fn configs(&self) -> Result<(TrainConfig, DataConfig)> {
+        let lr = self.lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Adam => 1e-3,
+            OptimizerKind::Sgd => 0.1,
+        });
+        let optimizer = match self.optimizer {
+            OptimizerKind::Adam => OptimizerConfig::adam(lr),
+            OptimizerKind::Sgd => OptimizerConfig::sgd(lr),
+        };
+        let epochs = match self.steps {
+            // Enough epochs to reach the step count; the step limit stops the run.
+            Some(steps) => steps
+                .div_ceil(self.train_samples.div_ceil(self.batch.max(1)).max(1))
+                .max(1),
+            None => self.epochs,
+        };
+        let config = TrainConfig {
+            seed: self.seed,
+            hidden: self.hidden,
+            epochs,
+            max_steps: self.steps,
+            batch_size: self.batch,
+            optimizer,
+            shuffle: !self.no_shuffle,
+        };
+        config.validate()?;
+        for (flag, n) in [
+            ("--train", self.train_samples),
+            ("--eval", self.eval_samples),
+        ] {
+            if n == 0 || n > MAX_SAMPLES {
+                bail!("{flag}: must be between 1 and {MAX_SAMPLES}, got {n}");
+            }
+        }
+        if self.reference_samples == 0 {
+            bail!("--reference-samples: must be at least 1");
+        }
+        let source = match &self.data {
+            Some(dir) => DataSource::Mnist(dir.clone()),
+            None => DataSource::Synthetic,
+        };
+        Ok((
+            config,
+            DataConfig {
+                source,
+                train: self.train_samples,
+                eval: self.eval_samples,
+            },
+        ))
+    }
+
+    /// Fail before training if an output location cannot be written.
+    fn prepare_outputs(&self) -> Result<Option<ArtifactDir>> {
+        if let Some(log) = &self.log_json {
+            let parent = log
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                bail!(
+                    "--log-json {}: folder {} does not exist",
+                    log.display(),
+                    parent.display()
+                );
+            }
+        }
+        self.out
+            .as_deref()
+            .map(ArtifactDir::create)
+            .transpose()
+            .map_err(Into::into)
+    }
+}
+
+fn progress_bar(stderr_is_terminal: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if stderr_is_terminal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} training [{bar:30}] {pos}/{len} steps {msg} ({eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn observer(bar: &ProgressBar) -> impl FnMut(Progress<'_>) + '_ {
+    move |p| match p {
+        Progress::Started { total_steps } => bar.set_length(total_steps as u64),
+        Progress::Step(s) => {
+            bar.inc(1);
+            bar.set_message(format!("loss {:.4} / {:.4}", s.logits.loss, s.probs.loss));
+        }
+        Progress::Epoch(_) => {}
+    }
+}
+
+/// Run the demo pipeline and write whatever the arguments ask for. Returns the outcome.
+fn run_training(args: &TrainArgs, preset: Preset) -> Result<DemoOutcome> {
+    let (config, data) = args.configs()?;
+    let out = args.prepare_outputs()?;
+    let bar = progress_bar(std::io::stderr().is_terminal());
+    let outcome = pipeline::run_demo(
+        &config,
+        &data,
+        preset.tolerance(),
+        preset.name(),
+        observer(&bar),
+    )?;
+    bar.finish_and_clear();
+    if let Some(dir) = &out {
+        write_artifacts(dir, &outcome, args.reference_samples)?;
+    }
+    if let Some(path) = &args.log_json {
+        let bytes = report::to_json_bytes(&train_log(&outcome));
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(outcome)
+}
+
+fn train_log(o: &DemoOutcome) -> TrainLog<'_> {
+    TrainLog {
+        tool: Tool::default(),
+        config: &o.run.config,
+        data: &o.report.data,
+        epochs: &o.run.epochs,
+        steps: &o.run.steps,
+    }
+}
+
+fn write_artifacts(dir: &ArtifactDir, o: &DemoOutcome, reference_samples: usize) -> Result<()> {
+    let inputs = pipeline::head_rows(&o.eval_set.images, reference_samples);
+    let n = inputs.nrows();
+    for form in Formulation::BOTH {
+        let mut burn = BurnRuntime::new(
+            "burn (trained)",
+            o.run.trained.get(form),
+            Head::for_formulation(form),
+        );
+        let outputs = burn.predict(inputs.view())?.output;
+        artifacts::write_model_case(dir, form, o.onnx.get(form), &inputs, &outputs)?;
+    }
+    let labels = binarize(&o.eval_set.labels, CLASSES);
+    dir.write(
+        "labels.npy",
+        &artifacts::npy_bytes(&pipeline::head_rows(&labels, n)),
+    )?;
+    #[derive(serde::Serialize)]
+    struct ConfigFile<'a> {
+        tool: Tool,
+        train: &'a TrainConfig,
+        data: &'a pipeline::DataInfo,
+        reference_samples: usize,
+    }
+    let config = ConfigFile {
+        tool: Tool::default(),
+        train: &o.run.config,
+        data: &o.report.data,
+        reference_samples: n,
+    };
+    dir.write("config.json", &report::to_json_bytes(&config))?;
+    dir.write("train-log.json", &report::to_json_bytes(&train_log(o)))?;
+    dir.write("report.json", &report::render_demo_json(&o.report))?;
+    Ok(())
+}
+
+fn run_demo(args: &DemoArgs) -> Result<ExitCode> {
+    let outcome = run_training(&args.train, args.tolerance)?;
+    let bytes = match args.format {
+        Format::Text => report::render_demo_text(&outcome.report).into_bytes(),
+        Format::Json => report::render_demo_json(&outcome.report),
+    };
+    std::io::stdout().write_all(&bytes)?;
+    Ok(if outcome.report.status == "pass" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_train(args: &TrainArgs) -> Result<ExitCode> {
+    let outcome = run_training(args, Preset::Default)?;
+    let mut out = String::new();
+    out.push_str("Both formulations on the held-out set, each model by its own loss:\n");
+    out.push_str(&report::render_epoch_table(&outcome.run.epochs));
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parse arguments and run. Errors come back to `main`, which prints them and exits 2.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Demo(args) => run_demo(args),
+        Command::Train(args) => run_train(args),
+    }
+}

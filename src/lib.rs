@@ -1,0 +1,11 @@
+pub mod artifacts;
+pub mod cli;
+pub mod compare;
+pub mod dataset;
+pub mod loss;
+pub mod model;
+pub mod onnx;
+pub mod pipeline;
+pub mod report;
+pub mod rng;
+pub mod runtime;

@@ -1,0 +1,325 @@
+//! The demo pipeline: data -> train both formulations -> export -> reload in tract -> compare.
+//!
+//! Why a module of its own: the CLI, the tests and the library example all run the same
+//! sequence, and each stage stays unaware of the others. This module wires them and turns their
+//! results into a [`DemoReport`]; it never prints and never touches the file system (see
+//! [`crate::artifacts`] for that).
+
+use std::path::PathBuf;
+
+use ndarray::{Array2, ArrayView2, s};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::compare::{self, Metrics, Tolerance};
+use crate::dataset::{self, Dataset, DatasetError, binarize};
+use crate::loss::{self, Formulation, LossPair};
+use crate::model::export::{self, Head};
+use crate::model::train::{self, CLASSES, FormPair, Progress, TrainConfig, TrainRun};
+use crate::model::weights::MlpWeights;
+use crate::runtime::{BurnRuntime, Prediction, Runtime, RuntimeError, TractRuntime};
+
+/// Where samples come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// The embedded generator (no download), seeded by the training seed.
+    Synthetic,
+    /// MNIST IDX files in a directory.
+    Mnist(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataConfig {
+    pub source: DataSource,
+    pub train: usize,
+    pub eval: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            source: DataSource::Synthetic,
+            train: 8000,
+            eval: 2000,
+        }
+    }
+}
+
+/// What was trained on, as recorded in logs and ONNX metadata. No paths: a fingerprint of the
+/// pixels identifies the data wherever it lives.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct DataInfo {
+    pub source: String,
+    pub train_samples: usize,
+    pub eval_samples: usize,
+    /// sha256 of the train then eval pixels as little-endian f32.
+    pub pixels_sha256: String,
+}
+
+/// Load (or generate) the data and split it into train and eval sets, in file order.
+pub fn load_data(
+    cfg: &DataConfig,
+    seed: u64,
+) -> Result<(Dataset, Dataset, DataInfo), DatasetError> {
+    let (all, source) = match &cfg.source {
+        DataSource::Synthetic => (
+            dataset::synthetic::generate(cfg.train + cfg.eval, seed),
+            "synthetic",
+        ),
+        DataSource::Mnist(dir) => (dataset::load_mnist_dir(dir)?, "mnist"),
+    };
+    let (train_set, eval_set) = all.split(cfg.train, cfg.eval)?;
+    let mut h = Sha256::new();
+    for set in [&train_set, &eval_set] {
+        for v in set.images.iter() {
+            h.update(v.to_le_bytes());
+        }
+    }
+    let info = DataInfo {
+        source: source.to_string(),
+        train_samples: train_set.len(),
+        eval_samples: eval_set.len(),
+        pixels_sha256: format!("{:x}", h.finalize()),
+    };
+    Ok((train_set, eval_set, info))
+}
+
+/// Compact JSON of plain data (which cannot fail to serialize).
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serializes")
+}
+
+/// Metadata written into every export: enough to reproduce it.
+pub fn export_metadata(
+    form: Formulation,
+    config: &TrainConfig,
+    data: &DataInfo,
+) -> Vec<(String, String)> {
+    vec![
+        (
+            "onnx_parity.formulation".to_string(),
+            form.name().to_string(),
+        ),
+        ("onnx_parity.train_config".to_string(), to_json(config)),
+        ("onnx_parity.data".to_string(), to_json(data)),
+    ]
+}
+
+/// Export the model trained with `form`, with its head and metadata.
+pub fn export_trained(run: &TrainRun, form: Formulation, data: &DataInfo) -> Vec<u8> {
+    export::export_mlp(
+        run.trained.get(form),
+        Head::for_formulation(form),
+        export_metadata(form, &run.config, data),
+    )
+    .expect("weights produced by training have consistent shapes")
+}
+
+/// Burn-vs-tract comparison of one export.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportCheck {
+    pub formulation: Formulation,
+    pub head: Head,
+    /// Graph output name in the ONNX file.
+    pub output_name: String,
+    pub onnx_bytes: usize,
+    pub onnx_sha256: String,
+    pub samples: usize,
+    /// Graph output: tract (actual) against the trained burn graph (expected).
+    pub output: Metrics,
+    /// True logits: for a sigmoid head, the Sigmoid's input read from the tract run.
+    pub logits: Metrics,
+    /// Both losses from each side.
+    pub loss_burn: LossPair,
+    pub loss_tract: LossPair,
+    /// Largest `|burn - tract|` over the four loss figures.
+    pub loss_max_abs_diff: f64,
+    pub loss_passed: bool,
+    pub passed: bool,
+}
+
+/// Run both runtimes on `x` and compare outputs, logits and losses.
+pub fn check_export(
+    form: Formulation,
+    weights: &MlpWeights,
+    onnx: &[u8],
+    x: ArrayView2<f32>,
+    targets: ArrayView2<f32>,
+    tol: &Tolerance,
+) -> Result<ExportCheck, RuntimeError> {
+    let head = Head::for_formulation(form);
+    let mut burn = BurnRuntime::new("burn (trained)", weights, head);
+    let mut tract = TractRuntime::from_bytes(format!("tract ({} export)", head.name()), onnx)?;
+    let expected = burn.predict(x)?;
+    let actual = tract.predict(x)?;
+    let losses = |p: &Prediction| {
+        let probs = (head == Head::Sigmoid).then(|| p.output.view().into_dyn());
+        loss::both_forms(
+            &p.logits.view().into_dyn(),
+            probs.as_ref(),
+            &targets.into_dyn(),
+        )
+        .expect("runtime outputs have the targets' shape")
+    };
+    let (loss_burn, loss_tract) = (losses(&expected), losses(&actual));
+    let pairs = [
+        (loss_tract.logits_form_f32, loss_burn.logits_form_f32),
+        (loss_tract.logits_form_f64, loss_burn.logits_form_f64),
+        (loss_tract.probs_form_f32, loss_burn.probs_form_f32),
+        (loss_tract.probs_form_f64, loss_burn.probs_form_f64),
+    ];
+    let loss_max_abs_diff = pairs.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let loss_passed = pairs.iter().all(|&(a, b)| tol.accepts(a, b));
+    let cmp = |a: &Array2<f32>, e: &Array2<f32>| {
+        compare::compare(&a.view().into_dyn(), &e.view().into_dyn(), tol)
+    };
+    let output = cmp(&actual.output, &expected.output);
+    let logits = cmp(&actual.logits, &expected.logits);
+    let passed = output.passed() && logits.passed() && loss_passed;
+    Ok(ExportCheck {
+        formulation: form,
+        head,
+        output_name: head.output_name().to_string(),
+        onnx_bytes: onnx.len(),
+        onnx_sha256: format!("{:x}", Sha256::digest(onnx)),
+        samples: x.nrows(),
+        output,
+        logits,
+        loss_burn,
+        loss_tract,
+        loss_max_abs_diff,
+        loss_passed,
+        passed,
+    })
+}
+
+/// How closely the two formulations trained the same model.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainingParity {
+    /// Largest per-epoch `|eval loss logits - eval loss probs|`.
+    pub max_eval_loss_diff: f64,
+    /// Largest per-epoch `|eval accuracy logits - eval accuracy probs|`.
+    pub max_eval_accuracy_diff: f64,
+    /// Largest per-step `|train loss logits - train loss probs|` (before each update).
+    pub max_step_loss_diff: f64,
+    /// Steps where the probability model clipped at least one element, and how many in all.
+    pub steps_with_clipping: usize,
+    pub clipped_elements: usize,
+    /// Final weights of the two models, largest absolute difference.
+    pub max_weight_diff: f32,
+    pub passed: bool,
+}
+
+pub fn training_parity(run: &TrainRun, tol: &Tolerance) -> TrainingParity {
+    let max = |it: &mut dyn Iterator<Item = f64>| it.fold(0.0, f64::max);
+    let max_eval_loss_diff = max(&mut run.epochs.iter().map(|e| e.eval_loss_diff));
+    let max_eval_accuracy_diff = max(&mut run.epochs.iter().map(|e| e.eval_accuracy_diff));
+    let max_step_loss_diff = max(&mut run
+        .steps
+        .iter()
+        .map(|s| (s.logits.loss - s.probs.loss).abs()));
+    let passed = run.epochs.iter().all(|e| {
+        tol.accepts(e.eval.probs.loss, e.eval.logits.loss)
+            && tol.accepts(e.eval.probs.binary_accuracy, e.eval.logits.binary_accuracy)
+    });
+    TrainingParity {
+        max_eval_loss_diff,
+        max_eval_accuracy_diff,
+        max_step_loss_diff,
+        steps_with_clipping: run.steps.iter().filter(|s| s.probs_clipped > 0).count(),
+        clipped_elements: run.steps.iter().map(|s| s.probs_clipped).sum(),
+        max_weight_diff: run
+            .trained
+            .logits
+            .max_abs_diff(&run.trained.probs)
+            .expect("both models share the architecture"),
+        passed,
+    }
+}
+
+/// Everything the demo found, as plain data for the renderers.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    /// "pass" or "fail".
+    pub status: &'static str,
+    pub config: TrainConfig,
+    pub data: DataInfo,
+    pub tolerance: Tolerance,
+    pub tolerance_name: String,
+    pub epochs: Vec<train::EpochRecord>,
+    pub training_parity: TrainingParity,
+    pub exports: Vec<ExportCheck>,
+}
+
+/// The demo's products: the report plus what the artifact writer needs.
+pub struct DemoOutcome {
+    pub report: DemoReport,
+    pub run: TrainRun,
+    pub onnx: FormPair<Vec<u8>>,
+    pub eval_set: Dataset,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Data(#[from] DatasetError),
+    #[error(transparent)]
+    Config(#[from] train::ConfigError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// Train both formulations on `data`, export them, reload each export in tract and compare with
+/// the trained graph on the eval set.
+pub fn run_demo(
+    config: &TrainConfig,
+    data: &DataConfig,
+    tol: Tolerance,
+    tolerance_name: &str,
+    observe: impl FnMut(Progress<'_>),
+) -> Result<DemoOutcome, DemoError> {
+    config.validate()?;
+    let (train_set, eval_set, info) = load_data(data, config.seed)?;
+    let run = train::train(config, &train_set, &eval_set, observe);
+    let onnx = FormPair {
+        logits: export_trained(&run, Formulation::Logits, &info),
+        probs: export_trained(&run, Formulation::Probs, &info),
+    };
+    let targets = binarize(&eval_set.labels, CLASSES);
+    let exports = Formulation::BOTH
+        .iter()
+        .map(|&form| {
+            check_export(
+                form,
+                run.trained.get(form),
+                onnx.get(form),
+                eval_set.images.view(),
+                targets.view(),
+                &tol,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let parity = training_parity(&run, &tol);
+    let passed = parity.passed && exports.iter().all(|e| e.passed);
+    let report = DemoReport {
+        status: if passed { "pass" } else { "fail" },
+        config: config.clone(),
+        data: info,
+        tolerance: tol,
+        tolerance_name: tolerance_name.to_string(),
+        epochs: run.epochs.clone(),
+        training_parity: parity,
+        exports,
+    };
+    Ok(DemoOutcome {
+        report,
+        run,
+        onnx,
+        eval_set,
+    })
+}
+
+/// The first `n` rows of a set (reference samples written next to the exports).
+pub fn head_rows(x: &Array2<f32>, n: usize) -> Array2<f32> {
+    x.slice(s![..n.min(x.nrows()), ..]).to_owned()
+}

@@ -1,0 +1,51 @@
+//! Renderers: plain data in, bytes out.
+//!
+//! Why: the same report goes to a terminal, a JSON file for CI, and snapshot tests. Renderers do
+//! no I/O and make no decisions; the verdict is already in the data.
+
+mod text;
+
+pub use text::{render_demo_text, render_epoch_table};
+
+use serde::Serialize;
+
+use crate::model::train::{EpochRecord, StepRecord, TrainConfig};
+use crate::pipeline::{DataInfo, DemoReport};
+
+/// The training log written by `--log-json`: the run's config, then per-epoch and per-step
+/// records (the step records are the forward pass before each update).
+#[derive(Debug, Serialize)]
+pub struct TrainLog<'a> {
+    pub tool: Tool,
+    pub config: &'a TrainConfig,
+    pub data: &'a DataInfo,
+    pub epochs: &'a [EpochRecord],
+    pub steps: &'a [StepRecord],
+}
+
+/// Who wrote a file.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Self {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn to_json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(value).expect("plain data serializes");
+    out.push(b'\n');
+    out
+}
+
+pub fn render_demo_json(report: &DemoReport) -> Vec<u8> {
+    to_json_bytes(report)
+}

@@ -1,0 +1,143 @@
+//! Export -> reload parity through the public API.
+
+use ndarray::Array2;
+use onnx_parity::compare::Preset;
+use onnx_parity::loss::Formulation;
+use onnx_parity::model::MlpWeights;
+use onnx_parity::model::export::{Head, export_mlp};
+use onnx_parity::onnx;
+use onnx_parity::pipeline::check_export;
+use onnx_parity::rng::Rng;
+
+fn inputs(n: usize, features: usize, seed: u64) -> Array2<f32> {
+    let mut rng = Rng::new(seed);
+    Array2::from_shape_simple_fn((n, features), || rng.uniform_f32(0.0, 1.0))
+}
+
+fn targets(n: usize, classes: usize) -> Array2<f32> {
+    Array2::from_shape_fn((n, classes), |(i, j)| f32::from(u8::from(i % classes == j)))
+}
+
+#[test]
+fn export_is_deterministic_and_self_describing() {
+    let w = MlpWeights::glorot_uniform(&[784, 16, 10], 3);
+    let meta = vec![("k".to_string(), "v".to_string())];
+    let a = export_mlp(&w, Head::Sigmoid, meta.clone()).unwrap();
+    assert_eq!(a, export_mlp(&w, Head::Sigmoid, meta).unwrap());
+    let model = onnx::decode_model(&a, "memory").unwrap();
+    assert_eq!(model.ir_version(), 8);
+    assert_eq!(model.opset_import[0].version(), 17);
+    assert_eq!(model.producer_name(), "onnx-parity");
+    assert_eq!(model.metadata_props[0].key(), "k");
+    let g = model.graph.unwrap();
+    let ops: Vec<_> = g.node.iter().map(|n| (n.name(), n.op_type())).collect();
+    assert_eq!(
+        ops,
+        [
+            ("dense/Gemm", "Gemm"),
+            ("dense/Relu", "Relu"),
+            ("dense_1/Gemm", "Gemm"),
+            ("head/Sigmoid", "Sigmoid")
+        ]
+    );
+    let inits: Vec<_> = g.initializer.iter().map(|t| t.name()).collect();
+    assert_eq!(
+        inits,
+        [
+            "dense/kernel",
+            "dense/bias",
+            "dense_1/kernel",
+            "dense_1/bias"
+        ]
+    );
+    // Symbolic batch on input and output.
+    let batch = |v: &onnx::pb::ValueInfoProto| {
+        let t = v.r#type.as_ref().unwrap();
+        let Some(onnx::pb::type_proto::Value::TensorType(tt)) = &t.value else {
+            panic!("tensor type")
+        };
+        tt.shape.as_ref().unwrap().dim[0].clone()
+    };
+    for v in [&g.input[0], &g.output[0]] {
+        assert_eq!(
+            batch(v).value,
+            Some(onnx::pb::tensor_shape_proto::dimension::Value::DimParam(
+                "N".to_string()
+            ))
+        );
+    }
+    assert_eq!(g.output[0].name(), "probabilities");
+}
+
+#[test]
+fn export_reloads_in_tract_with_parity_for_any_batch_size() {
+    let w = MlpWeights::glorot_uniform(&[784, 24, 10], 9);
+    for form in Formulation::BOTH {
+        let bytes = export_mlp(&w, Head::for_formulation(form), vec![]).unwrap();
+        for n in [1, 7, 64] {
+            let x = inputs(n, 784, n as u64);
+            let check = check_export(
+                form,
+                &w,
+                &bytes,
+                x.view(),
+                targets(n, 10).view(),
+                &Preset::Default.tolerance(),
+            )
+            .unwrap();
+            assert!(check.passed, "{form} n={n}: {check:?}");
+            assert!(check.output.max_abs_err <= 1e-5);
+            assert_eq!(check.samples, n);
+        }
+    }
+}
+
+#[test]
+fn true_logits_are_read_under_the_sigmoid() {
+    // Large weights push logits to saturation: the output is clipped probabilities, but the logits
+    // that tract reports under the Sigmoid must still match burn's, and the logits-form loss from
+    // them must be the large unclipped value.
+    let mut w = MlpWeights::glorot_uniform(&[784, 8, 10], 1);
+    for l in &mut w.layers {
+        l.kernel.mapv_inplace(|v| v * 40.0);
+    }
+    let bytes = export_mlp(&w, Head::Sigmoid, vec![]).unwrap();
+    let x = inputs(16, 784, 2);
+    let check = check_export(
+        Formulation::Probs,
+        &w,
+        &bytes,
+        x.view(),
+        targets(16, 10).view(),
+        &Preset::Relaxed.tolerance(),
+    )
+    .unwrap();
+    assert!(check.logits.passed(), "{:?}", check.logits);
+    assert!(
+        check.loss_tract.clipped > 0,
+        "expected saturated probabilities"
+    );
+    assert!(
+        check.loss_tract.logits_form_f64 > check.loss_tract.probs_form_f64,
+        "{:?}",
+        check.loss_tract
+    );
+}
+
+#[test]
+fn corrupt_onnx_bytes_are_an_error_not_a_panic() {
+    let w = MlpWeights::glorot_uniform(&[784, 4, 10], 1);
+    let bytes = export_mlp(&w, Head::Logits, vec![]).unwrap();
+    let x = inputs(2, 784, 1);
+    for bad in [&bytes[..bytes.len() / 2], &b"not onnx at all"[..], &[][..]] {
+        let r = check_export(
+            Formulation::Logits,
+            &w,
+            bad,
+            x.view(),
+            targets(2, 10).view(),
+            &Preset::Default.tolerance(),
+        );
+        assert!(r.is_err());
+    }
+}
