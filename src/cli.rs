@@ -18,7 +18,7 @@ use crate::loss::Formulation;
 use crate::model::OptimizerConfig;
 use crate::model::export::Head;
 use crate::model::train::{CLASSES, Progress, TrainConfig};
-use crate::pipeline::{self, DataConfig, DataSource, DemoOutcome};
+use crate::pipeline::{self, DataConfig, DataSource, DemoReport, Trained};
 use crate::report::{self, Tool, TrainLog};
 use crate::runtime::{BurnRuntime, Runtime};
 
@@ -218,52 +218,56 @@ fn observer(bar: &ProgressBar) -> impl FnMut(Progress<'_>) + '_ {
     }
 }
 
-/// Run the demo pipeline and write whatever the arguments ask for. Returns the outcome.
-fn run_training(args: &TrainArgs, preset: Preset) -> Result<DemoOutcome> {
+/// Train and export, showing progress; write the log and artifacts the arguments ask for
+/// (the report too, when there is one).
+fn train_with_outputs(
+    args: &TrainArgs,
+    report_for: impl FnOnce(&Trained) -> Result<Option<DemoReport>>,
+) -> Result<(Trained, Option<DemoReport>)> {
     let (config, data) = args.configs()?;
     let out = args.prepare_outputs()?;
     let bar = progress_bar(std::io::stderr().is_terminal());
-    let outcome = pipeline::run_demo(
-        &config,
-        &data,
-        preset.tolerance(),
-        preset.name(),
-        observer(&bar),
-    )?;
+    let trained = pipeline::train_and_export(&config, &data, observer(&bar))?;
     bar.finish_and_clear();
+    let report = report_for(&trained)?;
     if let Some(dir) = &out {
-        write_artifacts(dir, &outcome, args.reference_samples)?;
+        write_artifacts(dir, &trained, report.as_ref(), args.reference_samples)?;
     }
     if let Some(path) = &args.log_json {
-        let bytes = report::to_json_bytes(&train_log(&outcome));
+        let bytes = report::to_json_bytes(&train_log(&trained));
         std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(outcome)
+    Ok((trained, report))
 }
 
-fn train_log(o: &DemoOutcome) -> TrainLog<'_> {
+fn train_log(t: &Trained) -> TrainLog<'_> {
     TrainLog {
         tool: Tool::default(),
-        config: &o.run.config,
-        data: &o.report.data,
-        epochs: &o.run.epochs,
-        steps: &o.run.steps,
+        config: &t.run.config,
+        data: &t.data,
+        epochs: &t.run.epochs,
+        steps: &t.run.steps,
     }
 }
 
-fn write_artifacts(dir: &ArtifactDir, o: &DemoOutcome, reference_samples: usize) -> Result<()> {
-    let inputs = pipeline::head_rows(&o.eval_set.images, reference_samples);
+fn write_artifacts(
+    dir: &ArtifactDir,
+    t: &Trained,
+    report: Option<&DemoReport>,
+    reference_samples: usize,
+) -> Result<()> {
+    let inputs = pipeline::head_rows(&t.eval_set.images, reference_samples);
     let n = inputs.nrows();
     for form in Formulation::BOTH {
         let mut burn = BurnRuntime::new(
             "burn (trained)",
-            o.run.trained.get(form),
+            t.run.trained.get(form),
             Head::for_formulation(form),
         );
         let outputs = burn.predict(inputs.view())?.output;
-        artifacts::write_model_case(dir, form, o.onnx.get(form), &inputs, &outputs)?;
+        artifacts::write_model_case(dir, form, t.onnx.get(form), &inputs, &outputs)?;
     }
-    let labels = binarize(&o.eval_set.labels, CLASSES);
+    let labels = binarize(&t.eval_set.labels, CLASSES);
     dir.write(
         "labels.npy",
         &artifacts::npy_bytes(&pipeline::head_rows(&labels, n)),
@@ -277,24 +281,34 @@ fn write_artifacts(dir: &ArtifactDir, o: &DemoOutcome, reference_samples: usize)
     }
     let config = ConfigFile {
         tool: Tool::default(),
-        train: &o.run.config,
-        data: &o.report.data,
+        train: &t.run.config,
+        data: &t.data,
         reference_samples: n,
     };
     dir.write("config.json", &report::to_json_bytes(&config))?;
-    dir.write("train-log.json", &report::to_json_bytes(&train_log(o)))?;
-    dir.write("report.json", &report::render_demo_json(&o.report))?;
+    dir.write("train-log.json", &report::to_json_bytes(&train_log(t)))?;
+    if let Some(report) = report {
+        dir.write("report.json", &report::render_demo_json(report))?;
+    }
     Ok(())
 }
 
 fn run_demo(args: &DemoArgs) -> Result<ExitCode> {
-    let outcome = run_training(&args.train, args.tolerance)?;
+    let preset = args.tolerance;
+    let (_, report) = train_with_outputs(&args.train, |t| {
+        Ok(Some(pipeline::check_parity(
+            t,
+            preset.tolerance(),
+            preset.name(),
+        )?))
+    })?;
+    let report = report.expect("the demo always makes a report");
     let bytes = match args.format {
-        Format::Text => report::render_demo_text(&outcome.report).into_bytes(),
-        Format::Json => report::render_demo_json(&outcome.report),
+        Format::Text => report::render_demo_text(&report).into_bytes(),
+        Format::Json => report::render_demo_json(&report),
     };
     std::io::stdout().write_all(&bytes)?;
-    Ok(if outcome.report.status == "pass" {
+    Ok(if report.status == "pass" {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -302,10 +316,10 @@ fn run_demo(args: &DemoArgs) -> Result<ExitCode> {
 }
 
 fn run_train(args: &TrainArgs) -> Result<ExitCode> {
-    let outcome = run_training(args, Preset::Default)?;
+    let (trained, _) = train_with_outputs(args, |_| Ok(None))?;
     let mut out = String::new();
     out.push_str("Both formulations on the held-out set, each model by its own loss:\n");
-    out.push_str(&report::render_epoch_table(&outcome.run.epochs));
+    out.push_str(&report::render_epoch_table(&trained.run.epochs));
     std::io::stdout().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

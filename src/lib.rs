@@ -1,3 +1,27 @@
+//! onnx-parity proves that a trained model and its ONNX export compute the same thing.
+//!
+//! The pipeline, one module per stage:
+//!
+//! 1. [`dataset`]: MNIST IDX files or embedded synthetic digits, labels as 10 binary targets.
+//! 2. [`model`]: a burn MLP trained twice in lockstep, once per sigmoid-BCE formulation
+//!    ([`loss`]), then exported to ONNX by our own protobuf code ([`onnx`]).
+//! 3. [`runtime`]: one trait; the trained burn graph and tract running the ONNX bytes.
+//! 4. [`compare`]: named tolerances and error metrics; [`pipeline`] wires the stages and
+//!    [`report`] renders the result; [`artifacts`] writes files, [`cli`] maps to exit codes.
+//!
+//! ```
+//! use onnx_parity::compare::Preset;
+//! use onnx_parity::model::TrainConfig;
+//! use onnx_parity::pipeline::{DataConfig, check_parity, train_and_export};
+//!
+//! let config = TrainConfig { hidden: 16, epochs: 1, ..TrainConfig::default() };
+//! let data = DataConfig { train: 300, eval: 100, ..DataConfig::default() };
+//! let trained = train_and_export(&config, &data, |_| {}).unwrap();
+//! let report = check_parity(&trained, Preset::Default.tolerance(), "default").unwrap();
+//! assert_eq!(report.status, "pass");
+//! assert!(report.exports.iter().all(|e| e.output.max_abs_err <= 1e-5));
+//! ```
+
 pub mod artifacts;
 pub mod cli;
 pub mod compare;

@@ -251,10 +251,10 @@ pub struct DemoReport {
     pub exports: Vec<ExportCheck>,
 }
 
-/// The demo's products: the report plus what the artifact writer needs.
-pub struct DemoOutcome {
-    pub report: DemoReport,
+/// A trained pair and its exports: what `train` produces and `demo` then checks.
+pub struct Trained {
     pub run: TrainRun,
+    pub data: DataInfo,
     pub onnx: FormPair<Vec<u8>>,
     pub eval_set: Dataset,
 }
@@ -269,15 +269,12 @@ pub enum DemoError {
     Runtime(#[from] RuntimeError),
 }
 
-/// Train both formulations on `data`, export them, reload each export in tract and compare with
-/// the trained graph on the eval set.
-pub fn run_demo(
+/// Load the data, train both formulations in lockstep and export both models.
+pub fn train_and_export(
     config: &TrainConfig,
     data: &DataConfig,
-    tol: Tolerance,
-    tolerance_name: &str,
     observe: impl FnMut(Progress<'_>),
-) -> Result<DemoOutcome, DemoError> {
+) -> Result<Trained, DemoError> {
     config.validate()?;
     let (train_set, eval_set, info) = load_data(data, config.seed)?;
     let run = train::train(config, &train_set, &eval_set, observe);
@@ -285,37 +282,46 @@ pub fn run_demo(
         logits: export_trained(&run, Formulation::Logits, &info),
         probs: export_trained(&run, Formulation::Probs, &info),
     };
-    let targets = binarize(&eval_set.labels, CLASSES);
+    Ok(Trained {
+        run,
+        data: info,
+        onnx,
+        eval_set,
+    })
+}
+
+/// Reload each export in tract, compare it with the trained graph on the eval set, and judge
+/// the training parity of the two formulations.
+pub fn check_parity(
+    t: &Trained,
+    tol: Tolerance,
+    tolerance_name: &str,
+) -> Result<DemoReport, DemoError> {
+    let targets = binarize(&t.eval_set.labels, CLASSES);
     let exports = Formulation::BOTH
         .iter()
         .map(|&form| {
             check_export(
                 form,
-                run.trained.get(form),
-                onnx.get(form),
-                eval_set.images.view(),
+                t.run.trained.get(form),
+                t.onnx.get(form),
+                t.eval_set.images.view(),
                 targets.view(),
                 &tol,
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let parity = training_parity(&run, &tol);
+    let parity = training_parity(&t.run, &tol);
     let passed = parity.passed && exports.iter().all(|e| e.passed);
-    let report = DemoReport {
+    Ok(DemoReport {
         status: if passed { "pass" } else { "fail" },
-        config: config.clone(),
-        data: info,
+        config: t.run.config.clone(),
+        data: t.data.clone(),
         tolerance: tol,
         tolerance_name: tolerance_name.to_string(),
-        epochs: run.epochs.clone(),
+        epochs: t.run.epochs.clone(),
         training_parity: parity,
         exports,
-    };
-    Ok(DemoOutcome {
-        report,
-        run,
-        onnx,
-        eval_set,
     })
 }
 
