@@ -14,9 +14,9 @@
 //! use onnx_parity::model::TrainConfig;
 //! use onnx_parity::pipeline::{DataConfig, check_parity, train_and_export};
 //!
-//! let config = TrainConfig { hidden: 16, epochs: 1, ..TrainConfig::default() };
+//! let config = TrainConfig { hidden: vec![16], epochs: 1, ..TrainConfig::default() };
 //! let data = DataConfig { train: 300, eval: 100, ..DataConfig::default() };
-//! let trained = train_and_export(&config, &data, |_| {}).unwrap();
+//! let trained = train_and_export(&config, &data, None, |_| {}).unwrap();
 //! let report = check_parity(&trained, Preset::Default.tolerance(), "default").unwrap();
 //! assert_eq!(report.status, "pass");
 //! assert!(report.exports.iter().all(|e| e.output.max_abs_err <= 1e-5));

@@ -33,6 +33,9 @@ pub struct DataConfig {
     pub source: DataSource,
     pub train: usize,
     pub eval: usize,
+    /// Sample indices into the whole data, in training order (`--indices`). When set, they are
+    /// the training stream instead of the first `train` samples; the eval set is unchanged.
+    pub stream: Option<Vec<usize>>,
 }
 
 impl Default for DataConfig {
@@ -41,6 +44,7 @@ impl Default for DataConfig {
             source: DataSource::Synthetic,
             train: 8000,
             eval: 2000,
+            stream: None,
         }
     }
 }
@@ -50,6 +54,8 @@ impl Default for DataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct DataInfo {
     pub source: String,
+    /// Pixels per sample (784 for MNIST).
+    pub features: usize,
     pub train_samples: usize,
     pub eval_samples: usize,
     /// sha256 of the train then eval pixels as little-endian f32.
@@ -68,7 +74,18 @@ pub fn load_data(
         ),
         DataSource::Mnist(dir) => (dataset::load_mnist_dir(dir)?, "mnist"),
     };
-    let (train_set, eval_set) = all.split(cfg.train, cfg.eval)?;
+    let (mut train_set, eval_set) = all.split(cfg.train, cfg.eval)?;
+    if let Some(stream) = &cfg.stream {
+        if let Some((position, &index)) = stream.iter().enumerate().find(|(_, i)| **i >= all.len())
+        {
+            return Err(DatasetError::IndexOutOfRange {
+                index,
+                position,
+                len: all.len(),
+            });
+        }
+        train_set = all.select(stream);
+    }
     let mut h = Sha256::new();
     for set in [&train_set, &eval_set] {
         for v in set.images.iter() {
@@ -77,6 +94,7 @@ pub fn load_data(
     }
     let info = DataInfo {
         source: source.to_string(),
+        features: train_set.rows * train_set.cols,
         train_samples: train_set.len(),
         eval_samples: eval_set.len(),
         pixels_sha256: format!("{:x}", h.finalize()),
@@ -267,17 +285,32 @@ pub enum DemoError {
     Config(#[from] train::ConfigError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error("initial weights have layer sizes {got:?}, but this data and config need {want:?}")]
+    InitMismatch { got: Vec<usize>, want: Vec<usize> },
 }
 
-/// Load the data, train both formulations in lockstep and export both models.
+/// Load the data, train both formulations in lockstep and export both models. `initial`
+/// replaces the seeded glorot-uniform start (its sizes must match the config and the data).
 pub fn train_and_export(
     config: &TrainConfig,
     data: &DataConfig,
+    initial: Option<MlpWeights>,
     observe: impl FnMut(Progress<'_>),
 ) -> Result<Trained, DemoError> {
     config.validate()?;
     let (train_set, eval_set, info) = load_data(data, config.seed)?;
-    let run = train::train(config, &train_set, &eval_set, observe);
+    let features = train_set.rows * train_set.cols;
+    let initial = match initial {
+        None => config.glorot_init(features),
+        Some(w) if w.sizes() == config.sizes(features) => w,
+        Some(w) => {
+            return Err(DemoError::InitMismatch {
+                got: w.sizes(),
+                want: config.sizes(features),
+            });
+        }
+    };
+    let run = train::train(config, initial, &train_set, &eval_set, observe);
     let onnx = FormPair {
         logits: export_trained(&run, Formulation::Logits, &info),
         probs: export_trained(&run, Formulation::Probs, &info),

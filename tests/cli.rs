@@ -85,10 +85,12 @@ fn demo_writes_the_documented_artifact_layout() {
             "logits/model.onnx",
             "logits/test_data_set_0/input_0.pb",
             "logits/test_data_set_0/output_0.pb",
+            "logits/weights.npz",
             "report.json",
             "sigmoid/model.onnx",
             "sigmoid/test_data_set_0/input_0.pb",
             "sigmoid/test_data_set_0/output_0.pb",
+            "sigmoid/weights.npz",
             "train-log.json",
         ]
     );
@@ -100,7 +102,7 @@ fn demo_writes_the_documented_artifact_layout() {
             assert!(s[form]["loss"].is_number() && s[form]["binary_accuracy"].is_number());
         }
     }
-    assert_eq!(logged["config"]["hidden"], 32);
+    assert_eq!(logged["config"]["hidden"], serde_json::json!([32]));
     assert_eq!(logged["epochs"].as_array().unwrap().len(), 1);
     assert_eq!(
         std::fs::read(&log).unwrap(),
@@ -324,4 +326,230 @@ fn committed_artifacts_are_reproduced_byte_for_byte() {
             "{f:?} differs from the committed file"
         );
     }
+}
+
+#[test]
+fn saved_weights_reload_as_init_and_export_reproduces_the_training_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    // Train 4 steps, saving final weights and the artifacts.
+    let r = run(
+        &[
+            "train",
+            "--train",
+            "600",
+            "--eval",
+            "100",
+            "--hidden",
+            "16",
+            "--steps",
+            "4",
+            "--save-weights",
+            &p("w.npz"),
+            "--out",
+            &p("a"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    for form in ["logits", "probs"] {
+        assert!(dir.path().join(format!("w-{form}.npz")).exists());
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("w-logits.npz")).unwrap(),
+        std::fs::read(dir.path().join("a/logits/weights.npz")).unwrap()
+    );
+    // Exporting the saved weights gives the same graph outputs as the training export.
+    let r = run(
+        &[
+            "export",
+            "--weights",
+            &p("w-probs.npz"),
+            "--head",
+            "sigmoid",
+            "--out",
+            &p("e/m.onnx"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    assert!(
+        r.stdout.contains("MLP 784-16-10, sigmoid head"),
+        "{}",
+        r.stdout
+    );
+    let ours = onnx_parity::onnx::read_model(dir.path().join("e/m.onnx")).unwrap();
+    let trained = onnx_parity::onnx::read_model(dir.path().join("a/sigmoid/model.onnx")).unwrap();
+    assert_eq!(ours.graph, trained.graph, "same weights, same graph");
+    // Training from saved weights starts where the first run ended: the first step's loss of
+    // the second run equals the loss on those weights, and the init is recorded by hash.
+    let r = run(
+        &[
+            "train",
+            "--train",
+            "600",
+            "--eval",
+            "100",
+            "--init",
+            &p("w-logits.npz"),
+            "--steps",
+            "1",
+            "--log-json",
+            &p("log.json"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("log.json")).unwrap()).unwrap();
+    assert_eq!(log["config"]["init"]["kind"], "file");
+    assert_eq!(log["config"]["hidden"], serde_json::json!([16]));
+}
+
+#[test]
+fn indices_fix_the_training_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let write_indices = |name: &str, v: Vec<i64>| {
+        let mut bytes = Vec::new();
+        ndarray_npy::WriteNpyExt::write_npy(&ndarray::Array1::from(v), &mut bytes).unwrap();
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    };
+    write_indices("fwd.npy", (0..200).collect());
+    write_indices("rev.npy", (0..200).rev().collect());
+    let logs: Vec<serde_json::Value> = ["fwd", "rev"]
+        .iter()
+        .map(|name| {
+            let log = p(&format!("{name}.json"));
+            let r = run(
+                &[
+                    "train",
+                    "--train",
+                    "600",
+                    "--eval",
+                    "100",
+                    "--hidden",
+                    "8",
+                    "--batch",
+                    "50",
+                    "--indices",
+                    &p(&format!("{name}.npy")),
+                    "--log-json",
+                    &log,
+                ],
+                dir.path(),
+            );
+            assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+            serde_json::from_slice(&std::fs::read(&log).unwrap()).unwrap()
+        })
+        .collect();
+    // 200 indices, batch 50, 3 epochs: 12 steps; no shuffling with --indices.
+    assert_eq!(logs[0]["steps"].as_array().unwrap().len(), 12);
+    assert_eq!(logs[0]["config"]["shuffle"], false);
+    // Same first-step weights, different first batch: different first loss.
+    assert_ne!(
+        logs[0]["steps"][0]["logits"]["loss"],
+        logs[1]["steps"][0]["logits"]["loss"]
+    );
+    // Out of range for the 700 synthetic samples: exit 2 naming the flag and file.
+    write_indices("bad.npy", vec![0, 5, 700]);
+    let r = run(
+        &[
+            "train",
+            "--train",
+            "600",
+            "--eval",
+            "100",
+            "--indices",
+            &p("bad.npy"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--indices") && r.stderr.contains("bad.npy"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("sample index 700 at position 2 is out of range: the data has 700 samples"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bad_weight_files_exit_2_naming_the_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let write = |name: &str, arrays: &[(&str, ndarray::ArrayD<f32>)]| {
+        let mut npz =
+            ndarray_npy::NpzWriter::new(std::fs::File::create(dir.path().join(name)).unwrap());
+        for (n, a) in arrays {
+            npz.add_array(*n, a).unwrap();
+        }
+        npz.finish().unwrap();
+    };
+    let z = |s: &[usize]| ndarray::ArrayD::<f32>::zeros(s.to_vec());
+    // Right layout but 100 inputs where the data has 784.
+    write(
+        "narrow.npz",
+        &[
+            ("dense/kernel", z(&[100, 8])),
+            ("dense/bias", z(&[8])),
+            ("dense_1/kernel", z(&[8, 10])),
+            ("dense_1/bias", z(&[10])),
+        ],
+    );
+    let r = run(
+        &[
+            "train",
+            "--train",
+            "600",
+            "--eval",
+            "100",
+            "--init",
+            &p("narrow.npz"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--init")
+            && r.stderr.contains("[100, 8, 10]")
+            && r.stderr.contains("[784, 8, 10]"),
+        "{}",
+        r.stderr
+    );
+    write("missing.npz", &[("dense/kernel", z(&[784, 8]))]);
+    for cmd in [
+        &["train", "--init", &p("missing.npz")][..],
+        &[
+            "export",
+            "--weights",
+            &p("missing.npz"),
+            "--head",
+            "logits",
+            "--out",
+            &p("x.onnx"),
+        ][..],
+    ] {
+        let r = run(cmd, dir.path());
+        assert_eq!(r.code, 2, "{cmd:?}");
+        assert!(
+            r.stderr.contains("missing.npz: dense/bias is present but")
+                || r.stderr
+                    .contains("missing.npz: dense/kernel is present but dense/bias is missing"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(!dir.path().join("x.onnx").exists(), "no output on error");
+    let r = run(
+        &["train", "--init", &p("w.npz"), "--hidden", "8"],
+        dir.path(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("w.npz"), "{}", r.stderr);
 }

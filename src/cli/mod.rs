@@ -13,14 +13,18 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::artifacts::{self, ArtifactDir};
 use crate::compare::Preset;
+use crate::dataset::DatasetError;
 use crate::dataset::binarize;
 use crate::loss::Formulation;
-use crate::model::OptimizerConfig;
-use crate::model::export::Head;
+use crate::model::export::{self, Head};
+use crate::model::npz;
+use crate::model::train::InitSource;
 use crate::model::train::{CLASSES, Progress, TrainConfig};
-use crate::pipeline::{self, DataConfig, DataSource, DemoReport, Trained};
+use crate::model::{AdamVariant, MlpWeights, OptimizerConfig};
+use crate::pipeline::{self, DataConfig, DataSource, DemoError, DemoReport, Trained};
 use crate::report::{self, Tool, TrainLog};
 use crate::runtime::{BurnRuntime, Runtime};
+use sha2::{Digest, Sha256};
 
 /// Largest sample count accepted for --train/--eval (guards against absurd allocations).
 const MAX_SAMPLES: usize = 1_000_000;
@@ -42,12 +46,20 @@ enum Command {
     Demo(DemoArgs),
     /// Train both formulations from the same start and batches; print and log per-epoch figures.
     Train(TrainArgs),
+    /// Write our ONNX export of given weights (Keras-layout .npz) without training.
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum OptimizerKind {
     Sgd,
     Adam,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AdamKind {
+    Keras,
+    Pytorch,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
@@ -81,9 +93,24 @@ struct TrainArgs {
     /// Learning rate. Default: 0.001 for adam, 0.1 for sgd.
     #[arg(long, value_name = "LR")]
     lr: Option<f32>,
-    /// Width of the hidden layer.
-    #[arg(long, value_name = "N", default_value_t = 128)]
-    hidden: usize,
+    /// Hidden layer widths, comma-separated (default 128; taken from --init when given).
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Initial weights from an .npz in Keras layout (dense/kernel [in,out], dense/bias, dense_1/...).
+    #[arg(long, value_name = "FILE.npz")]
+    init: Option<PathBuf>,
+    /// Train on these sample indices (int64/int32 .npy into the whole data), in order, unshuffled.
+    #[arg(long, value_name = "FILE.npy")]
+    indices: Option<PathBuf>,
+    /// Where Adam adds epsilon: keras (TensorFlow) or pytorch (also burn's).
+    #[arg(long, value_enum, default_value_t = AdamKind::Keras)]
+    adam: AdamKind,
+    /// Adam epsilon. Default: 1e-7 for keras, 1e-8 for pytorch.
+    #[arg(long, value_name = "EPS")]
+    adam_epsilon: Option<f32>,
+    /// Write each model's final weights in --init layout: FILE-logits.npz and FILE-probs.npz.
+    #[arg(long, value_name = "FILE.npz")]
+    save_weights: Option<PathBuf>,
     /// Seed of the initial weights, the synthetic data and the batch order.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -113,31 +140,93 @@ struct DemoArgs {
     format: Format,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum HeadKind {
+    Logits,
+    Sigmoid,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// Weights in Keras layout: dense/kernel [in,out], dense/bias, dense_1/..., float32.
+    #[arg(long, value_name = "FILE.npz")]
+    weights: PathBuf,
+    /// What the graph outputs: logits, or a Sigmoid of them (the tensor "logits" stays inside).
+    #[arg(long, value_enum)]
+    head: HeadKind,
+    /// Where to write the ONNX file.
+    #[arg(long, value_name = "FILE.onnx")]
+    out: PathBuf,
+}
+
 impl TrainArgs {
-    fn configs(&self) -> Result<(TrainConfig, DataConfig)> {
+    /// Library configs from the flags, plus initial weights when `--init` is given.
+    fn configs(&self) -> Result<(TrainConfig, DataConfig, Option<MlpWeights>)> {
         let lr = self.lr.unwrap_or(match self.optimizer {
             OptimizerKind::Adam => 1e-3,
             OptimizerKind::Sgd => 0.1,
         });
-        let optimizer = match self.optimizer {
-            OptimizerKind::Adam => OptimizerConfig::adam(lr),
-            OptimizerKind::Sgd => OptimizerConfig::sgd(lr),
+        let optimizer = match (self.optimizer, self.adam) {
+            (OptimizerKind::Sgd, _) => OptimizerConfig::sgd(lr),
+            (OptimizerKind::Adam, kind) => {
+                let variant = match kind {
+                    AdamKind::Keras => AdamVariant::Keras,
+                    AdamKind::Pytorch => AdamVariant::Pytorch,
+                };
+                let mut adam = OptimizerConfig::adam_variant(lr, variant);
+                if let (Some(eps), OptimizerConfig::Adam { epsilon, .. }) =
+                    (self.adam_epsilon, &mut adam)
+                {
+                    if !(eps.is_finite() && eps >= 0.0) {
+                        bail!("--adam-epsilon: must be a finite number >= 0, got {eps}");
+                    }
+                    *epsilon = eps;
+                }
+                adam
+            }
         };
+        let stream = match &self.indices {
+            Some(path) => Some(npz::read_indices(path)?),
+            None => None,
+        };
+        let (init, initial) = match &self.init {
+            Some(path) => {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let sha256 = format!("{:x}", Sha256::digest(&bytes));
+                (InitSource::File { sha256 }, Some(npz::read_weights(path)?))
+            }
+            None => (InitSource::GlorotUniform, None),
+        };
+        let hidden = match (&self.hidden, &initial) {
+            (Some(h), Some(w)) if *h != w.sizes()[1..w.sizes().len() - 1] => bail!(
+                "--hidden {h:?} disagrees with --init {}, whose hidden widths are {:?}",
+                self.init
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                &w.sizes()[1..w.sizes().len() - 1]
+            ),
+            (Some(h), _) => h.clone(),
+            (None, Some(w)) => w.sizes()[1..w.sizes().len() - 1].to_vec(),
+            (None, None) => vec![128],
+        };
+        let stream_len = stream.as_ref().map_or(self.train_samples, Vec::len);
         let epochs = match self.steps {
             // Enough epochs to reach the step count; the step limit stops the run.
             Some(steps) => steps
-                .div_ceil(self.train_samples.div_ceil(self.batch.max(1)).max(1))
+                .div_ceil(stream_len.div_ceil(self.batch.max(1)).max(1))
                 .max(1),
             None => self.epochs,
         };
         let config = TrainConfig {
             seed: self.seed,
-            hidden: self.hidden,
+            hidden,
+            init,
             epochs,
             max_steps: self.steps,
             batch_size: self.batch,
             optimizer,
-            shuffle: !self.no_shuffle,
+            shuffle: !self.no_shuffle && stream.is_none(),
         };
         config.validate()?;
         for (flag, n) in [
@@ -155,14 +244,13 @@ impl TrainArgs {
             Some(dir) => DataSource::Mnist(dir.clone()),
             None => DataSource::Synthetic,
         };
-        Ok((
-            config,
-            DataConfig {
-                source,
-                train: self.train_samples,
-                eval: self.eval_samples,
-            },
-        ))
+        let data = DataConfig {
+            source,
+            train: self.train_samples,
+            eval: self.eval_samples,
+            stream,
+        };
+        Ok((config, data, initial))
     }
 
     /// Fail before training if an output location cannot be written.
@@ -224,10 +312,20 @@ fn train_with_outputs(
     args: &TrainArgs,
     report_for: impl FnOnce(&Trained) -> Result<Option<DemoReport>>,
 ) -> Result<(Trained, Option<DemoReport>)> {
-    let (config, data) = args.configs()?;
+    let (config, data, initial) = args.configs()?;
     let out = args.prepare_outputs()?;
     let bar = progress_bar(std::io::stderr().is_terminal());
-    let trained = pipeline::train_and_export(&config, &data, observer(&bar))?;
+    let trained = pipeline::train_and_export(&config, &data, initial, observer(&bar)).map_err(
+        |e| match (&e, &args.indices, &args.init) {
+            (DemoError::Data(DatasetError::IndexOutOfRange { .. }), Some(p), _) => {
+                anyhow::Error::new(e).context(format!("--indices {}", p.display()))
+            }
+            (DemoError::InitMismatch { .. }, _, Some(p)) => {
+                anyhow::Error::new(e).context(format!("--init {}", p.display()))
+            }
+            _ => e.into(),
+        },
+    )?;
     bar.finish_and_clear();
     let report = report_for(&trained)?;
     if let Some(dir) = &out {
@@ -237,7 +335,28 @@ fn train_with_outputs(
         let bytes = report::to_json_bytes(&train_log(&trained));
         std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.save_weights {
+        for form in Formulation::BOTH {
+            let target = suffixed(path, form.name());
+            std::fs::write(
+                &target,
+                npz::weights_npz_bytes(trained.run.trained.get(form)),
+            )
+            .with_context(|| format!("writing {}", target.display()))?;
+        }
+    }
     Ok((trained, report))
+}
+
+/// `w.npz` -> `w-logits.npz`.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map_or_else(|| "npz".to_string(), |e| e.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}-{suffix}.{ext}"))
 }
 
 fn train_log(t: &Trained) -> TrainLog<'_> {
@@ -266,6 +385,11 @@ fn write_artifacts(
         );
         let outputs = burn.predict(inputs.view())?.output;
         artifacts::write_model_case(dir, form, t.onnx.get(form), &inputs, &outputs)?;
+        let weights = npz::weights_npz_bytes(t.run.trained.get(form));
+        dir.write(
+            &format!("{}/weights.npz", artifacts::model_folder(form)),
+            &weights,
+        )?;
     }
     let labels = binarize(&t.eval_set.labels, CLASSES);
     dir.write(
@@ -324,10 +448,52 @@ fn run_train(args: &TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn run_export(args: &ExportArgs) -> Result<ExitCode> {
+    let weights = npz::read_weights(&args.weights)?;
+    let bytes = std::fs::read(&args.weights)
+        .with_context(|| format!("reading {}", args.weights.display()))?;
+    let head = match args.head {
+        HeadKind::Logits => Head::Logits,
+        HeadKind::Sigmoid => Head::Sigmoid,
+    };
+    let metadata = vec![(
+        "onnx_parity.weights_sha256".to_string(),
+        format!("{:x}", Sha256::digest(&bytes)),
+    )];
+    let onnx = export::export_mlp(&weights, head, metadata)
+        .with_context(|| format!("exporting {}", args.weights.display()))?;
+    let (dir, name) = match (args.out.parent(), args.out.file_name()) {
+        (Some(dir), Some(name)) => (
+            if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            },
+            name,
+        ),
+        _ => bail!("--out {}: not a file path", args.out.display()),
+    };
+    ArtifactDir::create(dir)?.write(&name.to_string_lossy(), &onnx)?;
+    println!(
+        "wrote {} ({} bytes): MLP {}, {} head",
+        args.out.display(),
+        onnx.len(),
+        weights
+            .sizes()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("-"),
+        head.name()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Parse arguments and run. Errors come back to `main`, which prints them and exits 2.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Demo(args) => run_demo(args),
         Command::Train(args) => run_train(args),
+        Command::Export(args) => run_export(args),
     }
 }

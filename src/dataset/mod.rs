@@ -107,6 +107,15 @@ pub fn binarize(labels: &Array1<u8>, classes: usize) -> Array2<f32> {
 /// concerns and the facts (expected vs found), so one line is enough to act on.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
+    #[error(
+        "sample index {index} at position {position} is out of range: the data has {len} samples"
+    )]
+    IndexOutOfRange {
+        index: usize,
+        position: usize,
+        len: usize,
+    },
+
     #[error("reading {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
 

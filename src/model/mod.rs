@@ -5,10 +5,11 @@
 
 pub mod burn_mlp;
 pub mod export;
+pub mod npz;
 pub mod optim;
 pub mod train;
 pub mod weights;
 
-pub use optim::OptimizerConfig;
+pub use optim::{AdamVariant, OptimizerConfig};
 pub use train::{TrainConfig, TrainRun, train};
 pub use weights::{Dense, MlpWeights};

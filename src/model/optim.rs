@@ -15,14 +15,45 @@ use crate::model::weights::MlpWeights;
 pub enum OptimizerConfig {
     /// Plain SGD: `w -= lr * g`.
     Sgd { lr: f32 },
-    /// Keras Adam: `alpha = lr*sqrt(1-b2^t)/(1-b1^t)`, `m += (g-m)(1-b1)`, `v += (g²-v)(1-b2)`,
-    /// `w -= alpha*m / (sqrt(v) + eps)`.
+    /// Adam; `variant` says where epsilon goes.
     Adam {
         lr: f32,
         beta1: f32,
         beta2: f32,
         epsilon: f32,
+        #[serde(default)]
+        variant: AdamVariant,
     },
+}
+
+/// The two published placements of Adam's epsilon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AdamVariant {
+    /// Keras/TensorFlow: `alpha = lr*sqrt(1-b2^t)/(1-b1^t)`, `m += (g-m)(1-b1)`,
+    /// `v += (g²-v)(1-b2)`, `w -= alpha*m / (sqrt(v) + eps)`: epsilon meets the raw `sqrt(v)`.
+    #[default]
+    Keras,
+    /// PyTorch (and burn): `m = b1*m + (1-b1)*g`, `v = b2*v + (1-b2)*g²`,
+    /// `w -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)`: epsilon meets the bias-corrected root.
+    Pytorch,
+}
+
+impl AdamVariant {
+    /// The variant's customary epsilon: 1e-7 in Keras, 1e-8 in PyTorch.
+    pub fn default_epsilon(self) -> f32 {
+        match self {
+            AdamVariant::Keras => 1e-7,
+            AdamVariant::Pytorch => 1e-8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AdamVariant::Keras => "keras",
+            AdamVariant::Pytorch => "pytorch",
+        }
+    }
 }
 
 impl OptimizerConfig {
@@ -32,11 +63,17 @@ impl OptimizerConfig {
 
     /// Keras defaults: beta1 0.9, beta2 0.999, epsilon 1e-7.
     pub fn adam(lr: f32) -> Self {
+        Self::adam_variant(lr, AdamVariant::Keras)
+    }
+
+    /// beta1 0.9, beta2 0.999 and the variant's customary epsilon.
+    pub fn adam_variant(lr: f32, variant: AdamVariant) -> Self {
         OptimizerConfig::Adam {
             lr,
             beta1: 0.9,
             beta2: 0.999,
-            epsilon: 1e-7,
+            epsilon: variant.default_epsilon(),
+            variant,
         }
     }
 
@@ -61,11 +98,13 @@ impl OptimizerConfig {
                 beta1,
                 beta2,
                 epsilon,
+                variant,
             } => Box::new(Adam {
                 lr,
                 beta1,
                 beta2,
                 epsilon,
+                variant,
                 step: 0,
                 m: zeros_like(like),
                 v: zeros_like(like),
@@ -124,6 +163,7 @@ struct Adam {
     beta1: f32,
     beta2: f32,
     epsilon: f32,
+    variant: AdamVariant,
     step: i32,
     m: MlpWeights,
     v: MlpWeights,
@@ -139,18 +179,30 @@ fn flat_mut(w: &mut MlpWeights) -> Vec<&mut f32> {
 impl Optimizer for Adam {
     fn step(&mut self, weights: &mut MlpWeights, grads: &MlpWeights) {
         self.step += 1;
-        // Keras computes the step size in float32 tensors; so do we.
+        // Both variants compute in float32 tensors in their frameworks; so do we.
         let b1_power = self.beta1.powi(self.step);
         let b2_power = self.beta2.powi(self.step);
-        let alpha = self.lr * (1.0 - b2_power).sqrt() / (1.0 - b1_power);
-        let (b1, b2, eps) = (self.beta1, self.beta2, self.epsilon);
+        let (lr, b1, b2, eps) = (self.lr, self.beta1, self.beta2, self.epsilon);
         let mut m = flat_mut(&mut self.m);
         let mut v = flat_mut(&mut self.v);
-        for_each_param(weights, grads, |w, g, i| {
-            *m[i] += (g - *m[i]) * (1.0 - b1);
-            *v[i] += (g * g - *v[i]) * (1.0 - b2);
-            *w -= (*m[i] * alpha) / (v[i].sqrt() + eps);
-        });
+        match self.variant {
+            AdamVariant::Keras => {
+                let alpha = lr * (1.0 - b2_power).sqrt() / (1.0 - b1_power);
+                for_each_param(weights, grads, |w, g, i| {
+                    *m[i] += (g - *m[i]) * (1.0 - b1);
+                    *v[i] += (g * g - *v[i]) * (1.0 - b2);
+                    *w -= (*m[i] * alpha) / (v[i].sqrt() + eps);
+                });
+            }
+            AdamVariant::Pytorch => {
+                let (c1, c2) = (1.0 - b1_power, 1.0 - b2_power);
+                for_each_param(weights, grads, |w, g, i| {
+                    *m[i] = b1 * *m[i] + (1.0 - b1) * g;
+                    *v[i] = b2 * *v[i] + (1.0 - b2) * g * g;
+                    *w -= lr * (*m[i] / c1) / ((*v[i] / c2).sqrt() + eps);
+                });
+            }
+        }
     }
 }
 
@@ -171,6 +223,34 @@ mod tests {
         let mut opt = OptimizerConfig::sgd(0.1).build(&w);
         opt.step(&mut w, &g);
         assert_eq!(w.layers[0].kernel[[0, 0]], 1.0 - 0.05);
+    }
+
+    #[test]
+    fn adam_variants_differ_only_where_epsilon_matters() {
+        // With a gradient far above epsilon both rules move by lr on step 1; with a tiny
+        // gradient the Keras rule (epsilon against the uncorrected root) moves less.
+        let run = |variant, g: f32, eps: f32| {
+            let mut w = one_param(1.0);
+            let cfg = OptimizerConfig::Adam {
+                lr: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                epsilon: eps,
+                variant,
+            };
+            cfg.build(&w).step(&mut w, &one_param(g));
+            1.0 - w.layers[0].kernel[[0, 0]]
+        };
+        for v in [AdamVariant::Keras, AdamVariant::Pytorch] {
+            assert!((run(v, 1.0, 1e-7) - 1e-3).abs() < 1e-6);
+        }
+        // g = 1e-6: sqrt(v) = 3.16e-8 uncorrected, 1e-6 corrected; eps 1e-7 dominates Keras's.
+        let keras = run(AdamVariant::Keras, 1e-6, 1e-7);
+        let torch = run(AdamVariant::Pytorch, 1e-6, 1e-7);
+        assert!(
+            keras < 0.3e-3 && torch > 0.9e-3,
+            "keras {keras}, pytorch {torch}"
+        );
     }
 
     #[test]

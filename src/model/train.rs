@@ -24,7 +24,10 @@ pub const CLASSES: usize = 10;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub seed: u64,
-    pub hidden: usize,
+    /// Hidden layer widths, input side first (the seed model has one: `[128]`).
+    pub hidden: Vec<usize>,
+    /// Where the initial weights came from.
+    pub init: InitSource,
     pub epochs: usize,
     /// Stop after this many steps (batches) in total, whatever `epochs` says.
     pub max_steps: Option<usize>,
@@ -38,13 +41,39 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             seed: 42,
-            hidden: 128,
+            hidden: vec![128],
+            init: InitSource::GlorotUniform,
             epochs: 3,
             max_steps: None,
             batch_size: 100,
             optimizer: OptimizerConfig::adam(1e-3),
             shuffle: true,
         }
+    }
+}
+
+/// Initial weights: Keras's default initialisation from the seed, or a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InitSource {
+    /// Glorot-uniform kernels drawn from the config's seed, zero biases.
+    GlorotUniform,
+    /// Loaded from an `.npz` file (`--init`), identified by its sha256.
+    File { sha256: String },
+}
+
+impl TrainConfig {
+    /// Layer widths for `inputs` features, hidden layers, then the [`CLASSES`] outputs.
+    pub fn sizes(&self, inputs: usize) -> Vec<usize> {
+        let mut sizes = vec![inputs];
+        sizes.extend(&self.hidden);
+        sizes.push(CLASSES);
+        sizes
+    }
+
+    /// The seeded default initialisation for this architecture.
+    pub fn glorot_init(&self, inputs: usize) -> MlpWeights {
+        MlpWeights::glorot_uniform(&self.sizes(inputs), self.seed)
     }
 }
 
@@ -67,8 +96,8 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return bad("batch", "must be at least 1");
         }
-        if self.hidden == 0 {
-            return bad("hidden", "must be at least 1");
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return bad("hidden", "every width must be at least 1");
         }
         if self.epochs == 0 {
             return bad("epochs", "must be at least 1");
@@ -194,16 +223,16 @@ pub fn planned_steps(config: &TrainConfig, n: usize) -> usize {
     config.max_steps.map_or(total, |m| m.min(total))
 }
 
-/// Train both formulations in lockstep. `config` must have passed [`TrainConfig::validate`].
+/// Train both formulations in lockstep from `initial`. `config` must have passed
+/// [`TrainConfig::validate`], and `initial` must have `config.sizes(features)`.
 pub fn train(
     config: &TrainConfig,
+    initial: MlpWeights,
     train_set: &Dataset,
     eval_set: &Dataset,
     mut observe: impl FnMut(Progress<'_>),
 ) -> TrainRun {
     let device = burn_mlp::cpu();
-    let inputs = train_set.rows * train_set.cols;
-    let initial = MlpWeights::glorot_uniform(&[inputs, config.hidden, CLASSES], config.seed);
     let mut weights = FormPair {
         logits: initial.clone(),
         probs: initial.clone(),

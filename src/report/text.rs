@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::compare::Metrics;
 use crate::model::OptimizerConfig;
-use crate::model::train::{EpochRecord, TrainConfig};
+use crate::model::train::{EpochRecord, InitSource, TrainConfig};
 use crate::pipeline::DemoReport;
 
 fn optimizer_line(c: &TrainConfig) -> String {
@@ -15,9 +15,11 @@ fn optimizer_line(c: &TrainConfig) -> String {
             beta1,
             beta2,
             epsilon,
-        } => {
-            format!("adam lr {lr} (beta1 {beta1}, beta2 {beta2}, epsilon {epsilon:e})")
-        }
+            variant,
+        } => format!(
+            "adam ({} rule) lr {lr} (beta1 {beta1}, beta2 {beta2}, epsilon {epsilon:e})",
+            variant.name()
+        ),
     }
 }
 
@@ -76,12 +78,20 @@ pub fn render_demo_text(r: &DemoReport) -> String {
     let steps = r.epochs.iter().map(|e| e.steps).sum::<usize>();
     let _ = writeln!(
         s,
-        "data: {} ({} train / {} eval samples)\nmodel: MLP 784-{}-10, relu, glorot-uniform init (seed {})\ntraining: {}, batch {}, {} epoch(s), {} step(s) per formulation{}",
+        "data: {} ({} train / {} eval samples)\nmodel: MLP {}, relu, {}\ntraining: {}, batch {}, {} epoch(s), {} step(s) per formulation{}",
         r.data.source,
         r.data.train_samples,
         r.data.eval_samples,
-        c.hidden,
-        c.seed,
+        c.sizes(r.data.features)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("-"),
+        match &c.init {
+            InitSource::GlorotUniform => format!("glorot-uniform init (seed {})", c.seed),
+            InitSource::File { sha256 } =>
+                format!("initial weights from file (sha256 {})", &sha256[..16]),
+        },
         optimizer_line(c),
         c.batch_size,
         r.epochs.len(),
