@@ -48,6 +48,8 @@ enum Command {
     Train(TrainArgs),
     /// Write our ONNX export of given weights (Keras-layout .npz) without training.
     Export(ExportArgs),
+    /// Write the embedded synthetic digits as MNIST IDX files, for Python tools to read.
+    Data(DataArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -157,6 +159,19 @@ struct ExportArgs {
     /// Where to write the ONNX file.
     #[arg(long, value_name = "FILE.onnx")]
     out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct DataArgs {
+    /// Folder to write train-images-idx3-ubyte and train-labels-idx1-ubyte into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Number of samples (the same samples `--train`/`--eval` split in the other commands).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    samples: usize,
+    /// Seed of the synthetic data (the training seed of the other commands).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
 }
 
 impl TrainArgs {
@@ -489,11 +504,34 @@ fn run_export(args: &ExportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn run_data(args: &DataArgs) -> Result<ExitCode> {
+    if args.samples == 0 || args.samples > MAX_SAMPLES {
+        bail!(
+            "--samples: must be between 1 and {MAX_SAMPLES}, got {}",
+            args.samples
+        );
+    }
+    let dir = ArtifactDir::create(&args.out)?;
+    let ds = crate::dataset::synthetic::generate(args.samples, args.seed);
+    let (images, labels) = crate::dataset::to_idx_pair(&ds);
+    let (img_name, lbl_name) = crate::dataset::MNIST_PAIRS[0];
+    dir.write(img_name, &images)?;
+    dir.write(lbl_name, &labels)?;
+    println!(
+        "wrote {} synthetic samples (seed {}) to {} as {img_name} and {lbl_name}",
+        args.samples,
+        args.seed,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Parse arguments and run. Errors come back to `main`, which prints them and exits 2.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Demo(args) => run_demo(args),
         Command::Train(args) => run_train(args),
         Command::Export(args) => run_export(args),
+        Command::Data(args) => run_data(args),
     }
 }

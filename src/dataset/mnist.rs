@@ -181,6 +181,23 @@ fn expect_rank<const R: usize>(
     })
 }
 
+/// A dataset as the bytes of an MNIST image file and label file (uncompressed IDX), the pair
+/// [`load_mnist_dir`] reads back. Pixels are written as `round(p * 255)`, which is exact for
+/// MNIST and for the synthetic set (both hold `k / 255` values).
+pub fn to_idx_pair(ds: &Dataset) -> (Vec<u8>, Vec<u8>) {
+    let pixels: Vec<u8> = ds
+        .images
+        .iter()
+        .map(|&p| (p * 255.0).round().clamp(0.0, 255.0) as u8)
+        .collect();
+    let images = super::write_idx(&[ds.len(), ds.rows, ds.cols], &pixels);
+    let labels = super::write_idx(
+        &[ds.len()],
+        ds.labels.as_slice().expect("labels are contiguous"),
+    );
+    (images, labels)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

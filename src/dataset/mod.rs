@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use ndarray::{Array1, Array2, Axis, s};
 
 pub use idx::{IdxArray, MAX_PAYLOAD_BYTES, parse_idx, read_idx, write_idx};
-pub use mnist::{MNIST_PAIRS, load_mnist_dir};
+pub use mnist::{MNIST_PAIRS, load_mnist_dir, to_idx_pair};
 
 /// Samples as rows of pixels plus one class label per row.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 //! Each class is a glyph made of strokes (lines and cubic Bézier curves in a unit box). A sample
 //! draws its class's glyph under a random pose (shift, scale, slant, a smooth bend), with a random
 //! stroke width and ink level, antialiased by distance to the stroke, then adds uniform pixel
-//! noise and clamps to [0, 1]. That is easy for a 784-128-10 MLP to learn in a few epochs, yet
+//! noise, clamps to [0, 1] and quantizes to 8 bits like MNIST. That is easy for a 784-128-10 MLP to learn in a few epochs, yet
 //! varied enough that it is not solved after one step.
 //!
 //! This module must never give different bytes for the same seed, on any machine: it draws only
@@ -264,7 +264,7 @@ impl Canvas {
     }
 
     /// Distance to intensity (full ink inside the stroke, a one-pixel linear ramp at its edge),
-    /// plus uniform noise in `[-noise, noise)`, clamped to [0, 1].
+    /// plus uniform noise in `[-noise, noise)`, clamped to [0, 1] and quantized to `k / 255`.
     fn render(&self, pose: &Pose, rng: &mut Rng, out: &mut Vec<f32>) {
         let mut bits = 0u64;
         for (i, &d2) in self.dist2.iter().enumerate() {
@@ -275,7 +275,11 @@ impl Canvas {
             let u = ((bits >> (40 - 24 * (i % 2))) & 0xff_ffff) as f32 / (1u32 << 24) as f32;
             // Far from every stroke d2 is infinite, and the ramp clamps that to 0.
             let ink = pose.ink * (pose.radius + 0.5 - d2.sqrt()).clamp(0.0, 1.0);
-            out.push((ink + pose.noise * (2.0 * u - 1.0)).clamp(0.0, 1.0));
+            let v = (ink + pose.noise * (2.0 * u - 1.0)).clamp(0.0, 1.0);
+            // Quantized to 8 bits as MNIST's pixels are, so the set can be written as IDX files
+            // and read back (as `byte / 255.0`) bit for bit: Python tools then train on the very
+            // same inputs.
+            out.push((v * 255.0).round() / 255.0);
         }
     }
 }
@@ -387,6 +391,16 @@ mod tests {
         for b in bytes.chain(d.labels.iter().copied()) {
             h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
-        assert_eq!(h, 0x166b_63be_bace_0977);
+        assert_eq!(h, 0x9f81_4fb7_5fcd_4efe);
+    }
+
+    #[test]
+    fn pixels_are_exact_bytes_over_255() {
+        let d = generate(50, 3);
+        for &p in d.images.iter() {
+            let byte = (p * 255.0).round();
+            assert!((0.0..=255.0).contains(&byte));
+            assert_eq!(p, byte / 255.0, "{p} is not k/255");
+        }
     }
 }
