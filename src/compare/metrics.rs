@@ -1,9 +1,11 @@
-//! Error metrics of an actual tensor against an expected one.
+//! Error metrics of an actual f32 array against an expected one (the demo's API); the element
+//! loop itself lives in `tensor.rs`, shared with every other element type.
 
-use ndarray::{ArrayViewD, Dimension};
+use ndarray::ArrayViewD;
 use serde::Serialize;
 
 use super::Tolerance;
+use super::tensor::{Element, ElementDiff, Value, compare_views};
 
 /// One element that broke the rule (or the worst one), with where it is and both values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,22 +42,23 @@ impl Metrics {
     }
 }
 
-/// Map f32 bits onto integers whose order is the order of the floats, with -0 == +0.
-fn ordered(x: f32) -> i64 {
-    let bits = i64::from(x.to_bits() as i32);
-    if bits < 0 {
-        -(bits & 0x7fff_ffff)
-    } else {
-        bits
-    }
-}
-
 /// Distance in ULPs between two finite f32 values; `u64::MAX` when either is NaN.
 pub fn ulp_distance(a: f32, b: f32) -> u64 {
-    if a.is_nan() || b.is_nan() {
-        return u64::MAX;
+    <f32 as Element>::ulps(a, b)
+}
+
+fn f32_outlier(d: ElementDiff) -> Outlier {
+    let as_f32 = |v: Value| match v {
+        Value::F32(x) => x,
+        // compare_views::<f32> only produces F32 values.
+        other => unreachable!("f32 comparison produced {other:?}"),
+    };
+    Outlier {
+        index: d.index,
+        actual: as_f32(d.actual),
+        expected: as_f32(d.expected),
+        abs_err: d.abs_err,
     }
-    ordered(a).abs_diff(ordered(b))
 }
 
 /// Compare element by element. Shapes must already agree (the caller reports a shape mismatch
@@ -66,71 +69,18 @@ pub fn compare(actual: &ArrayViewD<f32>, expected: &ArrayViewD<f32>, tol: &Toler
         expected.shape(),
         "compare() needs equal shapes"
     );
-    let mut m = Metrics {
-        elements: actual.len(),
-        max_abs_err: 0.0,
-        max_rel_err: 0.0,
-        max_ulp: 0,
-        mismatches: 0,
-        mismatch_fraction: 0.0,
-        nonfinite: 0,
-        first_mismatch: None,
-        worst: None,
-    };
-    let mut worst_abs = -1.0f64;
-    let mut worst_is_mismatch = false;
-    for ((index, &a), &e) in actual.indexed_iter().zip(expected.iter()) {
-        let (a64, e64) = (f64::from(a), f64::from(e));
-        let finite = a.is_finite() && e.is_finite();
-        let abs_err = if finite {
-            (a64 - e64).abs()
-        } else if a.to_bits() == e.to_bits() || (a.is_nan() && e.is_nan()) {
-            0.0
-        } else {
-            f64::INFINITY
-        };
-        if !finite {
-            m.nonfinite += 1;
-        }
-        let norm = a64.abs().max(e64.abs());
-        let rel = if abs_err == 0.0 { 0.0 } else { abs_err / norm };
-        m.max_abs_err = m.max_abs_err.max(abs_err);
-        m.max_rel_err = m
-            .max_rel_err
-            .max(if rel.is_nan() { f64::INFINITY } else { rel });
-        m.max_ulp = m.max_ulp.max(ulp_distance(a, e));
-        let ok = tol.accepts(a64, e64);
-        let outlier = || Outlier {
-            index: index.slice().to_vec(),
-            actual: a,
-            expected: e,
-            abs_err,
-        };
-        if !ok {
-            m.mismatches += 1;
-            if m.first_mismatch.is_none() {
-                m.first_mismatch = Some(outlier());
-            }
-        }
-        // The worst element is the largest error among mismatches if there are any, else
-        // among all elements.
-        let replace = if ok {
-            !worst_is_mismatch && abs_err > worst_abs
-        } else {
-            !worst_is_mismatch || abs_err > worst_abs
-        };
-        if replace {
-            worst_abs = abs_err;
-            worst_is_mismatch = !ok;
-            m.worst = Some(outlier());
-        }
+    let m = compare_views(actual, expected, tol);
+    Metrics {
+        elements: m.elements,
+        max_abs_err: m.max_abs_err,
+        max_rel_err: m.max_rel_err,
+        max_ulp: m.max_ulp,
+        mismatches: m.mismatches,
+        mismatch_fraction: m.mismatch_fraction,
+        nonfinite: m.nonfinite,
+        first_mismatch: m.first_mismatch.map(f32_outlier),
+        worst: m.worst.map(f32_outlier),
     }
-    m.mismatch_fraction = if m.elements == 0 {
-        0.0
-    } else {
-        m.mismatches as f64 / m.elements as f64
-    };
-    m
 }
 
 #[cfg(test)]

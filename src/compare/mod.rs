@@ -6,7 +6,11 @@
 //! This module must never run a model or decide what is compared with what.
 
 mod metrics;
+mod tensor;
 mod tolerance;
 
 pub use metrics::{Metrics, Outlier, compare, ulp_distance};
-pub use tolerance::{Preset, Tolerance};
+pub use tensor::{
+    CompareError, ElementDiff, TensorMetrics, Value, compare_tensors, datum_name, serialize_f64,
+};
+pub use tolerance::{ONNX_BACKEND, Preset, Tolerance};

@@ -29,7 +29,8 @@ pub use io::{
     decode_model, load_tensor_pb, read_model, read_tensor_pb, write_model, write_tensor_pb,
 };
 pub use tensor::{
-    TensorLimits, array_from_proto, array_to_proto, dtype_name, tensor_from_proto, tensor_to_proto,
+    TensorLimits, TensorSize, array_from_proto, array_to_proto, check_tensor_proto, dtype_name,
+    onnx_data_type, tensor_from_proto, tensor_to_proto,
 };
 
 use std::path::PathBuf;

@@ -78,6 +78,132 @@ pub fn tensor_from_proto(proto: &TensorProto, limits: TensorLimits) -> Result<Te
     }
 }
 
+/// What a tensor's header promises: element count and, where the layout is fixed, payload size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorSize {
+    pub elements: u64,
+    /// Bytes of the little-endian `raw_data` (or external data) form; `None` for STRING and
+    /// unknown types, whose layout this layer does not know.
+    pub raw_bytes: Option<u64>,
+}
+
+/// Bytes per element of a fixed-width type, as `(numerator, denominator)` so that 4-bit and
+/// 2-bit types pack several elements per byte; `None` for STRING and unknown types.
+fn packed_width(data_type: i32) -> Option<(u64, u64)> {
+    use DataType as D;
+    Some(match DataType::try_from(data_type).ok()? {
+        D::Uint8 | D::Int8 | D::Bool => (1, 1),
+        D::Float8e4m3fn | D::Float8e4m3fnuz | D::Float8e5m2 | D::Float8e5m2fnuz => (1, 1),
+        D::Float8e8m0 => (1, 1),
+        D::Uint16 | D::Int16 | D::Float16 | D::Bfloat16 => (2, 1),
+        D::Float | D::Int32 | D::Uint32 => (4, 1),
+        D::Double | D::Int64 | D::Uint64 | D::Complex64 => (8, 1),
+        D::Complex128 => (16, 1),
+        D::Uint4 | D::Int4 | D::Float4e2m1 => (1, 2),
+        D::Uint2 | D::Int2 => (1, 4),
+        D::String | D::Undefined => return None,
+    })
+}
+
+/// Checks a tensor's dims against `limits` and, for data stored in the file, that the payload
+/// holds exactly what the dims promise, for every data type (not only those
+/// [`tensor_from_proto`] decodes). Allocates nothing: this is the gate a file passes before a
+/// runtime that trusts dims is allowed to read it. External data is not opened here; the
+/// returned [`TensorSize`] says how many bytes it must hold.
+pub fn check_tensor_proto(
+    proto: &TensorProto,
+    limits: TensorLimits,
+) -> Result<TensorSize, OnnxError> {
+    let width = packed_width(proto.data_type());
+    // The byte bound uses at least one byte per element for types of unknown width.
+    let bound_width = width.map_or(1, |(num, den)| num.div_ceil(den));
+    let header = header(proto, bound_width, limits)?;
+    let elements = header.count as u64;
+    // Cannot overflow: header() bounded elements * bound_width by max_bytes.
+    let raw_bytes = width.map(|(num, den)| (elements * num).div_ceil(den));
+    let size = TensorSize {
+        elements,
+        raw_bytes,
+    };
+    if proto.data_location() == DataLocation::External {
+        return Ok(size);
+    }
+    if let Some(raw) = &proto.raw_data {
+        return match raw_bytes {
+            Some(expected) if raw.len() as u64 != expected => Err(OnnxError::RawDataLength {
+                tensor: label(proto),
+                dtype: dtype_name(proto.data_type()),
+                dims: proto.dims.clone(),
+                expected,
+                actual: raw.len() as u64,
+            }),
+            _ => Ok(size),
+        };
+    }
+    use DataType as D;
+    // The typed field the specification assigns, and how many values it holds per element.
+    let (field, actual, per_element): (&'static str, usize, u64) =
+        match DataType::try_from(proto.data_type()) {
+            Ok(D::Float) => ("float_data", proto.float_data.len(), 1),
+            Ok(D::Complex64) => ("float_data", proto.float_data.len(), 2),
+            Ok(D::Double) => ("double_data", proto.double_data.len(), 1),
+            Ok(D::Complex128) => ("double_data", proto.double_data.len(), 2),
+            Ok(D::Int64) => ("int64_data", proto.int64_data.len(), 1),
+            Ok(D::Uint32 | D::Uint64) => ("uint64_data", proto.uint64_data.len(), 1),
+            Ok(D::String) => ("string_data", proto.string_data.len(), 1),
+            Ok(
+                D::Int8
+                | D::Int16
+                | D::Int32
+                | D::Uint8
+                | D::Uint16
+                | D::Bool
+                | D::Float16
+                | D::Bfloat16
+                | D::Float8e4m3fn
+                | D::Float8e4m3fnuz
+                | D::Float8e5m2
+                | D::Float8e5m2fnuz
+                | D::Float8e8m0,
+            ) => ("int32_data", proto.int32_data.len(), 1),
+            // Sub-byte types pack several elements per int32 value; unknown types have no
+            // layout. Their dims were bounded above, which is all that can be checked.
+            _ => return Ok(size),
+        };
+    let expected = elements * per_element;
+    if actual as u64 != expected {
+        return Err(OnnxError::TypedDataLength {
+            tensor: label(proto),
+            dtype: dtype_name(proto.data_type()),
+            dims: proto.dims.clone(),
+            field,
+            expected,
+            actual: actual as u64,
+        });
+    }
+    Ok(size)
+}
+
+/// The ONNX data type of a tract element type, for the types this layer decodes and encodes.
+pub fn onnx_data_type(dt: DatumType) -> Option<DataType> {
+    Some(match dt {
+        DatumType::F32 => DataType::Float,
+        DatumType::F64 => DataType::Double,
+        DatumType::F16 => DataType::Float16,
+        DatumType::I8 => DataType::Int8,
+        DatumType::I16 => DataType::Int16,
+        DatumType::I32 => DataType::Int32,
+        DatumType::I64 => DataType::Int64,
+        DatumType::U8 => DataType::Uint8,
+        DatumType::U16 => DataType::Uint16,
+        DatumType::U32 => DataType::Uint32,
+        DatumType::U64 => DataType::Uint64,
+        DatumType::Bool => DataType::Bool,
+        DatumType::String => DataType::String,
+        _ => return None,
+    })
+}
+
 /// Decodes a FLOAT tensor into an ndarray.
 pub fn array_from_proto(
     proto: &TensorProto,
@@ -728,6 +854,61 @@ mod tests {
             matches!(err, OnnxError::DtypeMismatch { ref expected, ref actual, .. } if expected == "FLOAT" && actual == "INT64"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn check_tensor_proto_bounds_every_type_without_decoding() {
+        let limits = TensorLimits::default();
+        // A decodable type: same verdicts as the decoder, without building the array.
+        let mut p = proto(DataType::Float, &[2, 3]);
+        p.raw_data = Some(vec![0; 24]);
+        let size = check_tensor_proto(&p, limits).unwrap();
+        assert_eq!((size.elements, size.raw_bytes), (6, Some(24)));
+        p.raw_data = Some(vec![0; 20]);
+        assert!(matches!(
+            check_tensor_proto(&p, limits),
+            Err(OnnxError::RawDataLength { expected: 24, .. })
+        ));
+        // Types the decoder refuses still get their payload checked.
+        let mut p = proto(DataType::Bfloat16, &[3]);
+        p.int32_data = vec![1, 2];
+        assert!(matches!(
+            check_tensor_proto(&p, limits),
+            Err(OnnxError::TypedDataLength {
+                field: "int32_data",
+                expected: 3,
+                actual: 2,
+                ..
+            })
+        ));
+        let mut p = proto(DataType::Complex64, &[2]);
+        p.float_data = vec![0.0; 4];
+        assert!(check_tensor_proto(&p, limits).is_ok());
+        let mut p = proto(DataType::Int4, &[5]);
+        p.raw_data = Some(vec![0; 3]);
+        assert_eq!(check_tensor_proto(&p, limits).unwrap().raw_bytes, Some(3));
+        let mut p = proto(DataType::String, &[2]);
+        p.string_data = vec![b"a".to_vec()];
+        assert!(matches!(
+            check_tensor_proto(&p, limits),
+            Err(OnnxError::TypedDataLength {
+                field: "string_data",
+                ..
+            })
+        ));
+        // Absurd dims are refused whatever the type, known or not.
+        for dt in [DataType::String as i32, DataType::Float as i32, 77] {
+            let mut p = proto(DataType::Float, &[1 << 40, 1 << 20]);
+            p.data_type = Some(dt);
+            assert!(matches!(
+                check_tensor_proto(&p, limits),
+                Err(OnnxError::TooLarge { .. })
+            ));
+        }
+        // External data: sized, not opened.
+        let mut p = proto(DataType::Double, &[4]);
+        p.data_location = Some(DataLocation::External as i32);
+        assert_eq!(check_tensor_proto(&p, limits).unwrap().raw_bytes, Some(32));
     }
 
     #[test]

@@ -1,0 +1,534 @@
+//! Metrics of two tract tensors of any numeric element type.
+//!
+//! Floats (f16, f32, f64) are compared through f64 values with the ULP distance taken in their
+//! own type; integers and booleans through exact differences, under the same tolerance rule.
+//! This file holds the one element loop of the crate: [`super::compare`] (f32 arrays) runs it
+//! too, so every verdict rests on the same arithmetic.
+
+use ndarray::{ArrayViewD, Dimension};
+use serde::{Serialize, Serializer};
+use tract_onnx::prelude::{Datum, DatumType, Tensor, f16};
+
+use super::Tolerance;
+
+/// One element value as stored, in its own type (f16 widened exactly to f32).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    F32(f32),
+    F64(f64),
+    Int(i64),
+    UInt(u64),
+    Bool(bool),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::F32(v) => write!(f, "{v}"),
+            Value::F64(v) => write!(f, "{v}"),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::UInt(v) => write!(f, "{v}"),
+            Value::Bool(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// JSON has no NaN or infinity: finite numbers are written as numbers, the rest as the strings
+/// `"NaN"`, `"inf"` and `"-inf"`.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Value::F32(v) if v.is_finite() => s.serialize_f32(v),
+            Value::F32(v) => s.serialize_str(nonfinite_name(f64::from(v))),
+            Value::F64(v) => serialize_f64(&v, s),
+            Value::Int(v) => s.serialize_i64(v),
+            Value::UInt(v) => s.serialize_u64(v),
+            Value::Bool(v) => s.serialize_bool(v),
+        }
+    }
+}
+
+fn nonfinite_name(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    }
+}
+
+/// Serializes an f64 as a JSON number when finite, else as `"NaN"`, `"inf"` or `"-inf"`.
+/// Usable as `#[serde(serialize_with = "...")]`.
+pub fn serialize_f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else {
+        s.serialize_str(nonfinite_name(*v))
+    }
+}
+
+/// A mismatching (or the worst) element: where it is and both values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ElementDiff {
+    pub index: Vec<usize>,
+    pub actual: Value,
+    pub expected: Value,
+    #[serde(serialize_with = "serialize_f64")]
+    pub abs_err: f64,
+}
+
+/// How two tensors of the same element type and shape differ.
+///
+/// `max_rel_err` uses the normalizer `max(|actual|, |expected|)` and counts 0 where both are 0.
+/// `max_ulp` is the distance in units of last place of the element type (for integers, the
+/// difference itself; `u64::MAX` when a NaN meets a number).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TensorMetrics {
+    pub elements: usize,
+    #[serde(serialize_with = "serialize_f64")]
+    pub max_abs_err: f64,
+    #[serde(serialize_with = "serialize_f64")]
+    pub max_rel_err: f64,
+    pub max_ulp: u64,
+    pub mismatches: usize,
+    pub mismatch_fraction: f64,
+    /// Elements where either side is NaN or infinite.
+    pub nonfinite: usize,
+    /// First mismatch in row-major order.
+    pub first_mismatch: Option<ElementDiff>,
+    /// The element with the largest absolute error; a mismatch whenever one exists.
+    pub worst: Option<ElementDiff>,
+}
+
+impl TensorMetrics {
+    pub fn passed(&self) -> bool {
+        self.mismatches == 0
+    }
+}
+
+/// Why two tensors could not be compared element by element. Reported as a failed output,
+/// not as an error: a model that computes the wrong type or shape ran and got it wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompareError {
+    #[error("element type {actual}, expected {expected}")]
+    Dtype { actual: String, expected: String },
+    #[error("shape {actual:?}, expected {expected:?}")]
+    Shape {
+        actual: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    #[error("element type {0} cannot be compared")]
+    Unsupported(String),
+}
+
+/// An element type the comparison understands.
+pub(super) trait Element: Datum + Copy {
+    fn value(self) -> Value;
+    fn to_f64(self) -> f64;
+    fn is_finite_value(self) -> bool;
+    /// `|a - b|` computed exactly where the type allows, as f64.
+    fn abs_diff(a: Self, b: Self) -> f64;
+    fn ulps(a: Self, b: Self) -> u64;
+}
+
+/// Map float bits onto integers whose order is the order of the floats, with -0 == +0.
+fn ordered_f32(x: f32) -> i64 {
+    let bits = i64::from(x.to_bits() as i32);
+    if bits < 0 {
+        -(bits & 0x7fff_ffff)
+    } else {
+        bits
+    }
+}
+
+fn ordered_f64(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    if bits < 0 {
+        -(bits & 0x7fff_ffff_ffff_ffff)
+    } else {
+        bits
+    }
+}
+
+fn ordered_f16(x: f16) -> i64 {
+    let bits = i64::from(x.to_bits() as i16);
+    if bits < 0 { -(bits & 0x7fff) } else { bits }
+}
+
+impl Element for f32 {
+    fn value(self) -> Value {
+        Value::F32(self)
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn is_finite_value(self) -> bool {
+        self.is_finite()
+    }
+    fn abs_diff(a: Self, b: Self) -> f64 {
+        (f64::from(a) - f64::from(b)).abs()
+    }
+    fn ulps(a: Self, b: Self) -> u64 {
+        if a.is_nan() || b.is_nan() {
+            return u64::MAX;
+        }
+        ordered_f32(a).abs_diff(ordered_f32(b))
+    }
+}
+
+impl Element for f64 {
+    fn value(self) -> Value {
+        Value::F64(self)
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn is_finite_value(self) -> bool {
+        self.is_finite()
+    }
+    fn abs_diff(a: Self, b: Self) -> f64 {
+        (a - b).abs()
+    }
+    fn ulps(a: Self, b: Self) -> u64 {
+        if a.is_nan() || b.is_nan() {
+            return u64::MAX;
+        }
+        ordered_f64(a).abs_diff(ordered_f64(b))
+    }
+}
+
+impl Element for f16 {
+    fn value(self) -> Value {
+        Value::F32(self.to_f32())
+    }
+    fn to_f64(self) -> f64 {
+        self.to_f64()
+    }
+    fn is_finite_value(self) -> bool {
+        self.is_finite()
+    }
+    fn abs_diff(a: Self, b: Self) -> f64 {
+        // Exact: both are exactly representable in f64 and so is their difference.
+        (a.to_f64() - b.to_f64()).abs()
+    }
+    fn ulps(a: Self, b: Self) -> u64 {
+        if a.is_nan() || b.is_nan() {
+            return u64::MAX;
+        }
+        ordered_f16(a).abs_diff(ordered_f16(b))
+    }
+}
+
+macro_rules! int_elements {
+    ($($t:ty => $variant:ident as $wide:ty),*) => {$(
+        impl Element for $t {
+            fn value(self) -> Value {
+                Value::$variant(self as $wide)
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn is_finite_value(self) -> bool {
+                true
+            }
+            fn abs_diff(a: Self, b: Self) -> f64 {
+                (i128::from(a) - i128::from(b)).unsigned_abs() as f64
+            }
+            fn ulps(a: Self, b: Self) -> u64 {
+                u64::try_from((i128::from(a) - i128::from(b)).unsigned_abs()).unwrap_or(u64::MAX)
+            }
+        }
+    )*};
+}
+
+int_elements!(
+    i8 => Int as i64, i16 => Int as i64, i32 => Int as i64, i64 => Int as i64,
+    u8 => UInt as u64, u16 => UInt as u64, u32 => UInt as u64, u64 => UInt as u64
+);
+
+impl Element for bool {
+    fn value(self) -> Value {
+        Value::Bool(self)
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(u8::from(self))
+    }
+    fn is_finite_value(self) -> bool {
+        true
+    }
+    fn abs_diff(a: Self, b: Self) -> f64 {
+        f64::from(u8::from(a != b))
+    }
+    fn ulps(a: Self, b: Self) -> u64 {
+        u64::from(a != b)
+    }
+}
+
+/// The element loop. Shapes must agree (callers check and report otherwise).
+pub(super) fn compare_views<T: Element>(
+    actual: &ArrayViewD<T>,
+    expected: &ArrayViewD<T>,
+    tol: &Tolerance,
+) -> TensorMetrics {
+    debug_assert_eq!(actual.shape(), expected.shape());
+    let mut m = TensorMetrics {
+        elements: actual.len(),
+        max_abs_err: 0.0,
+        max_rel_err: 0.0,
+        max_ulp: 0,
+        mismatches: 0,
+        mismatch_fraction: 0.0,
+        nonfinite: 0,
+        first_mismatch: None,
+        worst: None,
+    };
+    let mut worst_abs = -1.0f64;
+    let mut worst_is_mismatch = false;
+    for ((index, &a), &e) in actual.indexed_iter().zip(expected.iter()) {
+        let finite = a.is_finite_value() && e.is_finite_value();
+        let (a64, e64) = (a.to_f64(), e.to_f64());
+        let abs_err = if finite {
+            T::abs_diff(a, e)
+        } else if a64 == e64 || (a64.is_nan() && e64.is_nan()) {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        if !finite {
+            m.nonfinite += 1;
+        }
+        let norm = a64.abs().max(e64.abs());
+        let rel = if abs_err == 0.0 { 0.0 } else { abs_err / norm };
+        m.max_abs_err = m.max_abs_err.max(abs_err);
+        m.max_rel_err = m
+            .max_rel_err
+            .max(if rel.is_nan() { f64::INFINITY } else { rel });
+        m.max_ulp = m.max_ulp.max(T::ulps(a, e));
+        let ok = if finite {
+            tol.accepts_error(abs_err, e64.abs())
+        } else {
+            tol.accepts(a64, e64)
+        };
+        let diff = || ElementDiff {
+            index: index.slice().to_vec(),
+            actual: a.value(),
+            expected: e.value(),
+            abs_err,
+        };
+        if !ok {
+            m.mismatches += 1;
+            if m.first_mismatch.is_none() {
+                m.first_mismatch = Some(diff());
+            }
+        }
+        // The worst element is the largest error among mismatches if there are any, else
+        // among all elements.
+        let replace = if ok {
+            !worst_is_mismatch && abs_err > worst_abs
+        } else {
+            !worst_is_mismatch || abs_err > worst_abs
+        };
+        if replace {
+            worst_abs = abs_err;
+            worst_is_mismatch = !ok;
+            m.worst = Some(diff());
+        }
+    }
+    m.mismatch_fraction = if m.elements == 0 {
+        0.0
+    } else {
+        m.mismatches as f64 / m.elements as f64
+    };
+    m
+}
+
+/// The ONNX-style name of a tract element type (`FLOAT`, `INT64`), for messages and reports.
+pub fn datum_name(dt: DatumType) -> String {
+    match dt {
+        DatumType::F16 => "FLOAT16".into(),
+        DatumType::F32 => "FLOAT".into(),
+        DatumType::F64 => "DOUBLE".into(),
+        DatumType::I8 => "INT8".into(),
+        DatumType::I16 => "INT16".into(),
+        DatumType::I32 => "INT32".into(),
+        DatumType::I64 => "INT64".into(),
+        DatumType::U8 => "UINT8".into(),
+        DatumType::U16 => "UINT16".into(),
+        DatumType::U32 => "UINT32".into(),
+        DatumType::U64 => "UINT64".into(),
+        DatumType::Bool => "BOOL".into(),
+        DatumType::String => "STRING".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn typed<T: Element>(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+) -> Result<TensorMetrics, CompareError> {
+    let unsupported = |_| CompareError::Unsupported(datum_name(actual.datum_type()));
+    let a = actual.to_plain_array_view::<T>().map_err(unsupported)?;
+    let e = expected.to_plain_array_view::<T>().map_err(unsupported)?;
+    Ok(compare_views(&a, &e, tol))
+}
+
+/// Compares two tensors of equal element type and shape. A type or shape difference comes back
+/// as a [`CompareError`] for the caller to report as a failed output.
+pub fn compare_tensors(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+) -> Result<TensorMetrics, CompareError> {
+    let dt = actual.datum_type();
+    if dt != expected.datum_type() {
+        return Err(CompareError::Dtype {
+            actual: datum_name(dt),
+            expected: datum_name(expected.datum_type()),
+        });
+    }
+    if actual.shape() != expected.shape() {
+        return Err(CompareError::Shape {
+            actual: actual.shape().to_vec(),
+            expected: expected.shape().to_vec(),
+        });
+    }
+    match dt {
+        DatumType::F16 => typed::<f16>(actual, expected, tol),
+        DatumType::F32 => typed::<f32>(actual, expected, tol),
+        DatumType::F64 => typed::<f64>(actual, expected, tol),
+        DatumType::I8 => typed::<i8>(actual, expected, tol),
+        DatumType::I16 => typed::<i16>(actual, expected, tol),
+        DatumType::I32 => typed::<i32>(actual, expected, tol),
+        DatumType::I64 => typed::<i64>(actual, expected, tol),
+        DatumType::U8 => typed::<u8>(actual, expected, tol),
+        DatumType::U16 => typed::<u16>(actual, expected, tol),
+        DatumType::U32 => typed::<u32>(actual, expected, tol),
+        DatumType::U64 => typed::<u64>(actual, expected, tol),
+        DatumType::Bool => typed::<bool>(actual, expected, tol),
+        other => Err(CompareError::Unsupported(datum_name(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::Preset;
+    use ndarray::{ArrayD, IxDyn};
+
+    fn t<T: Datum + Copy>(shape: &[usize], v: &[T]) -> Tensor {
+        Tensor::from(ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn ulps_are_counted_in_the_native_type() {
+        let one = f16::from_f32(1.0);
+        let next = f16::from_bits(one.to_bits() + 1);
+        let m = compare_tensors(
+            &t(&[2], &[one, next]),
+            &t(&[2], &[one, one]),
+            &Preset::Exact.tolerance(),
+        )
+        .unwrap();
+        assert_eq!(m.max_ulp, 1);
+        // 2^-10 is one f16 ULP at 1.0.
+        assert_eq!(m.max_abs_err, 2f64.powi(-10));
+
+        let next64 = f64::from_bits(1.0f64.to_bits() + 5);
+        let m = compare_tensors(
+            &t(&[1], &[next64]),
+            &t(&[1], &[1.0f64]),
+            &Preset::Exact.tolerance(),
+        )
+        .unwrap();
+        assert_eq!(m.max_ulp, 5);
+        assert_eq!(m.mismatches, 1);
+        // Across zero: the smallest subnormals on both sides are 2 steps apart.
+        assert_eq!(f64::ulps(f64::from_bits(1), -f64::from_bits(1)), 2);
+        assert_eq!(f16::ulps(f16::from_f32(0.0), f16::from_f32(-0.0)), 0);
+    }
+
+    #[test]
+    fn integers_are_exact_even_beyond_f64_precision() {
+        let a = t(&[2], &[u64::MAX, 3]);
+        let e = t(&[2], &[u64::MAX - 1, 3]);
+        let m = compare_tensors(&a, &e, &Preset::Exact.tolerance()).unwrap();
+        assert_eq!((m.mismatches, m.max_ulp), (1, 1));
+        let w = m.worst.unwrap();
+        assert_eq!(w.index, vec![0]);
+        assert_eq!(
+            (w.actual, w.expected),
+            (Value::UInt(u64::MAX), Value::UInt(u64::MAX - 1))
+        );
+        // The same rule with an atol of 1 accepts it.
+        let m = compare_tensors(&a, &e, &Tolerance::new(1.0, 0.0)).unwrap();
+        assert!(m.passed());
+
+        let m = compare_tensors(
+            &t(&[3], &[i64::MIN, 0, 7]),
+            &t(&[3], &[i64::MAX, 0, 7]),
+            &Preset::Loose.tolerance(),
+        )
+        .unwrap();
+        assert_eq!(m.max_ulp, u64::MAX);
+        assert_eq!(m.mismatches, 1);
+    }
+
+    #[test]
+    fn booleans_compare_exactly() {
+        let m = compare_tensors(
+            &t(&[2, 2], &[true, false, true, true]),
+            &t(&[2, 2], &[true, false, false, true]),
+            &Preset::Loose.tolerance(),
+        )
+        .unwrap();
+        assert_eq!(m.mismatches, 1);
+        assert_eq!(m.first_mismatch.unwrap().index, vec![1, 0]);
+    }
+
+    #[test]
+    fn dtype_and_shape_differences_are_reported_not_compared() {
+        let tol = Preset::Default.tolerance();
+        assert_eq!(
+            compare_tensors(&t(&[1], &[1.0f32]), &t(&[1], &[1.0f64]), &tol),
+            Err(CompareError::Dtype {
+                actual: "FLOAT".into(),
+                expected: "DOUBLE".into()
+            })
+        );
+        assert!(matches!(
+            compare_tensors(&t(&[2], &[1i32, 2]), &t(&[1, 2], &[1i32, 2]), &tol),
+            Err(CompareError::Shape { .. })
+        ));
+        let s = Tensor::from(ndarray::arr1(&["a".to_owned()]).into_dyn());
+        assert!(matches!(
+            compare_tensors(&s, &s, &tol),
+            Err(CompareError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn nonfinite_values_serialize_as_strings() {
+        let json = serde_json::to_string(&[
+            Value::F32(f32::NAN),
+            Value::F64(f64::NEG_INFINITY),
+            Value::F32(0.5),
+            Value::Int(-3),
+        ])
+        .unwrap();
+        assert_eq!(json, r#"["NaN","-inf",0.5,-3]"#);
+    }
+
+    #[test]
+    fn nan_agreement_passes_only_when_allowed() {
+        let a = t(&[2], &[f64::NAN, f64::INFINITY]);
+        let m = compare_tensors(&a, &a, &Preset::Loose.tolerance()).unwrap();
+        assert_eq!((m.mismatches, m.nonfinite), (2, 2));
+        let mut allow = Preset::Loose.tolerance();
+        allow.allow_nonfinite = true;
+        assert!(compare_tensors(&a, &a, &allow).unwrap().passed());
+        let b = t(&[2], &[f64::NAN, f64::NEG_INFINITY]);
+        assert_eq!(compare_tensors(&a, &b, &allow).unwrap().mismatches, 1);
+    }
+}
