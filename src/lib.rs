@@ -33,3 +33,4 @@ pub mod pipeline;
 pub mod report;
 pub mod rng;
 pub mod runtime;
+pub mod validate;

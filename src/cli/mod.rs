@@ -3,6 +3,8 @@
 //! The library never sees clap types. Exit codes: 0 all within tolerance, 1 it ran and found a
 //! mismatch, 2 it could not run (bad input, I/O). Errors are printed once, as one line.
 
+mod validate;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +52,13 @@ enum Command {
     Export(ExportArgs),
     /// Write the embedded synthetic digits as MNIST IDX files, for Python tools to read.
     Data(DataArgs),
+    /// Validate an ONNX model against reference data (outputs, both sigmoid-BCE losses), or
+    /// every model of a manifest.
+    Validate(validate::ValidateArgs),
+    /// Describe an ONNX file: versions, inputs/outputs, operators, parameters, metadata, sha256.
+    Inspect(validate::InspectArgs),
+    /// Run validate over a folder of ONNX node tests and count pass/fail/unsupported.
+    Conformance(validate::ConformanceArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -531,6 +540,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Demo(args) => run_demo(args),
         Command::Train(args) => run_train(args),
+        Command::Validate(args) => validate::run_validate(args),
+        Command::Inspect(args) => validate::run_inspect(args),
+        Command::Conformance(args) => validate::run_conformance(args),
         Command::Export(args) => run_export(args),
         Command::Data(args) => run_data(args),
     }

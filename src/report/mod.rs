@@ -3,9 +3,16 @@
 //! Why: the same report goes to a terminal, a JSON file for CI, and snapshot tests. Renderers do
 //! no I/O and make no decisions; the verdict is already in the data.
 
+mod junit;
 mod text;
+mod validate;
 
+pub use junit::render_validate_junit;
 pub use text::{render_demo_text, render_epoch_table};
+pub use validate::{
+    render_conformance_json, render_conformance_text, render_inspect_json, render_inspect_text,
+    render_validate_json, render_validate_text,
+};
 
 use serde::Serialize;
 

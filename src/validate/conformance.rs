@@ -1,0 +1,168 @@
+//! Running `validate` over a folder of ONNX node tests (one folder per case, each with
+//! `model.onnx` and `test_data_set_*`), classifying every case.
+//!
+//! - **pass**: every output within tolerance;
+//! - **fail**: it ran and an output differs;
+//! - **unsupported**: tract cannot load or run it (an operator, an element type, a panic in
+//!   tract), or our decoder does not support an element type or a non-tensor input;
+//! - **error**: anything else: a bug on our side to fix, or a broken case.
+//!
+//! Each case runs in-process under [`guard::catch`], so a panic anywhere becomes an `error`
+//! outcome and the suite goes on. Hangs are the caller's to watch: `on_start` is called before
+//! each case, so a watchdog can name the case that is taking too long.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::error::ValidateError;
+use super::{CaseReport, ErrorKind, Status, ValidateConfig, guard, validate};
+use crate::compare::{ONNX_BACKEND, Tolerance};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Unsupported,
+    Error,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Unsupported,
+        Verdict::Error,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Unsupported => "unsupported",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseOutcome {
+    pub name: String,
+    pub verdict: Verdict,
+    /// The error, or the first failing check, on one line.
+    pub reason: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Counts {
+    pub total: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub unsupported: usize,
+    pub error: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuiteReport {
+    pub dir: String,
+    pub tolerance: Tolerance,
+    pub counts: Counts,
+    pub seconds: f64,
+    pub cases: Vec<CaseOutcome>,
+}
+
+/// Subfolders of `dir` holding a `model.onnx`, sorted by name.
+pub fn case_dirs(dir: &Path) -> Result<Vec<PathBuf>, ValidateError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ValidateError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("model.onnx").is_file())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(ValidateError::TestData {
+            path: dir.to_owned(),
+            message: "no case folders (subfolders with a model.onnx)".to_owned(),
+        });
+    }
+    Ok(dirs)
+}
+
+/// Classifies the cases of one model.
+pub fn classify(cases: &[CaseReport]) -> (Verdict, Option<String>) {
+    if let Some(c) = cases.iter().find(|c| c.status == Status::Error) {
+        let verdict = match c.error_kind {
+            Some(ErrorKind::Unsupported) => Verdict::Unsupported,
+            _ => Verdict::Error,
+        };
+        return (verdict, c.error.clone());
+    }
+    if let Some(c) = cases.iter().find(|c| c.status == Status::Fail) {
+        return (Verdict::Fail, c.problems.first().cloned());
+    }
+    (Verdict::Pass, None)
+}
+
+/// Validates one case folder with `tol`.
+pub fn run_case(dir: &Path, tol: Tolerance) -> CaseOutcome {
+    let started = Instant::now();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    let mut cfg = ValidateConfig::new(dir.join("model.onnx"));
+    cfg.tolerance = tol;
+    cfg.tolerance_name = "onnx backend".to_owned();
+    let (verdict, reason) = match guard::catch(|| validate(&cfg)) {
+        Ok(cases) => classify(&cases),
+        Err(panic) => (Verdict::Error, Some(format!("panicked: {panic}"))),
+    };
+    CaseOutcome {
+        name,
+        verdict,
+        reason,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Runs every case below `dir`; `on_start(name)` is called before each.
+pub fn run_suite(
+    dir: &Path,
+    tol: Option<Tolerance>,
+    mut on_start: impl FnMut(&str),
+) -> Result<SuiteReport, ValidateError> {
+    let started = Instant::now();
+    let tol = tol.unwrap_or(ONNX_BACKEND);
+    let mut counts = Counts::default();
+    let mut cases = Vec::new();
+    for case in case_dirs(dir)? {
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        on_start(&name);
+        let outcome = run_case(&case, tol);
+        counts.total += 1;
+        match outcome.verdict {
+            Verdict::Pass => counts.pass += 1,
+            Verdict::Fail => counts.fail += 1,
+            Verdict::Unsupported => counts.unsupported += 1,
+            Verdict::Error => counts.error += 1,
+        }
+        cases.push(outcome);
+    }
+    Ok(SuiteReport {
+        dir: dir.display().to_string(),
+        tolerance: tol,
+        counts,
+        seconds: started.elapsed().as_secs_f64(),
+        cases,
+    })
+}

@@ -1,0 +1,159 @@
+//! What a model file holds, read with our decoder only (tract never sees it): versions,
+//! producer, inputs and outputs with their dims, an operator histogram, parameter count and
+//! initializer bytes, metadata, and the sha256 a manifest entry needs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::error::ValidateError;
+use super::model::{DimDecl, TensorDecl, sha256_hex};
+use crate::onnx::pb::{GraphProto, tensor_proto::DataLocation};
+use crate::onnx::{OnnxError, TensorLimits, check_tensor_proto, decode_model, dtype_name};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueSummary {
+    pub name: String,
+    pub dtype: String,
+    /// Dims as text: numbers, symbols, `?` for unknown; `None` for an undeclared rank.
+    pub dims: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Opset {
+    pub domain: String,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inspection {
+    pub path: String,
+    pub file_bytes: u64,
+    pub sha256: String,
+    pub ir_version: Option<i64>,
+    pub opsets: Vec<Opset>,
+    pub producer_name: String,
+    pub producer_version: String,
+    pub domain: String,
+    pub model_version: Option<i64>,
+    pub doc_string: String,
+    pub graph_name: String,
+    pub inputs: Vec<ValueSummary>,
+    pub outputs: Vec<ValueSummary>,
+    /// Node count per operator (`domain::Op` outside the default domain), subgraphs included.
+    pub ops: BTreeMap<String, usize>,
+    pub nodes: usize,
+    pub initializers: usize,
+    /// Elements of all initializers.
+    pub parameters: u64,
+    /// Payload bytes of all initializers (external data included, sized from dims).
+    pub initializer_bytes: u64,
+    pub external_initializers: usize,
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn summary(d: &TensorDecl) -> ValueSummary {
+    ValueSummary {
+        name: d.name.clone(),
+        dtype: if d.is_tensor {
+            d.elem_type.map_or("?".to_owned(), dtype_name)
+        } else {
+            "not a tensor".to_owned()
+        },
+        dims: d.dims.as_ref().map(|dims| {
+            dims.iter()
+                .map(|x| match x {
+                    DimDecl::Fixed(n) => n.to_string(),
+                    DimDecl::Symbolic(s) => s.clone(),
+                    DimDecl::Unknown => "?".to_owned(),
+                })
+                .collect()
+        }),
+    }
+}
+
+fn count_ops(g: &GraphProto, ops: &mut BTreeMap<String, usize>, depth: usize) -> usize {
+    if depth > 32 {
+        return 0;
+    }
+    let mut n = 0;
+    for node in &g.node {
+        n += 1;
+        let key = match node.domain() {
+            "" | "ai.onnx" => node.op_type().to_owned(),
+            d => format!("{d}::{}", node.op_type()),
+        };
+        *ops.entry(key).or_default() += 1;
+        for a in &node.attribute {
+            for sub in a.g.iter().chain(&a.graphs) {
+                n += count_ops(sub, ops, depth + 1);
+            }
+        }
+    }
+    n
+}
+
+/// Reads and describes a model file.
+pub fn inspect(path: &Path) -> Result<Inspection, ValidateError> {
+    let bytes = std::fs::read(path).map_err(|source| ValidateError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let proto = decode_model(&bytes, path)?;
+    let graph = proto.graph.clone().unwrap_or_default();
+    let sig = super::model::signature(&graph);
+    let mut ops = BTreeMap::new();
+    let nodes = count_ops(&graph, &mut ops, 0);
+    let (mut parameters, mut initializer_bytes, mut external) = (0u64, 0u64, 0usize);
+    for t in &graph.initializer {
+        // Sizes come from checked dims, so a lying header cannot make the sums overflow.
+        let size =
+            check_tensor_proto(t, TensorLimits::default()).map_err(|e| OnnxError::InFile {
+                path: path.to_owned(),
+                source: Box::new(e),
+            })?;
+        parameters += size.elements;
+        initializer_bytes += match (&t.raw_data, size.raw_bytes) {
+            (Some(raw), _) => raw.len() as u64,
+            (None, Some(n)) => n,
+            (None, None) => t.string_data.iter().map(|s| s.len() as u64).sum(),
+        };
+        if t.data_location() == DataLocation::External {
+            external += 1;
+        }
+    }
+    Ok(Inspection {
+        path: path.display().to_string(),
+        file_bytes: bytes.len() as u64,
+        sha256: sha256_hex(&bytes),
+        ir_version: proto.ir_version,
+        opsets: proto
+            .opset_import
+            .iter()
+            .map(|o| Opset {
+                domain: o.domain().to_owned(),
+                version: o.version(),
+            })
+            .collect(),
+        producer_name: proto.producer_name().to_owned(),
+        producer_version: proto.producer_version().to_owned(),
+        domain: proto.domain().to_owned(),
+        model_version: proto.model_version,
+        doc_string: proto.doc_string().to_owned(),
+        graph_name: graph.name().to_owned(),
+        inputs: sig.inputs.iter().map(summary).collect(),
+        outputs: sig.outputs.iter().map(summary).collect(),
+        ops,
+        nodes,
+        initializers: graph.initializer.len(),
+        parameters,
+        initializer_bytes,
+        external_initializers: external,
+        metadata: proto
+            .metadata_props
+            .iter()
+            .map(|e| (e.key().to_owned(), e.value().to_owned()))
+            .collect(),
+    })
+}

@@ -1,0 +1,301 @@
+//! The CI gate: a TOML manifest listing every committed model with its reference data,
+//! tolerances, expected losses and the sha256 of the file.
+//!
+//! A model whose bytes changed without its entry being updated fails, and so does an `.onnx`
+//! file below the manifest's folder that no entry lists (unless `ignore`d), so nothing
+//! committed escapes the gate. Paths are relative to the manifest file.
+//!
+//! ```toml
+//! ignore = ["scratch/old.onnx"]          # optional
+//!
+//! [[model]]
+//! path = "mnist-mlp/sigmoid/model.onnx"
+//! sha256 = "..."                         # `onnx-parity inspect FILE` prints it
+//! test_data = ["mnist-mlp/sigmoid/test_data_set_0"]   # default: every test_data_set_* beside it
+//! labels = "mnist-mlp/labels.npy"        # optional
+//! loss_output = "probabilities"          # optional, default the first output
+//! tolerance = "default"                  # preset; atol / rtol override it
+//! atol = 1e-5
+//! rtol = 1e-5
+//! allow_nonfinite = false
+//! output_tol = { probabilities = { atol = 1e-6, rtol = 1e-6 } }
+//! expect_loss = { logits_form = 0.19, probs_form = 0.19, tol = 1e-6 }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::check::ExpectLoss;
+use super::error::ValidateError;
+use super::{CaseReport, DEFAULT_LOSS_TOL, ValidateConfig, ValidateReport, validate};
+use crate::compare::{Preset, Tolerance};
+use crate::onnx::TensorLimits;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    #[serde(default, rename = "model")]
+    pub models: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub path: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub test_data: Vec<String>,
+    pub labels: Option<String>,
+    pub loss_output: Option<String>,
+    pub tolerance: Option<Preset>,
+    pub atol: Option<f64>,
+    pub rtol: Option<f64>,
+    #[serde(default)]
+    pub allow_nonfinite: bool,
+    #[serde(default)]
+    pub output_tol: BTreeMap<String, OutputTol>,
+    pub expect_loss: Option<ExpectLossEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputTol {
+    pub atol: f64,
+    pub rtol: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectLossEntry {
+    pub logits_form: Option<f64>,
+    pub probs_form: Option<f64>,
+    pub tol: Option<f64>,
+}
+
+fn manifest_err(path: &Path, message: String) -> ValidateError {
+    ValidateError::Manifest {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+/// Reads and checks a manifest (numbers finite and non-negative, digests well formed).
+pub fn read(path: &Path) -> Result<Manifest, ValidateError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ValidateError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let m: Manifest = toml::from_str(&text).map_err(|e| manifest_err(path, e.to_string()))?;
+    for e in &m.models {
+        let bad = |what: String| manifest_err(path, format!("entry {}: {what}", e.path));
+        let sha_ok = e.sha256.len() == 64 && e.sha256.chars().all(|c| c.is_ascii_hexdigit());
+        if !sha_ok {
+            return Err(bad(format!("sha256 {:?} is not 64 hex digits", e.sha256)));
+        }
+        let mut numbers = vec![("atol", e.atol), ("rtol", e.rtol)];
+        for t in e.output_tol.values() {
+            numbers.push(("output_tol.atol", Some(t.atol)));
+            numbers.push(("output_tol.rtol", Some(t.rtol)));
+        }
+        if let Some(x) = &e.expect_loss {
+            numbers.push(("expect_loss.tol", x.tol));
+        }
+        for (what, v) in numbers {
+            if let Some(v) = v
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(bad(format!("{what} must be a finite number >= 0, got {v}")));
+            }
+        }
+    }
+    Ok(m)
+}
+
+impl Entry {
+    /// The entry as a validation config, paths resolved against `base` (the manifest's folder).
+    pub fn config(&self, base: &Path, limits: TensorLimits) -> ValidateConfig {
+        let preset = self.tolerance.unwrap_or(Preset::Default);
+        let custom = self.atol.is_some() || self.rtol.is_some();
+        let p = preset.tolerance();
+        let tolerance = Tolerance {
+            atol: self.atol.unwrap_or(p.atol),
+            rtol: self.rtol.unwrap_or(p.rtol),
+            allow_nonfinite: self.allow_nonfinite,
+        };
+        let expect = self.expect_loss.map_or(
+            ExpectLoss {
+                tol: DEFAULT_LOSS_TOL,
+                ..ExpectLoss::default()
+            },
+            |x| ExpectLoss {
+                logits_form: x.logits_form,
+                probs_form: x.probs_form,
+                tol: x.tol.unwrap_or(DEFAULT_LOSS_TOL),
+            },
+        );
+        ValidateConfig {
+            model: base.join(&self.path),
+            test_data: self.test_data.iter().map(|p| base.join(p)).collect(),
+            labels: self.labels.as_ref().map(|p| base.join(p)),
+            loss_output: self.loss_output.clone(),
+            tolerance,
+            tolerance_name: if custom {
+                format!("{} with overrides", preset.name())
+            } else {
+                preset.name().to_owned()
+            },
+            output_tolerances: self
+                .output_tol
+                .iter()
+                .map(|(k, t)| {
+                    (
+                        k.clone(),
+                        Tolerance {
+                            atol: t.atol,
+                            rtol: t.rtol,
+                            allow_nonfinite: self.allow_nonfinite,
+                        },
+                    )
+                })
+                .collect(),
+            expect,
+            sha256: Some(self.sha256.clone()),
+            limits,
+        }
+    }
+}
+
+/// Validates every entry of the manifest at `path`, and fails any `.onnx` file below its
+/// folder that no entry lists.
+pub fn run(path: &Path, limits: TensorLimits) -> Result<ValidateReport, ValidateError> {
+    let manifest = read(path)?;
+    let base = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut cases = Vec::new();
+    for entry in &manifest.models {
+        cases.extend(validate(&entry.config(&base, limits)));
+    }
+    let listed: Vec<PathBuf> = manifest
+        .models
+        .iter()
+        .map(|e| normalize(&base.join(&e.path)))
+        .chain(manifest.ignore.iter().map(|p| normalize(&base.join(p))))
+        .collect();
+    let mut found = Vec::new();
+    onnx_files(&base, &mut found, 0).map_err(|source| ValidateError::Io {
+        path: base.clone(),
+        source,
+    })?;
+    found.sort();
+    for file in found {
+        if !listed.contains(&normalize(&file)) {
+            cases.push(CaseReport::failed(
+                &file.display().to_string(),
+                format!(
+                    "{} is not listed in {}: add an entry (or put it under `ignore`)",
+                    file.display(),
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(ValidateReport::new(cases))
+}
+
+/// `a/./b` and `a/b` are the same entry.
+fn normalize(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// Every `*.onnx` file below `dir`, not following symlinked folders.
+fn onnx_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
+    if depth > 16 {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let p = entry.path();
+        if kind.is_dir() {
+            onnx_files(&p, out, depth + 1)?;
+        } else if p.extension().is_some_and(|e| e == "onnx") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_resolve_against_the_manifest_folder() {
+        let m: Manifest = toml::from_str(
+            r#"
+            [[model]]
+            path = "a/model.onnx"
+            sha256 = "00"
+            test_data = ["a/test_data_set_0"]
+            labels = "labels.npy"
+            tolerance = "strict"
+            rtol = 0.5
+            output_tol = { y = { atol = 1.0, rtol = 2.0 } }
+            expect_loss = { probs_form = 0.25 }
+            "#,
+        )
+        .unwrap();
+        let c = m.models[0].config(Path::new("models"), TensorLimits::default());
+        assert_eq!(c.model, Path::new("models/a/model.onnx"));
+        assert_eq!(c.test_data, [Path::new("models/a/test_data_set_0")]);
+        assert_eq!(c.labels.as_deref(), Some(Path::new("models/labels.npy")));
+        assert_eq!((c.tolerance.atol, c.tolerance.rtol), (1e-6, 0.5));
+        assert_eq!(c.tolerance_name, "strict with overrides");
+        assert_eq!(c.output_tolerances["y"].rtol, 2.0);
+        assert_eq!(c.expect.probs_form, Some(0.25));
+        assert_eq!(c.expect.logits_form, None);
+        assert_eq!(c.expect.tol, DEFAULT_LOSS_TOL);
+    }
+
+    #[test]
+    fn typos_and_bad_numbers_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parity.toml");
+        let sha = "a".repeat(64);
+        for (body, needle) in [
+            (
+                format!("[[model]]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\natoll = 1.0\n"),
+                "unknown field",
+            ),
+            (
+                "[[model]]\npath = \"m.onnx\"\nsha256 = \"xyz\"\n".to_owned(),
+                "not 64 hex digits",
+            ),
+            (
+                format!("[[model]]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\natol = -1.0\n"),
+                "atol must be",
+            ),
+            (
+                format!(
+                    "[[model]]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\ntolerance = \"tight\"\n"
+                ),
+                "unknown variant",
+            ),
+        ] {
+            std::fs::write(&path, body).unwrap();
+            let err = read(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("parity.toml") && err.contains(needle),
+                "{needle}: {err}"
+            );
+        }
+    }
+}

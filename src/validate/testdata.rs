@@ -1,0 +1,445 @@
+//! Reference data: inputs to feed and outputs to expect, matched to the model's tensors.
+//!
+//! Two layouts. The ONNX backend-test layout, `test_data_set_N/input_K.pb` and `output_K.pb`
+//! (serialized TensorProto): a file is matched by its tensor name when that names a model input
+//! (output), else by its position K, and the report says which. And NumPy files matched by
+//! tensor name only: `NAME.npy` files in a folder, or `.npz` archives whose members are named
+//! after tensors. Every reference tensor is checked against what the model declares (element
+//! type, rank, fixed dims, and symbolic dims bound consistently across inputs and outputs)
+//! before anything runs, so a file that does not belong to the model is an error naming it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tract_onnx::prelude::Tensor;
+
+use super::error::ValidateError;
+use super::model::{DimDecl, Signature, TensorDecl};
+use super::npy;
+use crate::compare::datum_name;
+use crate::onnx::{
+    OnnxError, TensorLimits, dtype_name, onnx_data_type, read_tensor_pb, tensor_from_proto,
+};
+
+/// How a reference file was paired with a model tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchedBy {
+    Name,
+    Position,
+}
+
+/// One reference tensor and where it came from.
+#[derive(Debug, Clone)]
+pub struct RefTensor {
+    /// The model tensor it stands for.
+    pub name: String,
+    /// File name within the test set, with `:member` for `.npz` members.
+    pub file: String,
+    pub matched_by: MatchedBy,
+    pub tensor: Tensor,
+}
+
+/// One set of inputs and expected outputs.
+#[derive(Debug, Clone)]
+pub struct TestSet {
+    pub path: PathBuf,
+    /// One per model input, in the model's order.
+    pub inputs: Vec<RefTensor>,
+    /// Expected outputs present in the set, in the model's order.
+    pub outputs: Vec<RefTensor>,
+}
+
+fn test_data_err(path: &Path, message: impl Into<String>) -> ValidateError {
+    ValidateError::TestData {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The number N of a `test_data_set_N` folder name.
+fn set_number(name: &str) -> Option<u64> {
+    name.strip_prefix("test_data_set_")?.parse().ok()
+}
+
+/// Every `test_data_set_N` folder directly inside `dir`, in numeric order.
+pub fn test_set_dirs(dir: &Path) -> Result<Vec<PathBuf>, ValidateError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ValidateError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut sets: Vec<(u64, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let n = set_number(e.file_name().to_str()?)?;
+            e.path().is_dir().then(|| (n, e.path()))
+        })
+        .collect();
+    sets.sort();
+    Ok(sets.into_iter().map(|(_, p)| p).collect())
+}
+
+/// The test sets beside a model (every `test_data_set_*` in its folder).
+pub fn discover(model: &Path) -> Result<Vec<PathBuf>, ValidateError> {
+    let dir = match model.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let sets = test_set_dirs(dir)?;
+    if sets.is_empty() {
+        return Err(test_data_err(
+            model,
+            format!(
+                "no test_data_set_* folder beside the model in {}; pass --test-data",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(sets)
+}
+
+/// A `--test-data` argument: a folder holding `test_data_set_*` folders stands for all of them.
+pub fn expand(path: &Path) -> Result<Vec<PathBuf>, ValidateError> {
+    if path.is_dir() {
+        let sets = test_set_dirs(path)?;
+        if !sets.is_empty() {
+            return Ok(sets);
+        }
+    } else if !path.exists() {
+        return Err(test_data_err(path, "does not exist"));
+    }
+    Ok(vec![path.to_owned()])
+}
+
+/// A reference file before matching.
+struct Found {
+    file: String,
+    /// `Some(K)` for `input_K.pb` / `output_K.pb`.
+    position: Option<usize>,
+    tensor: Tensor,
+    /// Tensor name stored in the file (.pb) or given by the file/member name (.npy/.npz).
+    name: String,
+}
+
+/// Loads one test set for a model with `sig`.
+pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSet, ValidateError> {
+    let mut inputs_pb = Vec::new();
+    let mut outputs_pb = Vec::new();
+    let mut named = Vec::new();
+    if path.is_file() {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("npz") => named.extend(npz_entries(path, limits)?),
+            Some("npy") => {
+                return Err(test_data_err(
+                    path,
+                    "a single .npy file does not say which tensor it holds; put NAME.npy files \
+                     in a folder or use an .npz archive",
+                ));
+            }
+            _ => {
+                return Err(test_data_err(
+                    path,
+                    "expected a test_data_set folder, a folder of NAME.npy files or an .npz file",
+                ));
+            }
+        }
+    } else {
+        let entries = std::fs::read_dir(path).map_err(|source| ValidateError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort();
+        for file in files {
+            let Some(fname) = file.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            let pb_index = |prefix: &str| {
+                fname
+                    .strip_prefix(prefix)?
+                    .strip_suffix(".pb")?
+                    .parse::<usize>()
+                    .ok()
+            };
+            if let Some(k) = pb_index("input_") {
+                inputs_pb.push(pb_file(&file, fname, k, limits)?);
+            } else if let Some(k) = pb_index("output_") {
+                outputs_pb.push(pb_file(&file, fname, k, limits)?);
+            } else if let Some(stem) = fname.strip_suffix(".npy") {
+                named.push(Found {
+                    name: stem.to_owned(),
+                    tensor: npy::read_npy(&file, limits)?,
+                    file: fname.clone(),
+                    position: None,
+                });
+            } else if fname.ends_with(".npz") {
+                named.extend(npz_entries(&file, limits)?);
+            }
+        }
+    }
+    if inputs_pb.is_empty() && outputs_pb.is_empty() && named.is_empty() {
+        return Err(test_data_err(
+            path,
+            "empty test set: no input_*.pb, output_*.pb, .npy or .npz files",
+        ));
+    }
+    inputs_pb.sort_by_key(|f| f.position);
+    outputs_pb.sort_by_key(|f| f.position);
+
+    let mut inputs = assign(path, inputs_pb, &sig.inputs, "input")?;
+    let mut outputs = assign(path, outputs_pb, &sig.outputs, "output")?;
+    for f in named {
+        let (slot, list) = if let Some(i) = sig.inputs.iter().position(|d| d.name == f.name) {
+            (i, &mut inputs)
+        } else if let Some(i) = sig.outputs.iter().position(|d| d.name == f.name) {
+            (i, &mut outputs)
+        } else {
+            return Err(test_data_err(
+                path,
+                format!(
+                    "{}: '{}' names no model input ({}) or output ({})",
+                    f.file,
+                    f.name,
+                    names(&sig.inputs),
+                    names(&sig.outputs)
+                ),
+            ));
+        };
+        if let Some(prev) = &list[slot] {
+            return Err(test_data_err(
+                path,
+                format!("{} and {} both hold tensor '{}'", prev.file, f.file, f.name),
+            ));
+        }
+        list[slot] = Some(RefTensor {
+            name: f.name,
+            file: f.file,
+            matched_by: MatchedBy::Name,
+            tensor: f.tensor,
+        });
+    }
+
+    let missing: Vec<&str> = sig
+        .inputs
+        .iter()
+        .zip(&inputs)
+        .filter(|(_, r)| r.is_none())
+        .map(|(d, _)| d.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(test_data_err(
+            path,
+            format!(
+                "missing input: no reference data for model input(s) {} (model inputs: {})",
+                quoted(&missing),
+                names(&sig.inputs)
+            ),
+        ));
+    }
+    let inputs: Vec<RefTensor> = inputs.into_iter().flatten().collect();
+    let outputs: Vec<RefTensor> = outputs.into_iter().flatten().collect();
+
+    // Symbolic dims bind across inputs and outputs alike.
+    let mut bound = BTreeMap::new();
+    for (r, d) in inputs.iter().map(|r| (r, decl_of(&sig.inputs, &r.name))) {
+        check_decl(path, r, d, "input", &mut bound)?;
+    }
+    for (r, d) in outputs.iter().map(|r| (r, decl_of(&sig.outputs, &r.name))) {
+        check_decl(path, r, d, "output", &mut bound)?;
+    }
+    Ok(TestSet {
+        path: path.to_owned(),
+        inputs,
+        outputs,
+    })
+}
+
+fn decl_of<'a>(decls: &'a [TensorDecl], name: &str) -> &'a TensorDecl {
+    decls
+        .iter()
+        .find(|d| d.name == name)
+        .expect("reference tensors are only created for declared names")
+}
+
+fn names(decls: &[TensorDecl]) -> String {
+    if decls.is_empty() {
+        return "none".to_owned();
+    }
+    quoted(&decls.iter().map(|d| d.name.as_str()).collect::<Vec<_>>())
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn pb_file(
+    file: &Path,
+    fname: String,
+    k: usize,
+    limits: TensorLimits,
+) -> Result<Found, ValidateError> {
+    let proto = read_tensor_pb(file)?;
+    let tensor = tensor_from_proto(&proto, limits).map_err(|e| OnnxError::InFile {
+        path: file.to_owned(),
+        source: Box::new(e),
+    })?;
+    Ok(Found {
+        file: fname,
+        position: Some(k),
+        tensor,
+        name: proto.name.unwrap_or_default(),
+    })
+}
+
+fn npz_entries(path: &Path, limits: TensorLimits) -> Result<Vec<Found>, ValidateError> {
+    let fname = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(npy::read_npz(path, limits)?
+        .into_iter()
+        .map(|(name, tensor)| Found {
+            file: format!("{fname}:{name}"),
+            name,
+            tensor,
+            position: None,
+        })
+        .collect())
+}
+
+/// Pairs `.pb` files with declared tensors: by stored name first, then by position.
+fn assign(
+    path: &Path,
+    files: Vec<Found>,
+    decls: &[TensorDecl],
+    what: &str,
+) -> Result<Vec<Option<RefTensor>>, ValidateError> {
+    let mut slots: Vec<Option<RefTensor>> = vec![None; decls.len()];
+    let mut rest = Vec::new();
+    for f in files {
+        match decls
+            .iter()
+            .position(|d| !f.name.is_empty() && d.name == f.name)
+        {
+            Some(i) if slots[i].is_none() => {
+                slots[i] = Some(RefTensor {
+                    name: decls[i].name.clone(),
+                    file: f.file,
+                    matched_by: MatchedBy::Name,
+                    tensor: f.tensor,
+                });
+            }
+            _ => rest.push(f),
+        }
+    }
+    for f in rest {
+        let k = f.position.expect("pb files have a position");
+        match slots.get_mut(k) {
+            Some(slot @ None) => {
+                *slot = Some(RefTensor {
+                    name: decls[k].name.clone(),
+                    file: f.file,
+                    matched_by: MatchedBy::Position,
+                    tensor: f.tensor,
+                });
+            }
+            _ => {
+                return Err(test_data_err(
+                    path,
+                    format!(
+                        "{}: tensor '{}' matches no model {what} by name, and {what} {k} {} \
+                         (model {what}s: {})",
+                        f.file,
+                        f.name,
+                        if k < decls.len() {
+                            "is already taken"
+                        } else {
+                            "does not exist"
+                        },
+                        names(decls)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(slots)
+}
+
+fn dims_text(dims: &[DimDecl]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| match d {
+            DimDecl::Fixed(n) => n.to_string(),
+            DimDecl::Symbolic(s) => s.clone(),
+            DimDecl::Unknown => "?".to_owned(),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Checks a reference tensor against the model's declaration of the tensor it stands for.
+fn check_decl(
+    path: &Path,
+    r: &RefTensor,
+    d: &TensorDecl,
+    what: &str,
+    bound: &mut BTreeMap<String, usize>,
+) -> Result<(), ValidateError> {
+    let t = &r.tensor;
+    let declared = match &d.dims {
+        Some(dims) => dims_text(dims),
+        None => "[any rank]".to_owned(),
+    };
+    let declared_type = d.elem_type.map_or("any type".to_owned(), dtype_name);
+    let mismatch = |why: String| {
+        test_data_err(
+            path,
+            format!(
+                "{}: tensor '{}' is {} {:?}, but model {what} '{}' is {declared_type} {declared}: {why}",
+                r.file,
+                r.name,
+                datum_name(t.datum_type()),
+                t.shape(),
+                d.name
+            ),
+        )
+    };
+    if let Some(want) = d.elem_type.filter(|&e| e != 0) {
+        let have = onnx_data_type(t.datum_type()).map(|dt| dt as i32);
+        if have != Some(want) {
+            return Err(mismatch("element types differ".to_owned()));
+        }
+    }
+    let Some(dims) = &d.dims else { return Ok(()) };
+    if dims.len() != t.rank() {
+        return Err(mismatch(format!(
+            "rank {} instead of {}",
+            t.rank(),
+            dims.len()
+        )));
+    }
+    for (axis, (decl, &actual)) in dims.iter().zip(t.shape()).enumerate() {
+        match decl {
+            DimDecl::Fixed(n) if *n >= 0 && *n as u64 != actual as u64 => {
+                return Err(mismatch(format!("axis {axis} is {actual}, not {n}")));
+            }
+            DimDecl::Symbolic(s) => match bound.get(s) {
+                Some(&v) if v != actual => {
+                    return Err(mismatch(format!(
+                        "axis {axis} ('{s}') is {actual}, but '{s}' is {v} elsewhere in this test set"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    bound.insert(s.clone(), actual);
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
