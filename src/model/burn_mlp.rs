@@ -153,6 +153,8 @@ pub fn loss_and_grads(
 /// The trained graph as an inference function: logits for a batch, no autodiff.
 pub struct BurnMlp {
     params: Params,
+    /// Layer names (`dense`, `dense_1`, ...), for naming intermediate results.
+    names: Vec<String>,
     device: Device,
 }
 
@@ -161,6 +163,7 @@ impl BurnMlp {
         let device = device.clone().without_autodiff();
         Self {
             params: Params::load(weights, &device, false),
+            names: weights.layers.iter().map(|l| l.name.clone()).collect(),
             device,
         }
     }
@@ -173,6 +176,33 @@ impl BurnMlp {
     pub fn probabilities(&self, x: ArrayView2<f32>) -> (Array2<f32>, Array2<f32>) {
         let z = self.params.logits(tensor2(x, &self.device));
         (array2(z.clone()), array2(activation::sigmoid(z)))
+    }
+
+    /// Every intermediate result, named as the ONNX export names its tensors
+    /// (`dense/linear`, `dense/relu`, ..., `logits`, then `probabilities` if `sigmoid`), computed
+    /// by the same burn ops as [`BurnMlp::logits`], so the last values equal its output bit for
+    /// bit. This is what lets a layer-by-layer comparison line burn up with an ONNX runtime.
+    pub fn intermediates(&self, x: ArrayView2<f32>, sigmoid: bool) -> Vec<(String, Array2<f32>)> {
+        let mut out = Vec::new();
+        let last = self.params.layers.len() - 1;
+        let mut h = tensor2(x, &self.device);
+        for (i, ((k, b), name)) in self.params.layers.iter().zip(&self.names).enumerate() {
+            let z = h.matmul(k.clone()) + b.clone().unsqueeze::<2>();
+            if i == last {
+                out.push((super::export::LOGITS.to_string(), array2(z.clone())));
+                if sigmoid {
+                    let p = activation::sigmoid(z.clone());
+                    out.push((super::export::PROBABILITIES.to_string(), array2(p)));
+                }
+                break;
+            } else {
+                out.push((format!("{name}/linear"), array2(z.clone())));
+                let r = activation::relu(z);
+                out.push((format!("{name}/relu"), array2(r.clone())));
+                h = r;
+            }
+        }
+        out
     }
 }
 
@@ -250,6 +280,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn intermediates_end_in_the_outputs_bit_for_bit() {
+        let w = MlpWeights::glorot_uniform(&[4, 3, 3, 2], 8);
+        let x = arr2(&[[0.1f32, 0.2, 0.3, 0.4], [1.0, -1.0, 0.5, 0.0]]);
+        let m = BurnMlp::new(&w, &cpu());
+        let all = m.intermediates(x.view(), true);
+        let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dense/linear",
+                "dense/relu",
+                "dense_1/linear",
+                "dense_1/relu",
+                "logits",
+                "probabilities"
+            ]
+        );
+        let (z, p) = m.probabilities(x.view());
+        assert_eq!(all[4].1, z);
+        assert_eq!(all[5].1, p);
+        assert!(all[1].1.iter().all(|&v| v >= 0.0));
     }
 
     #[test]
