@@ -107,14 +107,15 @@ pub fn load_model_bytes(
         .ok_or_else(|| model_err("the model has no graph".to_owned()))?;
     check_graph_tensors(graph, path, dir, limits, 0)?;
     let signature = signature(graph);
-    for input in &signature.inputs {
-        if !input.is_tensor {
+    let values = signature.inputs.iter().map(|d| ("input", d));
+    for (what, decl) in values.chain(signature.outputs.iter().map(|d| ("output", d))) {
+        if !decl.is_tensor {
             return Err(ValidateError::Unsupported {
                 path: path.to_owned(),
                 message: format!(
-                    "input '{}' is not a tensor (a sequence, map or optional, or untyped); \
-                     only tensor inputs can be fed",
-                    input.name
+                    "{what} '{}' is not a tensor (a sequence, map or optional, or untyped); \
+                     only tensors can be fed and compared",
+                    decl.name
                 ),
             });
         }
