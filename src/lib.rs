@@ -26,6 +26,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod compare;
 pub mod dataset;
+pub mod divergence;
 pub mod layers;
 pub mod loss;
 pub mod model;

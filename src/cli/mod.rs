@@ -3,6 +3,7 @@
 //! The library never sees clap types. Exit codes: 0 all within tolerance, 1 it ran and found a
 //! mismatch, 2 it could not run (bad input, I/O). Errors are printed once, as one line.
 
+mod compare;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -57,6 +58,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Describe an ONNX file: versions, inputs/outputs, operators, parameters, metadata, sha256.
     Inspect(validate::InspectArgs),
+    /// Run two implementations of a model on the same inputs; with --layers, find where they diverge.
+    Compare(compare::CompareArgs),
     /// Run validate over a folder of ONNX node tests and count pass/fail/unsupported.
     Conformance(validate::ConformanceArgs),
 }
@@ -543,6 +546,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => validate::run_validate(args),
         Command::Inspect(args) => validate::run_inspect(args),
         Command::Conformance(args) => validate::run_conformance(args),
+        Command::Compare(args) => compare::run_compare(args),
         Command::Export(args) => run_export(args),
         Command::Data(args) => run_data(args),
     }

@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use crate::onnx::pb::{GraphProto, ModelProto, NodeProto};
 
-/// What a layer computes, independent of how an exporter spelled it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What a layer computes, independent of how an exporter spelled it. Serialized as its
+/// display name: `"Dense"`, `"Conv"`, or the op type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LayerKind {
     /// `x W (+ b)`: `Gemm`, or `MatMul` with an optional bias `Add`.
     Dense,
@@ -34,6 +34,12 @@ impl std::fmt::Display for LayerKind {
             LayerKind::Conv => f.write_str("Conv"),
             LayerKind::Op(op) => f.write_str(op),
         }
+    }
+}
+
+impl Serialize for LayerKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

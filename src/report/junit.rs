@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::validate::{CaseReport, Status, ValidateReport};
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot hold.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -3,10 +3,12 @@
 //! Why: the same report goes to a terminal, a JSON file for CI, and snapshot tests. Renderers do
 //! no I/O and make no decisions; the verdict is already in the data.
 
+mod divergence;
 mod junit;
 mod text;
 mod validate;
 
+pub use divergence::{render_compare_json, render_compare_junit, render_compare_text};
 pub use junit::render_validate_junit;
 pub use text::{render_demo_text, render_epoch_table};
 pub use validate::{

@@ -36,12 +36,32 @@ fn tract_err(
     }
 }
 
+/// How far tract transforms the graph before running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Typed and decluttered: the graph's own ops, no kernel fusion or rewriting for speed.
+    Decluttered,
+    /// Fully optimized, as users run it (the default everywhere).
+    Optimized,
+}
+
 /// Binds the inputs' types and shapes, selects `fetch` as the outputs and optimizes.
 /// `inputs` are in the model's input order.
 pub fn prepare(
     model: &LoadedModel,
     inputs: &[&Tensor],
     fetch: &[String],
+) -> Result<Plan, ValidateError> {
+    prepare_stage(model, inputs, fetch, Stage::Optimized)
+}
+
+/// [`prepare`], stopping the graph transformations at `stage`.
+pub fn prepare_stage(
+    model: &LoadedModel,
+    inputs: &[&Tensor],
+    fetch: &[String],
+    stage: Stage,
 ) -> Result<Plan, ValidateError> {
     let mut m = model.tract.clone();
     let result = guard::catch(
@@ -76,9 +96,11 @@ pub fn prepare(
                 .collect::<Result<Vec<_>, _>>()?;
             m.select_output_outlets(&selected)
                 .map_err(|e| ("load", format!("{e:#}")))?;
-            let typed = m
-                .into_optimized()
-                .map_err(|e| ("optimize", format!("{e:#}")))?;
+            let typed = match stage {
+                Stage::Optimized => m.into_optimized(),
+                Stage::Decluttered => m.into_typed().and_then(|t| t.into_decluttered()),
+            }
+            .map_err(|e| ("optimize", format!("{e:#}")))?;
             typed
                 .into_runnable()
                 .map_err(|e| ("optimize", format!("{e:#}")))

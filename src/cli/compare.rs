@@ -1,0 +1,101 @@
+//! `compare A B`: arguments to a [`crate::divergence`] config, the report to stdout (and
+//! `--report FILE`), the verdict to an exit code (0 pass, 1 divergence, 2 could not run).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use super::validate::ReportFormat;
+use crate::compare::{Preset, Tolerance};
+use crate::divergence::{self, CompareConfig, CompareReport};
+use crate::onnx::TensorLimits;
+use crate::report;
+
+#[derive(Debug, Args)]
+pub(super) struct CompareArgs {
+    /// First side: an ONNX file, or a training run folder with weights.npz (the trained burn
+    /// graph rebuilt from its weights), e.g. DIR/sigmoid as `train --out DIR` writes it.
+    #[arg(value_name = "A")]
+    a: PathBuf,
+    /// Second side, the reference: an ONNX file or a training run folder.
+    #[arg(value_name = "B")]
+    b: PathBuf,
+    /// Inputs: a test_data_set_N folder, a folder of them, NAME.npy files or an .npz (as in
+    /// validate). Repeatable. Default: the test sets beside the ONNX side.
+    #[arg(long = "test-data", value_name = "PATH")]
+    test_data: Vec<PathBuf>,
+    /// Also compare every layer matched by structure and name the first diverging one.
+    #[arg(long)]
+    layers: bool,
+    /// Tolerance preset (exact, strict, default, relaxed, loose).
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    tolerance: Preset,
+    /// Absolute tolerance, overriding the preset's.
+    #[arg(long, value_name = "ATOL")]
+    atol: Option<f64>,
+    /// Relative tolerance, overriding the preset's.
+    #[arg(long, value_name = "RTOL")]
+    rtol: Option<f64>,
+    /// Let NaN/inf pass where both sides hold the same non-finite value.
+    #[arg(long)]
+    allow_nonfinite: bool,
+    /// Report format on stdout (or in --report FILE).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    /// Write the report (in --format) to FILE; stdout then gets the text report.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+fn render(r: &CompareReport, format: ReportFormat) -> Vec<u8> {
+    match format {
+        ReportFormat::Text => report::render_compare_text(r),
+        ReportFormat::Json => report::render_compare_json(r),
+        ReportFormat::Junit => report::render_compare_junit(r),
+    }
+}
+
+pub(super) fn run_compare(args: &CompareArgs) -> Result<ExitCode> {
+    let mut tolerance: Tolerance = args.tolerance.tolerance();
+    let mut tolerance_name = args.tolerance.name().to_string();
+    for (flag, value, slot) in [
+        ("--atol", args.atol, &mut tolerance.atol),
+        ("--rtol", args.rtol, &mut tolerance.rtol),
+    ] {
+        if let Some(v) = value {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{flag}: must be a finite number >= 0, got {v}");
+            }
+            *slot = v;
+            tolerance_name = "custom".to_string();
+        }
+    }
+    tolerance.allow_nonfinite = args.allow_nonfinite;
+    let cfg = CompareConfig {
+        a: args.a.clone(),
+        b: args.b.clone(),
+        test_data: args.test_data.clone(),
+        layers: args.layers,
+        tolerance,
+        tolerance_name,
+        limits: TensorLimits::default(),
+    };
+    let report = divergence::compare(&cfg)?;
+    let mut stdout = std::io::stdout();
+    match &args.report {
+        Some(path) => {
+            std::fs::write(path, render(&report, args.format))
+                .with_context(|| format!("--report: writing {}", path.display()))?;
+            stdout.write_all(&report::render_compare_text(&report))?;
+        }
+        None => stdout.write_all(&render(&report, args.format))?,
+    }
+    Ok(if report.status == "pass" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,183 @@
+//! Renderers of the `compare` report: text for people, JSON and JUnit for CI.
+
+use std::fmt::Write;
+
+use super::junit::esc;
+use crate::compare::TensorMetrics;
+use crate::divergence::{CompareReport, PairReport};
+
+pub fn render_compare_json(r: &CompareReport) -> Vec<u8> {
+    super::to_json_bytes(r)
+}
+
+fn figures(m: &TensorMetrics) -> String {
+    format!(
+        "max abs {:.3e}  max rel {:.3e}  max ulp {:>4}  mismatches {}/{}",
+        m.max_abs_err, m.max_rel_err, m.max_ulp, m.mismatches, m.elements
+    )
+}
+
+fn pair_line(p: &PairReport) -> String {
+    match (&p.metrics, &p.problem) {
+        (Some(m), _) => {
+            let mut s = figures(m);
+            if let Some(w) = m.worst.as_ref().filter(|_| !m.passed()) {
+                let _ = write!(
+                    s,
+                    "  worst at {:?}: {} vs {}",
+                    w.index, w.actual, w.expected
+                );
+            }
+            s
+        }
+        (None, Some(problem)) => format!("not comparable: {problem}"),
+        (None, None) => "not compared".to_string(),
+    }
+}
+
+pub fn render_compare_text(r: &CompareReport) -> Vec<u8> {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "A: {}\nB: {}\ntolerance {}: {}",
+        r.a, r.b, r.tolerance_name, r.tolerance
+    );
+    for c in &r.cases {
+        let _ = writeln!(
+            s,
+            "\n{} ({} samples; inputs matched by {:?}, outputs by {:?}): {}",
+            c.test_data,
+            c.samples,
+            c.inputs_matched_by,
+            c.outputs_matched_by,
+            c.status.name().to_uppercase()
+        );
+        for o in &c.outputs {
+            let _ = writeln!(s, "  output {} ~ {}: {}", o.a, o.b, pair_line(o));
+        }
+        if !c.layers.is_empty() || !c.unmatched_a.is_empty() || !c.unmatched_b.is_empty() {
+            let _ = writeln!(s, "  layers, in A's graph order:");
+            for l in &c.layers {
+                let mark = if l.pair.passed() { " " } else { "!" };
+                let _ = writeln!(
+                    s,
+                    "  {mark} {:>2} {:<8} {} ~ {}: {}",
+                    l.index,
+                    l.kind.to_string(),
+                    l.nodes_a.join(" + "),
+                    l.nodes_b.join(" + "),
+                    pair_line(&l.pair)
+                );
+            }
+            for (side, ls) in [("A", &c.unmatched_a), ("B", &c.unmatched_b)] {
+                for l in ls.iter() {
+                    let _ = writeln!(
+                        s,
+                        "    unmatched in {side}: {} {} ({})",
+                        l.kind,
+                        l.tensor,
+                        l.nodes.join(" + ")
+                    );
+                }
+            }
+            match &c.first_divergence {
+                Some(d) => {
+                    let _ = writeln!(
+                        s,
+                        "  first divergence: layer {} ({}) {} ~ {}: {} elements beyond {}",
+                        d.index, d.kind, d.a, d.b, d.metrics.mismatches, d.tolerance
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "  no divergence: every matched layer is within tolerance"
+                    );
+                }
+            }
+            if c.probes_changed_outputs {
+                let _ = writeln!(
+                    s,
+                    "  WARNING: fetching intermediate tensors changed the final outputs"
+                );
+            }
+        }
+        for st in &c.stages {
+            for o in &st.outputs {
+                let _ = writeln!(
+                    s,
+                    "  tract optimized vs decluttered, {} output {}: {}",
+                    st.side,
+                    o.a,
+                    pair_line(o)
+                );
+            }
+        }
+    }
+    let _ = writeln!(s, "\nverdict: {}", r.status.to_uppercase());
+    s.into_bytes()
+}
+
+pub fn render_compare_junit(r: &CompareReport) -> Vec<u8> {
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let tests: usize = r
+        .cases
+        .iter()
+        .map(|c| c.outputs.len() + c.layers.len())
+        .sum();
+    let failures: usize = r
+        .cases
+        .iter()
+        .map(|c| {
+            c.outputs
+                .iter()
+                .chain(c.layers.iter().map(|l| &l.pair))
+                .filter(|p| !p.passed())
+                .count()
+        })
+        .sum();
+    let _ = writeln!(
+        s,
+        "<testsuites name=\"onnx-parity compare\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+    );
+    for c in &r.cases {
+        let _ = writeln!(
+            s,
+            "  <testsuite name=\"{}\" tests=\"{}\">",
+            esc(&c.test_data),
+            c.outputs.len() + c.layers.len()
+        );
+        let rows = c
+            .outputs
+            .iter()
+            .map(|o| (format!("output {} ~ {}", o.a, o.b), o))
+            .chain(c.layers.iter().map(|l| {
+                (
+                    format!("layer {} {} {} ~ {}", l.index, l.kind, l.pair.a, l.pair.b),
+                    &l.pair,
+                )
+            }));
+        for (name, p) in rows {
+            let _ = write!(
+                s,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                esc(&c.test_data),
+                esc(&name)
+            );
+            if p.passed() {
+                s.push_str("/>\n");
+            } else {
+                let line = pair_line(p);
+                let _ = writeln!(
+                    s,
+                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    esc(&line),
+                    esc(&line)
+                );
+            }
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s.into_bytes()
+}
