@@ -89,7 +89,16 @@ pub fn read(path: &Path) -> Result<Manifest, ValidateError> {
         path: path.to_owned(),
         source,
     })?;
-    let m: Manifest = toml::from_str(&text).map_err(|e| manifest_err(path, e.to_string()))?;
+    let m: Manifest = toml::from_str(&text).map_err(|e| {
+        // toml's own Display draws a multi-line excerpt; errors here are one line.
+        let at = e.span().map_or(String::new(), |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {col}: ")
+        });
+        manifest_err(path, format!("{at}{}", e.message().trim()))
+    })?;
     for e in &m.models {
         let bad = |what: String| manifest_err(path, format!("entry {}: {what}", e.path));
         let sha_ok = e.sha256.len() == 64 && e.sha256.chars().all(|c| c.is_ascii_hexdigit());

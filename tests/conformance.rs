@@ -1,0 +1,198 @@
+//! `conformance` through the real binary: classification on cases built here, the watchdog on
+//! a case that takes too long, and (when `../shared/onnx-node-tests` is present) a sample of
+//! the official suite.
+
+mod common;
+
+use std::path::Path;
+
+use common::{root, run};
+use ndarray::{ArrayD, IxDyn};
+use onnx_parity::onnx::pb::tensor_proto::DataType;
+use onnx_parity::onnx::{
+    GraphBuilder, ModelMeta, array_to_proto, attr_ints, write_model, write_tensor_pb,
+};
+
+/// A case folder: `y = Relu(x)` on a [2, 3] float input, with `want` as expected output.
+fn relu_case(dir: &Path, want: &[f32]) {
+    std::fs::create_dir_all(dir.join("test_data_set_0")).unwrap();
+    let mut b = GraphBuilder::new();
+    b.input("x", DataType::Float, &[2.into(), 3.into()])
+        .node("Relu", "relu", &["x"], &["y"], vec![])
+        .output("y", DataType::Float, &[2.into(), 3.into()]);
+    write_model(dir.join("model.onnx"), &b.finish(ModelMeta::default())).unwrap();
+    let x =
+        ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![-1.0f32, 2.0, -3.0, 4.0, 0.5, -0.5]).unwrap();
+    let y = ArrayD::from_shape_vec(IxDyn(&[2, 3]), want.to_vec()).unwrap();
+    let set = dir.join("test_data_set_0");
+    write_tensor_pb(set.join("input_0.pb"), &array_to_proto("x", &x).unwrap()).unwrap();
+    write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
+}
+
+#[test]
+fn cases_are_classified_and_listed_with_reasons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let suite = tmp.path();
+    relu_case(&suite.join("test_relu_ok"), &[0.0, 2.0, 0.0, 4.0, 0.5, 0.0]);
+    relu_case(
+        &suite.join("test_relu_wrong"),
+        &[0.0, 2.0, 0.0, 4.0, 0.5, 1.0],
+    );
+    // An operator tract does not know.
+    let unknown = suite.join("test_unknown_op");
+    relu_case(&unknown, &[0.0; 6]);
+    let mut b = GraphBuilder::new();
+    b.input("x", DataType::Float, &[2.into(), 3.into()])
+        .node("NoSuchOp", "n", &["x"], &["y"], vec![])
+        .output("y", DataType::Float, &[2.into(), 3.into()]);
+    write_model(unknown.join("model.onnx"), &b.finish(ModelMeta::default())).unwrap();
+    // A reference file that is not a tensor at all: our side must call it an error.
+    let broken = suite.join("test_broken_reference");
+    relu_case(&broken, &[0.0; 6]);
+    std::fs::write(broken.join("test_data_set_0/output_0.pb"), [0x3a, 0x7f]).unwrap();
+
+    let r = run(
+        &[
+            "conformance",
+            suite.to_str().unwrap(),
+            "--list",
+            "fail,unsupported,error",
+        ],
+        &root(),
+    );
+    // An error-class case makes the run fail so that our bugs cannot hide in the counts.
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("4 case(s): 1 pass, 1 fail, 1 unsupported, 1 error"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("test_relu_wrong: output 'y'"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("test_unknown_op: "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("NoSuchOp"),
+        "the reason names the operator: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("test_broken_reference: ") && r.stdout.contains("output_0.pb"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("1 conformance case(s) ended in an error"));
+
+    std::fs::remove_dir_all(&broken).unwrap();
+    let r = run(
+        &["conformance", suite.to_str().unwrap(), "--format", "json"],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["counts"]["total"], 3);
+    assert_eq!(v["counts"]["unsupported"], 1);
+    assert_eq!(v["cases"][0]["name"], "test_relu_ok");
+    assert_eq!(v["cases"][0]["verdict"], "pass");
+    assert_eq!(v["cases"][1]["verdict"], "fail");
+    // --min-pass turns a drop in passing cases into a failure.
+    let r = run(
+        &["conformance", suite.to_str().unwrap(), "--min-pass", "2"],
+        &root(),
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("fewer than --min-pass 2"), "{}", r.stderr);
+}
+
+#[test]
+fn a_case_over_the_timeout_stops_the_run_naming_it() {
+    // o = x * x^T (an outer product, [n, n]), y = o * o: 2*n^3 flops from an n-element input,
+    // far more than a second's work in any build.
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("test_slow_matmul");
+    std::fs::create_dir_all(case.join("test_data_set_0")).unwrap();
+    let n = 4000usize;
+    let mut b = GraphBuilder::new();
+    b.input("x", DataType::Float, &[(n as i64).into(), 1.into()])
+        .node(
+            "Transpose",
+            "t",
+            &["x"],
+            &["xt"],
+            vec![attr_ints("perm", &[1, 0])],
+        )
+        .node("MatMul", "outer", &["x", "xt"], &["o"], vec![])
+        .node("MatMul", "square", &["o", "o"], &["y"], vec![])
+        .output("y", DataType::Float, &["rows".into(), "cols".into()]);
+    write_model(case.join("model.onnx"), &b.finish(ModelMeta::default())).unwrap();
+    let x = ArrayD::from_shape_fn(IxDyn(&[n, 1]), |i| (i[0] % 7) as f32 - 3.0);
+    write_tensor_pb(
+        case.join("test_data_set_0/input_0.pb"),
+        &array_to_proto("x", &x).unwrap(),
+    )
+    .unwrap();
+    // The expected output is never reached; a small wrong-shaped one keeps the file tiny.
+    write_tensor_pb(
+        case.join("test_data_set_0/output_0.pb"),
+        &array_to_proto("y", &ArrayD::from_elem(IxDyn(&[1, 1]), 0.0f32)).unwrap(),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let r = run(
+        &[
+            "conformance",
+            tmp.path().to_str().unwrap(),
+            "--timeout-secs",
+            "1",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("conformance case test_slow_matmul still running after 1 s"),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn official_node_tests_sample_runs_without_errors() {
+    let suite = root().join("../shared/onnx-node-tests");
+    if !suite.is_dir() {
+        eprintln!("skipping: ../shared/onnx-node-tests not present");
+        return;
+    }
+    // A sample across the alphabet: every 25th case, copied so the run stays short.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(&suite)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("model.onnx").is_file())
+        .collect();
+    names.sort();
+    for case in names.iter().step_by(25) {
+        let dest = tmp.path().join(case.file_name().unwrap());
+        copy_dir(case, &dest);
+    }
+    let r = run(&["conformance", tmp.path().to_str().unwrap()], &root());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(" 0 error"), "{}", r.stdout);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}

@@ -1,0 +1,825 @@
+//! `validate`, `inspect` and the manifest gate through the real binary, on the committed
+//! artifacts and on hostile copies of them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{root, run};
+use ndarray::ArrayD;
+use onnx_parity::onnx::pb::StringStringEntryProto;
+use onnx_parity::onnx::pb::tensor_proto::DataLocation;
+use onnx_parity::onnx::{
+    self, TensorLimits, array_from_proto, array_to_proto, read_model, read_tensor_pb, write_model,
+    write_tensor_pb,
+};
+
+fn model(rel: &str) -> String {
+    root().join("models").join(rel).display().to_string()
+}
+
+fn labels() -> String {
+    model("mnist-mlp/labels.npy")
+}
+
+/// Copies a folder (files and subfolders) into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// A writable copy of `models/mnist-mlp/<head>` in a temp dir.
+fn copy_case(head: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(head);
+    copy_dir(&root().join("models/mnist-mlp").join(head), &dir);
+    (tmp, dir)
+}
+
+fn read_f32(path: &Path) -> ArrayD<f32> {
+    array_from_proto(&read_tensor_pb(path).unwrap(), TensorLimits::default()).unwrap()
+}
+
+fn read_labels() -> ArrayD<f32> {
+    ndarray_npy::read_npy(root().join("models/mnist-mlp/labels.npy")).unwrap()
+}
+
+/// Keras reduction of the logits form in plain f64, written here independently of
+/// `onnx_parity::loss`: mean over the last axis of `max(z,0) - z*y + log1p(exp(-|z|))`, then
+/// over rows. (NumPy: `np.mean(np.mean(np.maximum(z,0) - z*y + np.log1p(np.exp(-np.abs(z))), -1))`.)
+fn naive_logits_loss(z: &ArrayD<f32>, y: &ArrayD<f32>) -> f64 {
+    let cols = *z.shape().last().unwrap();
+    let (zs, ys): (Vec<f64>, Vec<f64>) = (
+        z.iter().map(|&v| f64::from(v)).collect(),
+        y.iter().map(|&v| f64::from(v)).collect(),
+    );
+    let rows: Vec<f64> = zs
+        .chunks(cols)
+        .zip(ys.chunks(cols))
+        .map(|(zr, yr)| {
+            zr.iter()
+                .zip(yr)
+                .map(|(&z, &y)| z.max(0.0) - z * y + (-z.abs()).exp().ln_1p())
+                .sum::<f64>()
+                / cols as f64
+        })
+        .collect();
+    rows.iter().sum::<f64>() / rows.len() as f64
+}
+
+/// Keras's clipped probability form in plain f64 with the f32 clip bounds (NumPy:
+/// `p = np.clip(p, 1e-7, 1 - 1e-7); np.mean(np.mean(-(y*np.log(p) + (1-y)*np.log(1-p)), -1))`).
+fn naive_probs_loss(p: &ArrayD<f32>, y: &ArrayD<f32>) -> f64 {
+    let cols = *p.shape().last().unwrap();
+    let (lo, hi) = (f64::from(1e-7f32), f64::from(1.0f32 - 1e-7));
+    let total: f64 = p
+        .iter()
+        .zip(y.iter())
+        .collect::<Vec<_>>()
+        .chunks(cols)
+        .map(|row| {
+            row.iter()
+                .map(|&(&p, &y)| {
+                    let (p, y) = (f64::from(p).clamp(lo, hi), f64::from(y));
+                    -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+                })
+                .sum::<f64>()
+                / cols as f64
+        })
+        .sum();
+    total / (p.len() / cols) as f64
+}
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn committed_models_pass_with_both_losses_reported() {
+    let y = read_labels();
+    for (head, output) in [("logits", "logits"), ("sigmoid", "probabilities")] {
+        let r = run(
+            &[
+                "validate",
+                &model(&format!("mnist-mlp/{head}/model.onnx")),
+                "--labels",
+                &labels(),
+                "--format",
+                "json",
+            ],
+            &root(),
+        );
+        assert_eq!(r.code, 0, "{head}: {}\n{}", r.stdout, r.stderr);
+        let v = json(&r.stdout);
+        assert_eq!(v["status"], "pass");
+        let c = &v["cases"][0];
+        assert_eq!(c["outputs"][0]["name"], output);
+        assert_eq!(c["outputs"][0]["mismatches"], 0);
+        let loss = &c["loss"];
+        for form in ["logits_form", "probs_form"] {
+            for prec in ["f32", "f64"] {
+                assert!(loss[form][prec].is_number(), "{head}: {form}.{prec}");
+            }
+        }
+        // The reference-side numbers equal an independent f64 computation on the committed
+        // reference outputs (what the manifest's expected losses are).
+        let reference = read_f32(&root().join(format!(
+            "models/mnist-mlp/{head}/test_data_set_0/output_0.pb"
+        )));
+        let probs_ref = if head == "logits" {
+            let want = naive_logits_loss(&reference, &y);
+            let got = loss["logits_form"]["reference"].as_f64().unwrap();
+            assert!((got - want).abs() < 1e-7, "{got} vs {want}");
+            reference.mapv(|z| 1.0 / (1.0 + (-z).exp()))
+        } else {
+            assert_eq!(loss["head"]["kind"], "sigmoid");
+            assert_eq!(loss["head"]["logits_tensor"], "logits");
+            reference.clone()
+        };
+        let want = naive_probs_loss(&probs_ref, &y);
+        let got = loss["probs_form"]["reference"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-6, "{head}: {got} vs {want}");
+        // And the model's losses agree with the reference's (tract vs the trained graph).
+        for form in ["logits_form", "probs_form"] {
+            let ours = loss[form]["f64"].as_f64().unwrap();
+            assert!(
+                (ours - want).abs() < 1e-6,
+                "{head} {form}: {ours} vs {want}"
+            );
+        }
+        assert_eq!(c["binary_accuracy"]["decisions_flipped"], 0);
+        assert!(c["binary_accuracy"]["model"].as_f64().unwrap() > 0.8);
+    }
+}
+
+#[test]
+fn text_report_names_each_tensor_and_both_forms() {
+    let r = run(
+        &[
+            "validate",
+            &model("mnist-mlp/sigmoid/model.onnx"),
+            "--labels",
+            &labels(),
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for needle in [
+        "input  'input' <- input_0.pb (by name) FLOAT [50, 784]",
+        "output 'probabilities' <- output_0.pb FLOAT [50, 10]",
+        "sigmoid head: logits 'logits' read under node 'head/Sigmoid'",
+        "logits form  f32 ",
+        "probs form   f32 ",
+        "decisions flipped 0 of 500",
+        "verdict: PASS",
+    ] {
+        assert!(
+            r.stdout.contains(needle),
+            "missing {needle:?}:\n{}",
+            r.stdout
+        );
+    }
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+}
+
+#[test]
+fn a_planted_mismatch_fails_with_exit_1_naming_the_worst_element() {
+    let (_tmp, dir) = copy_case("logits");
+    let out = dir.join("test_data_set_0/output_0.pb");
+    let mut proto = read_tensor_pb(&out).unwrap();
+    let mut a = read_f32(&out);
+    let before = a[[3, 7]];
+    a[[3, 7]] += 0.5;
+    a[[10, 2]] += 1e-3;
+    let name = proto.name.take().unwrap();
+    proto = array_to_proto(&name, &a).unwrap();
+    write_tensor_pb(&out, &proto).unwrap();
+    let r = run(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &root(),
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("verdict: FAIL"), "{}", r.stdout);
+    let worst = format!("worst at [3, 7]: model {before} vs reference {}", a[[3, 7]]);
+    assert!(r.stdout.contains(&worst), "{worst:?} not in\n{}", r.stdout);
+    assert!(r.stdout.contains("mismatches 2/500"), "{}", r.stdout);
+    assert!(r.stdout.contains("first at [3, 7]"), "{}", r.stdout);
+
+    // A looser tolerance for that output lets the small nudge pass but not the large one.
+    let r = run(
+        &[
+            "validate",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--format",
+            "json",
+            "--output-tol",
+            "logits=1e-2,0",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 1);
+    let v = json(&r.stdout);
+    assert_eq!(v["cases"][0]["outputs"][0]["mismatches"], 1);
+    assert_eq!(
+        v["cases"][0]["outputs"][0]["worst"]["index"],
+        serde_json::json!([3, 7])
+    );
+}
+
+#[test]
+fn expected_loss_gates_pass_and_fail() {
+    // (the reference numbers are recomputed independently in the test above)
+    let args = |v: &str| {
+        vec![
+            "validate".to_owned(),
+            model("mnist-mlp/logits/model.onnx"),
+            "--labels".to_owned(),
+            labels(),
+            "--expect-logits-loss".to_owned(),
+            v.to_owned(),
+        ]
+    };
+    let ok = args("0.19008398541645147");
+    let r = run(&ok.iter().map(String::as_str).collect::<Vec<_>>(), &root());
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let bad = args("0.1901");
+    let r = run(&bad.iter().map(String::as_str).collect::<Vec<_>>(), &root());
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("FAIL: logits-form loss 0.190083985 differs from the expected 0.190100000"),
+        "{}",
+        r.stdout
+    );
+    // --expect-loss without labels is a usage error.
+    let r = run(
+        &[
+            "validate",
+            &model("mnist-mlp/logits/model.onnx"),
+            "--expect-loss",
+            "0.2",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--expect-loss needs --labels"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Checks that every opened tag is closed in order: enough to catch broken JUnit output
+/// without an XML library.
+fn assert_balanced_xml(xml: &str) {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find('<') {
+        let end = rest[i..].find('>').expect("unterminated tag") + i;
+        let tag = &rest[i + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop().as_deref(), Some(name), "in {xml}");
+        } else {
+            stack.push(tag.split_whitespace().next().unwrap().to_owned());
+        }
+    }
+    assert!(stack.is_empty(), "unclosed {stack:?}");
+}
+
+#[test]
+fn junit_and_json_reports_parse_and_report_file_keeps_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xml_path = tmp.path().join("report.xml");
+    let r = run(
+        &[
+            "validate",
+            &model("mnist-mlp/logits/model.onnx"),
+            "--format",
+            "junit",
+            "--report",
+            xml_path.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // stdout keeps the readable summary; the file holds the JUnit XML.
+    assert!(r.stdout.contains("verdict: PASS"), "{}", r.stdout);
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert!(xml.contains(
+        "<testsuites name=\"onnx-parity validate\" tests=\"1\" failures=\"0\" errors=\"0\">"
+    ));
+    assert_balanced_xml(&xml);
+
+    let (_tmp, dir) = copy_case("logits");
+    std::fs::create_dir(dir.join("test_data_set_1")).unwrap();
+    let r = run(
+        &[
+            "validate",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--format",
+            "junit",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 2);
+    assert_balanced_xml(&r.stdout);
+    assert!(r.stdout.contains("<error message="), "{}", r.stdout);
+
+    let r = run(
+        &[
+            "validate",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 2);
+    let v = json(&r.stdout);
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["cases"][0]["status"], "pass");
+    assert_eq!(v["cases"][1]["status"], "error");
+    assert!(
+        v["cases"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("empty test set")
+    );
+}
+
+/// Runs validate on `model` (with extra args) and expects exit 2 with `needles` on stderr.
+fn expect_error(args: &[&str], needles: &[&str]) {
+    let r = run(args, &root());
+    assert_eq!(
+        r.code, 2,
+        "{args:?}\nstdout {}\nstderr {}",
+        r.stdout, r.stderr
+    );
+    for n in needles {
+        assert!(
+            r.stderr.contains(n),
+            "{args:?}: stderr lacks {n:?}: {}",
+            r.stderr
+        );
+    }
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.lines().count(),
+        1,
+        "one line per error: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn corrupt_model_files_exit_2_naming_the_file() {
+    let (_tmp, dir) = copy_case("logits");
+    let path = dir.join("model.onnx");
+    let bytes = std::fs::read(&path).unwrap();
+    let p = path.to_str().unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+    expect_error(&["validate", p], &[p, "not a valid ONNX ModelProto"]);
+    // Random bytes (a fixed LCG so the test is reproducible).
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (x >> 56) as u8
+        })
+        .collect();
+    std::fs::write(&path, &noise).unwrap();
+    expect_error(&["validate", p], &[p]);
+    std::fs::write(&path, b"").unwrap();
+    expect_error(&["validate", p], &[p, "no graph"]);
+    expect_error(
+        &["validate", dir.join("missing.onnx").to_str().unwrap()],
+        &["missing.onnx"],
+    );
+}
+
+#[test]
+fn absurd_dims_are_refused_without_allocating() {
+    let (_tmp, dir) = copy_case("logits");
+    let started = std::time::Instant::now();
+    // An initializer claiming 2^40 x 128 floats with its real 100k-float payload.
+    let path = dir.join("model.onnx");
+    let mut m = read_model(&path).unwrap();
+    m.graph.as_mut().unwrap().initializer[0].dims = vec![1 << 40, 128];
+    write_model(&path, &m).unwrap();
+    let p = path.to_str().unwrap();
+    expect_error(
+        &["validate", p],
+        &[p, "dense/kernel", "refusing to allocate"],
+    );
+
+    // A reference input claiming 2^40 x 784 floats.
+    let (_tmp2, dir) = copy_case("logits");
+    let input = dir.join("test_data_set_0/input_0.pb");
+    let mut t = read_tensor_pb(&input).unwrap();
+    t.dims = vec![1 << 40, 784];
+    write_tensor_pb(&input, &t).unwrap();
+    expect_error(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &[input.to_str().unwrap(), "refusing to allocate"],
+    );
+    // Labels whose .npy header claims 2^40 rows.
+    let npy = dir.join("labels.npy");
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 10), }";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16 + 1).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(b"\n\0\0\0\0");
+    std::fs::write(&npy, bytes).unwrap();
+    expect_error(
+        &[
+            "validate",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--labels",
+            npy.to_str().unwrap(),
+        ],
+        &[npy.to_str().unwrap(), "refusing to allocate"],
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+/// Moves initializer 0 of the copied model into external data at `location`.
+fn externalize(dir: &Path, location: &str) {
+    let path = dir.join("model.onnx");
+    let mut m = read_model(&path).unwrap();
+    let t = &mut m.graph.as_mut().unwrap().initializer[0];
+    let raw = t.raw_data.take().unwrap();
+    std::fs::write(dir.join("weights.bin"), &raw).unwrap();
+    t.data_location = Some(DataLocation::External as i32);
+    t.external_data = vec![StringStringEntryProto {
+        key: Some("location".to_owned()),
+        value: Some(location.to_owned()),
+    }];
+    write_model(&path, &m).unwrap();
+}
+
+#[test]
+fn external_data_inside_the_folder_works_and_escapes_are_refused() {
+    let (tmp, dir) = copy_case("logits");
+    externalize(&dir, "weights.bin");
+    let p = dir.join("model.onnx");
+    let r = run(&["validate", p.to_str().unwrap()], &root());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    let outside = tmp.path().join("outside.bin");
+    std::fs::copy(dir.join("weights.bin"), &outside).unwrap();
+    let mut cases = vec![
+        (outside.to_str().unwrap().to_owned(), "is absolute"),
+        ("../outside.bin".to_owned(), "contains '..'"),
+        ("sub/../weights.bin".to_owned(), "contains '..'"),
+    ];
+    if cfg!(unix) {
+        cases.push(("link.bin".to_owned(), "outside the model folder"));
+    }
+    for (location, why) in cases {
+        let (_t, d) = copy_case("logits");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&outside, d.join("link.bin")).unwrap();
+        externalize(&d, &location);
+        let p = d.join("model.onnx");
+        expect_error(
+            &["validate", p.to_str().unwrap()],
+            &[
+                p.to_str().unwrap(),
+                "dense/kernel",
+                "external data refused",
+                why,
+            ],
+        );
+    }
+    // A location whose file is too short for the tensor.
+    let (_t, d) = copy_case("logits");
+    externalize(&d, "weights.bin");
+    std::fs::write(d.join("weights.bin"), [0u8; 16]).unwrap();
+    let p = d.join("model.onnx");
+    expect_error(
+        &["validate", p.to_str().unwrap()],
+        &[
+            p.to_str().unwrap(),
+            "needs 401408 bytes, the entry covers 16",
+        ],
+    );
+}
+
+#[test]
+fn mismatched_reference_data_exits_2_naming_the_file() {
+    // Expected output of the wrong shape.
+    let (_tmp, dir) = copy_case("logits");
+    let out = dir.join("test_data_set_0/output_0.pb");
+    let a = read_f32(&out)
+        .slice_move(ndarray::s![.., ..9])
+        .into_dyn()
+        .to_owned();
+    write_tensor_pb(&out, &array_to_proto("logits", &a).unwrap()).unwrap();
+    let p = dir.join("model.onnx");
+    expect_error(
+        &["validate", p.to_str().unwrap()],
+        &[
+            "output_0.pb",
+            "tensor 'logits' is FLOAT [50, 9]",
+            "axis 1 is 9, not 10",
+        ],
+    );
+    // Expected output whose batch disagrees with the input's under the same symbol N.
+    let (_tmp, dir) = copy_case("logits");
+    let out = dir.join("test_data_set_0/output_0.pb");
+    let a = read_f32(&out)
+        .slice_move(ndarray::s![..49, ..])
+        .into_dyn()
+        .to_owned();
+    write_tensor_pb(&out, &array_to_proto("logits", &a).unwrap()).unwrap();
+    expect_error(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &["output_0.pb", "'N' is 50 elsewhere"],
+    );
+    // An input of the wrong element type.
+    let (_tmp, dir) = copy_case("logits");
+    let input = dir.join("test_data_set_0/input_0.pb");
+    let x = read_f32(&input).mapv(f64::from);
+    let t = onnx::tensor_to_proto("input", &x.into()).unwrap();
+    write_tensor_pb(&input, &t).unwrap();
+    expect_error(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &["input_0.pb", "is DOUBLE [50, 784]", "element types differ"],
+    );
+    // Labels of the wrong shape.
+    let (_tmp, dir) = copy_case("logits");
+    let y = read_labels().slice_move(ndarray::s![..20, ..]).into_dyn();
+    let npy = dir.join("short.npy");
+    ndarray_npy::write_npy(&npy, &y).unwrap();
+    expect_error(
+        &[
+            "validate",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--labels",
+            npy.to_str().unwrap(),
+        ],
+        &["short.npy", "labels have shape [20, 10]"],
+    );
+}
+
+#[test]
+fn missing_inputs_and_empty_test_sets_exit_2_naming_the_folder() {
+    let (_tmp, dir) = copy_case("logits");
+    let set = dir.join("test_data_set_0");
+    std::fs::remove_file(set.join("input_0.pb")).unwrap();
+    expect_error(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &[set.to_str().unwrap(), "missing input", "'input'"],
+    );
+    std::fs::remove_file(set.join("output_0.pb")).unwrap();
+    expect_error(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &[set.to_str().unwrap(), "empty test set"],
+    );
+    std::fs::remove_dir(&set).unwrap();
+    expect_error(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &["no test_data_set_* folder beside the model"],
+    );
+}
+
+#[test]
+fn npy_and_npz_reference_data_are_matched_by_tensor_name() {
+    let (_tmp, dir) = copy_case("logits");
+    let x = read_f32(&dir.join("test_data_set_0/input_0.pb"));
+    let z = read_f32(&dir.join("test_data_set_0/output_0.pb"));
+    let npy_dir = dir.join("npy");
+    std::fs::create_dir(&npy_dir).unwrap();
+    ndarray_npy::write_npy(npy_dir.join("input.npy"), &x).unwrap();
+    ndarray_npy::write_npy(npy_dir.join("logits.npy"), &z).unwrap();
+    let npz = dir.join("data.npz");
+    let mut w = ndarray_npy::NpzWriter::new_compressed(std::fs::File::create(&npz).unwrap());
+    w.add_array("input", &x).unwrap();
+    w.add_array("logits", &z).unwrap();
+    w.finish().unwrap();
+    let m = dir.join("model.onnx");
+    for data in [&npy_dir, &npz] {
+        let r = run(
+            &[
+                "validate",
+                m.to_str().unwrap(),
+                "--test-data",
+                data.to_str().unwrap(),
+                "--labels",
+                &labels(),
+            ],
+            &root(),
+        );
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("(by name)"), "{}", r.stdout);
+        assert!(r.stdout.contains("mismatches 0/500"), "{}", r.stdout);
+    }
+    // A name the model does not have.
+    ndarray_npy::write_npy(npy_dir.join("typo.npy"), &z).unwrap();
+    expect_error(
+        &[
+            "validate",
+            m.to_str().unwrap(),
+            "--test-data",
+            npy_dir.to_str().unwrap(),
+        ],
+        &[
+            "typo.npy",
+            "names no model input ('input') or output ('logits')",
+        ],
+    );
+}
+
+#[test]
+fn tf2onnx_exports_bind_their_unk_dims_and_reproduce_keras_losses() {
+    let case = root().join("models/keras-mlp-saturated");
+    if !case.join("keras.json").is_file() {
+        eprintln!("skipping: models/keras-mlp-saturated not present");
+        return;
+    }
+    let keras: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("keras.json")).unwrap()).unwrap();
+    let r = run(
+        &[
+            "validate",
+            case.join("model.onnx").to_str().unwrap(),
+            "--labels",
+            case.join("labels.npy").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    // Input batch `unk__51`, output batch `unk__52`: runs without any flag.
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = json(&r.stdout);
+    let loss = &v["cases"][0]["loss"];
+    assert_eq!(loss["head"]["kind"], "sigmoid");
+    let k = &keras["keras"];
+    // The logits form read under the Sigmoid equals model.evaluate.
+    let evaluate = k["evaluate_loss"].as_f64().unwrap();
+    let ours = loss["logits_form"]["f32"].as_f64().unwrap();
+    assert!((ours - evaluate).abs() < 1e-6, "{ours} vs {evaluate}");
+    // The probability form on TensorFlow's own outputs equals Keras's clipped BCE...
+    let keras_probs = k["bce_on_predictions"].as_f64().unwrap();
+    let reference = loss["probs_form"]["reference"].as_f64().unwrap();
+    assert!(
+        (reference - keras_probs).abs() < 1e-6,
+        "{reference} vs {keras_probs}"
+    );
+    assert_eq!(
+        loss["reference_clipped"].as_u64(),
+        k["clipped"].as_u64(),
+        "clip count on TensorFlow's outputs"
+    );
+    // ...while tract's saturating Sigmoid (never below 4.47e-7) gives a visibly smaller one,
+    // reported as it is.
+    let tract_probs = loss["probs_form"]["f32"].as_f64().unwrap();
+    assert!(
+        keras_probs - tract_probs > 0.01,
+        "{tract_probs} vs {keras_probs}"
+    );
+    assert_eq!(loss["clipped"], 0);
+}
+
+#[test]
+fn inspect_describes_the_file() {
+    let path = root().join("models/mnist-mlp/sigmoid/model.onnx");
+    let r = run(
+        &["inspect", path.to_str().unwrap(), "--format", "json"],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json(&r.stdout);
+    use sha2::Digest;
+    let sha = format!("{:x}", sha2::Sha256::digest(std::fs::read(&path).unwrap()));
+    assert_eq!(v["sha256"], sha);
+    assert_eq!(v["ir_version"], 8);
+    assert_eq!(v["opsets"][0]["version"], 17);
+    assert_eq!(v["producer_name"], "onnx-parity");
+    assert_eq!(v["inputs"][0]["dims"], serde_json::json!(["N", "784"]));
+    assert_eq!(v["ops"]["Gemm"], 2);
+    assert_eq!(v["ops"]["Sigmoid"], 1);
+    // 784*128 + 128 + 128*10 + 10 parameters, 4 bytes each.
+    assert_eq!(v["parameters"], 101_770);
+    assert_eq!(v["initializer_bytes"], 407_080);
+    assert_eq!(v["metadata"]["onnx_parity.formulation"], "probs");
+    let r = run(&["inspect", path.to_str().unwrap()], &root());
+    assert!(r.stdout.contains("2  Gemm"), "{}", r.stdout);
+}
+
+#[test]
+fn committed_manifest_passes() {
+    let r = run(&["validate", "--manifest", &model("parity.toml")], &root());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("verdict: PASS"));
+}
+
+#[test]
+fn manifest_fails_when_a_model_changes_or_is_unlisted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    // The manifest and the folders its entries live in (not whatever else is in models/).
+    let text = std::fs::read_to_string(root().join("models/parity.toml")).unwrap();
+    let mut folders: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("path = \""))
+        .map(|p| p.split('/').next().unwrap())
+        .collect();
+    folders.dedup();
+    assert!(folders.contains(&"mnist-mlp"), "{folders:?}");
+    for f in folders {
+        copy_dir(&root().join("models").join(f), &models.join(f));
+    }
+    let manifest = models.join("parity.toml");
+    std::fs::copy(root().join("models/parity.toml"), &manifest).unwrap();
+    // Same graph, one changed field: valid, runs, passes every numeric check, but its bytes
+    // (and sha256) differ from the entry.
+    let path = models.join("mnist-mlp/logits/model.onnx");
+    let mut m = read_model(&path).unwrap();
+    m.doc_string = Some("edited".to_owned());
+    write_model(&path, &m).unwrap();
+    let r = run(
+        &["validate", "--manifest", manifest.to_str().unwrap()],
+        &root(),
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("model file changed: sha256 is"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("(CHANGED)"), "{}", r.stdout);
+
+    // Restore it and add an unlisted model instead.
+    std::fs::copy(root().join("models/mnist-mlp/logits/model.onnx"), &path).unwrap();
+    std::fs::copy(&path, models.join("stray.onnx")).unwrap();
+    let r = run(
+        &[
+            "validate",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let v = json(&r.stdout);
+    let problems: Vec<&str> = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["problems"].as_array().unwrap())
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("stray.onnx is not listed")),
+        "{problems:?}"
+    );
+    assert_eq!(v["summary"]["failed"], 1);
+
+    // A manifest that cannot be read is exit 2 naming it.
+    std::fs::write(&manifest, "[[model]]\npath = 3\n").unwrap();
+    expect_error(
+        &["validate", "--manifest", manifest.to_str().unwrap()],
+        &["parity.toml"],
+    );
+}
+
+#[test]
+fn bad_tolerance_flags_exit_2_naming_the_flag() {
+    let m = model("mnist-mlp/logits/model.onnx");
+    for (flag, value, needle) in [
+        ("--atol", "-1", "--atol: must be a finite number >= 0"),
+        ("--rtol", "NaN", "--rtol: must be a finite number >= 0"),
+        (
+            "--output-tol",
+            "logits",
+            "--output-tol \"logits\": expected NAME=ATOL,RTOL",
+        ),
+        (
+            "--loss-tol",
+            "inf",
+            "--loss-tol: must be a finite number >= 0",
+        ),
+    ] {
+        let arg = format!("{flag}={value}");
+        expect_error(&["validate", &m, &arg], &[needle]);
+    }
+}
