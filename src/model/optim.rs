@@ -18,8 +18,10 @@ pub enum OptimizerConfig {
     /// Adam; `variant` says where epsilon goes.
     Adam {
         lr: f32,
-        beta1: f32,
-        beta2: f32,
+        /// Kept in f64, as Keras keeps them as Python floats: `1 - beta` is computed in double
+        /// precision and rounded once to f32 (0.1, not f32(0.9) subtracted from 1).
+        beta1: f64,
+        beta2: f64,
         epsilon: f32,
         #[serde(default)]
         variant: AdamVariant,
@@ -160,8 +162,8 @@ impl Optimizer for Sgd {
 
 struct Adam {
     lr: f32,
-    beta1: f32,
-    beta2: f32,
+    beta1: f64,
+    beta2: f64,
     epsilon: f32,
     variant: AdamVariant,
     step: i32,
@@ -179,26 +181,30 @@ fn flat_mut(w: &mut MlpWeights) -> Vec<&mut f32> {
 impl Optimizer for Adam {
     fn step(&mut self, weights: &mut MlpWeights, grads: &MlpWeights) {
         self.step += 1;
-        // Both variants compute in float32 tensors in their frameworks; so do we.
-        let b1_power = self.beta1.powi(self.step);
-        let b2_power = self.beta2.powi(self.step);
-        let (lr, b1, b2, eps) = (self.lr, self.beta1, self.beta2, self.epsilon);
+        // Both variants compute in float32 tensors in their frameworks; so do we, with the
+        // constants rounded as Keras rounds them: `beta ** t` is a float32 `pow` of the float32
+        // beta (powf, not repeated multiplication), `1 - beta` a double rounded to float32.
+        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
+        let b1_power = b1.powf(self.step as f32);
+        let b2_power = b2.powf(self.step as f32);
+        let (one_minus_b1, one_minus_b2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
+        let (lr, eps) = (self.lr, self.epsilon);
         let mut m = flat_mut(&mut self.m);
         let mut v = flat_mut(&mut self.v);
         match self.variant {
             AdamVariant::Keras => {
                 let alpha = lr * (1.0 - b2_power).sqrt() / (1.0 - b1_power);
                 for_each_param(weights, grads, |w, g, i| {
-                    *m[i] += (g - *m[i]) * (1.0 - b1);
-                    *v[i] += (g * g - *v[i]) * (1.0 - b2);
+                    *m[i] += (g - *m[i]) * one_minus_b1;
+                    *v[i] += (g * g - *v[i]) * one_minus_b2;
                     *w -= (*m[i] * alpha) / (v[i].sqrt() + eps);
                 });
             }
             AdamVariant::Pytorch => {
                 let (c1, c2) = (1.0 - b1_power, 1.0 - b2_power);
                 for_each_param(weights, grads, |w, g, i| {
-                    *m[i] = b1 * *m[i] + (1.0 - b1) * g;
-                    *v[i] = b2 * *v[i] + (1.0 - b2) * g * g;
+                    *m[i] = b1 * *m[i] + one_minus_b1 * g;
+                    *v[i] = b2 * *v[i] + one_minus_b2 * g * g;
                     *w -= lr * (*m[i] / c1) / ((*v[i] / c2).sqrt() + eps);
                 });
             }
