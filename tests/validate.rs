@@ -247,15 +247,29 @@ fn expected_loss_gates_pass_and_fail() {
             v.to_owned(),
         ]
     };
-    let ok = args("0.19008398541645147");
+    // The gated value lives once, in the manifest, next to the model's sha256.
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("models/parity.toml")).unwrap())
+            .unwrap();
+    let entry = manifest["model"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"].as_str() == Some("mnist-mlp/logits/model.onnx"))
+        .unwrap();
+    let expected = entry["expect_loss"]["logits_form"]
+        .as_float()
+        .unwrap()
+        .to_string();
+    let ok = args(&expected);
     let r = run(&ok.iter().map(String::as_str).collect::<Vec<_>>(), &root());
     assert_eq!(r.code, 0, "{}", r.stdout);
     let bad = args("0.1901");
     let r = run(&bad.iter().map(String::as_str).collect::<Vec<_>>(), &root());
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
-        r.stdout
-            .contains("FAIL: logits-form loss 0.190083985 differs from the expected 0.190100000"),
+        r.stdout.contains("FAIL: logits-form loss 0.1900")
+            && r.stdout.contains("differs from the expected 0.190100000"),
         "{}",
         r.stdout
     );
