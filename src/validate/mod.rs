@@ -13,6 +13,7 @@
 pub mod check;
 pub mod conformance;
 pub mod error;
+pub mod fuzzing;
 pub mod guard;
 pub mod inspect;
 pub mod manifest;
