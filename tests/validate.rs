@@ -837,3 +837,70 @@ fn bad_tolerance_flags_exit_2_naming_the_flag() {
         expect_error(&["validate", &m, &arg], &[needle]);
     }
 }
+
+#[test]
+fn inputs_tract_needs_constant_are_bound_from_the_data() {
+    use onnx_parity::onnx::pb::tensor_proto::DataType;
+    use onnx_parity::onnx::{GraphBuilder, ModelMeta, attr_int, tensor_to_proto};
+    use tract_onnx::prelude::Tensor;
+    // ReduceSum (opset 13+) takes its axes as an input; tract wants them constant.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let set = dir.join("test_data_set_0");
+    std::fs::create_dir_all(&set).unwrap();
+    let mut b = GraphBuilder::new();
+    b.input("x", DataType::Float, &[2.into(), 3.into()])
+        .input("axes", DataType::Int64, &[1.into()])
+        .node(
+            "ReduceSum",
+            "sum",
+            &["x", "axes"],
+            &["y"],
+            vec![attr_int("keepdims", 0)],
+        )
+        .output("y", DataType::Float, &[2.into()]);
+    write_model(dir.join("model.onnx"), &b.finish(ModelMeta::default())).unwrap();
+    let x = ArrayD::from_shape_vec(
+        ndarray::IxDyn(&[2, 3]),
+        vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0],
+    )
+    .unwrap();
+    let axes = Tensor::from(ndarray::arr1(&[1i64]).into_dyn());
+    let y = ArrayD::from_shape_vec(ndarray::IxDyn(&[2]), vec![6.0f32, 15.0]).unwrap();
+    write_tensor_pb(set.join("input_0.pb"), &array_to_proto("x", &x).unwrap()).unwrap();
+    write_tensor_pb(
+        set.join("input_1.pb"),
+        &tensor_to_proto("axes", &axes).unwrap(),
+    )
+    .unwrap();
+    write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
+    let r = run(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "input  'axes' <- input_1.pb (by name) INT64 [1], bound as a constant (tract needs it constant)"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("input  'x' <- input_0.pb (by name) FLOAT [2, 3]\n")
+    );
+    // A wrong expected value still fails: binding changes what tract accepts, not the check.
+    let y = ArrayD::from_shape_vec(ndarray::IxDyn(&[2]), vec![6.0f32, 16.0]).unwrap();
+    write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
+    let r = run(
+        &["validate", dir.join("model.onnx").to_str().unwrap()],
+        &root(),
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("worst at [1]: model 15 vs reference 16"),
+        "{}",
+        r.stdout
+    );
+}

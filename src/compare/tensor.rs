@@ -21,11 +21,21 @@ pub enum Value {
     Bool(bool),
 }
 
+/// Floats far from 1 in scientific notation (`-3.4028235e38`, not 39 digits).
+fn float_text(v: f64, plain: impl std::fmt::Display, sci: impl std::fmt::LowerExp) -> String {
+    let a = v.abs();
+    if a == 0.0 || !a.is_finite() || (1e-4..1e7).contains(&a) {
+        plain.to_string()
+    } else {
+        format!("{sci:e}")
+    }
+}
+
 impl std::fmt::Display for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Value::F32(v) => write!(f, "{v}"),
-            Value::F64(v) => write!(f, "{v}"),
+            Value::F32(v) => f.write_str(&float_text(f64::from(*v), v, v)),
+            Value::F64(v) => f.write_str(&float_text(*v, v, v)),
             Value::Int(v) => write!(f, "{v}"),
             Value::UInt(v) => write!(f, "{v}"),
             Value::Bool(v) => write!(f, "{v}"),
@@ -506,6 +516,16 @@ mod tests {
             compare_tensors(&s, &s, &tol),
             Err(CompareError::Unsupported(_))
         ));
+    }
+
+    #[test]
+    fn values_print_in_their_own_precision() {
+        assert_eq!(Value::F32(0.1).to_string(), "0.1");
+        assert_eq!(Value::F32(-f32::MAX).to_string(), "-3.4028235e38");
+        assert_eq!(Value::F32(1.9073486e-6).to_string(), "1.9073486e-6");
+        assert_eq!(Value::F64(f64::NEG_INFINITY).to_string(), "-inf");
+        assert_eq!(Value::F64(0.0).to_string(), "0");
+        assert_eq!(Value::UInt(u64::MAX).to_string(), "18446744073709551615");
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn render_case(s: &mut String, c: &CaseReport) {
     for i in &c.inputs {
         let _ = writeln!(
             s,
-            "    input  '{}' <- {} (by {}) {} {:?}",
+            "    input  '{}' <- {} (by {}) {} {:?}{}",
             i.name,
             i.file,
             match i.matched_by {
@@ -92,7 +92,12 @@ fn render_case(s: &mut String, c: &CaseReport) {
                 crate::validate::MatchedBy::Position => "position",
             },
             i.dtype,
-            i.shape
+            i.shape,
+            if i.bound_as_constant {
+                ", bound as a constant (tract needs it constant)"
+            } else {
+                ""
+            }
         );
     }
     for o in &c.outputs {
@@ -392,6 +397,7 @@ mod tests {
                 matched_by: MatchedBy::Position,
                 dtype: "FLOAT".into(),
                 shape: vec![4, 5],
+                bound_as_constant: false,
             }],
             outputs: vec![OutputReport {
                 name: "y".into(),

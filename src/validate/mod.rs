@@ -114,6 +114,9 @@ pub struct InputReport {
     pub matched_by: MatchedBy,
     pub dtype: String,
     pub shape: Vec<usize>,
+    /// The input was bound into the graph as a constant because tract could not run the graph
+    /// with it as an input (see [`run_set`]).
+    pub bound_as_constant: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -330,6 +333,71 @@ fn load_labels(path: &Path, limits: TensorLimits) -> Result<ArrayD<f32>, Validat
 
 type PlanKey = Vec<(DatumType, Vec<usize>)>;
 
+/// Inputs of at most this many elements may be bound as constants (see [`run_set`]).
+pub const MAX_CONSTANT_ELEMENTS: usize = 64;
+
+/// Runs one test set; returns the fetched tensors and the inputs that had to be bound as
+/// constants.
+///
+/// tract requires some operands to be constants (reduction axes, reshape targets, pads, Resize
+/// scales) that ONNX lets a graph take as inputs. When tract refuses the graph as it is, the
+/// run is retried with small inputs bound to their values: first the integer and boolean ones
+/// (axes, shapes, indices), then any small one. The computation is still tract's; the report
+/// marks the bound inputs. If no retry works, the first error stands.
+fn run_set(
+    model: &LoadedModel,
+    set: &testdata::TestSet,
+    fetch: &[String],
+    plans: &mut HashMap<PlanKey, run::Plan>,
+) -> Result<(Vec<Tensor>, Vec<String>), ValidateError> {
+    let inputs: Vec<&Tensor> = set.inputs.iter().map(|r| &r.tensor).collect();
+    let key: PlanKey = inputs
+        .iter()
+        .map(|t| (t.datum_type(), t.shape().to_vec()))
+        .collect();
+    let first = match plans.get(&key) {
+        Some(plan) => run::execute(model, plan, &inputs),
+        None => run::prepare(model, &inputs, fetch).and_then(|plan| {
+            let out = run::execute(model, &plan, &inputs);
+            plans.insert(key, plan);
+            out
+        }),
+    };
+    let err = match first {
+        Ok(outputs) => return Ok((outputs, Vec::new())),
+        Err(e @ ValidateError::Tract { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    let tiers: [fn(&Tensor) -> bool; 2] = [
+        |t| t.len() <= MAX_CONSTANT_ELEMENTS && !t.datum_type().is_float(),
+        |t| t.len() <= MAX_CONSTANT_ELEMENTS,
+    ];
+    let mut tried: Vec<Vec<usize>> = Vec::new();
+    for bind in tiers {
+        let chosen: Vec<usize> = (0..inputs.len()).filter(|&i| bind(inputs[i])).collect();
+        if chosen.is_empty() || tried.contains(&chosen) {
+            continue;
+        }
+        tried.push(chosen.clone());
+        let constants: Vec<(String, Tensor)> = chosen
+            .iter()
+            .map(|&i| (set.inputs[i].name.clone(), set.inputs[i].tensor.clone()))
+            .collect();
+        let rest: Vec<&Tensor> = (0..inputs.len())
+            .filter(|i| !chosen.contains(i))
+            .map(|i| inputs[i])
+            .collect();
+        let attempt = model::with_constants(model, &constants).and_then(|m| {
+            let plan = run::prepare(&m, &rest, fetch)?;
+            run::execute(&m, &plan, &rest)
+        });
+        if let Ok(outputs) = attempt {
+            return Ok((outputs, constants.into_iter().map(|(n, _)| n).collect()));
+        }
+    }
+    Err(err)
+}
+
 fn run_case(
     model: &LoadedModel,
     cfg: &ValidateConfig,
@@ -370,16 +438,7 @@ fn run_case(
             fetch.len() - 1
         }
     });
-    let inputs: Vec<&Tensor> = set.inputs.iter().map(|r| &r.tensor).collect();
-    let key: PlanKey = inputs
-        .iter()
-        .map(|t| (t.datum_type(), t.shape().to_vec()))
-        .collect();
-    if !plans.contains_key(&key) {
-        let plan = run::prepare(model, &inputs, &fetch)?;
-        plans.insert(key.clone(), plan);
-    }
-    let outputs = run::execute(model, &plans[&key], &inputs)?;
+    let (outputs, constants) = run_set(model, &set, &fetch, plans)?;
 
     let mut case = CaseReport::empty(
         &model.path.display().to_string(),
@@ -396,6 +455,7 @@ fn run_case(
             matched_by: r.matched_by,
             dtype: datum_name(r.tensor.datum_type()),
             shape: r.tensor.shape().to_vec(),
+            bound_as_constant: constants.contains(&r.name),
         })
         .collect();
     for r in &set.outputs {

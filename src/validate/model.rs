@@ -10,16 +10,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use prost::Message;
 use sha2::{Digest, Sha256};
-use tract_onnx::prelude::InferenceModel;
+use tract_onnx::prelude::{InferenceModel, Tensor};
 
 use super::error::ValidateError;
 use super::guard;
 use crate::onnx::pb::tensor_shape_proto::dimension;
 use crate::onnx::pb::{GraphProto, ModelProto, TensorProto, type_proto};
-use crate::onnx::{OnnxError, TensorLimits, check_tensor_proto, decode_model};
+use crate::onnx::{OnnxError, TensorLimits, check_tensor_proto, decode_model, tensor_to_proto};
 
 /// How deep subgraphs (If/Loop/Scan bodies) may nest before the file is refused.
 const MAX_GRAPH_DEPTH: usize = 32;
@@ -70,6 +71,9 @@ pub struct LoadedModel {
     pub signature: Signature,
     pub sigmoid_heads: BTreeMap<String, SigmoidHead>,
     pub tract: InferenceModel,
+    /// The checked file bytes and folder, kept to re-parse with inputs bound as constants.
+    source: Arc<[u8]>,
+    dir: Option<PathBuf>,
 }
 
 /// Reads, checks and parses a model file.
@@ -121,7 +125,7 @@ pub fn load_model_bytes(
         }
     }
     let sigmoid_heads = sigmoid_heads(graph);
-    let tract = parse_with_tract(bytes, path, dir)?;
+    let tract = parse_with_tract(bytes, path, dir, &[])?;
     Ok(LoadedModel {
         path: path.to_owned(),
         sha256: sha256_hex(bytes),
@@ -130,6 +134,37 @@ pub fn load_model_bytes(
         signature,
         sigmoid_heads,
         tract,
+        source: Arc::from(bytes),
+        dir: dir.map(Path::to_owned),
+    })
+}
+
+/// The same model with the named inputs turned into initializers holding the given values.
+///
+/// tract needs some operands to be constants (reduction axes, reshape targets, pads, scales)
+/// that ONNX lets a graph take as inputs; the node tests feed them as data. Binding those
+/// inputs to the data's values lets tract run the graph. Only the constants change: the
+/// file's own tensors were checked when it was loaded, the values come from checked
+/// reference data.
+pub fn with_constants(
+    model: &LoadedModel,
+    constants: &[(String, Tensor)],
+) -> Result<LoadedModel, ValidateError> {
+    let tract = parse_with_tract(&model.source, &model.path, model.dir.as_deref(), constants)?;
+    let mut signature = model.signature.clone();
+    signature
+        .inputs
+        .retain(|d| !constants.iter().any(|(name, _)| name == &d.name));
+    Ok(LoadedModel {
+        path: model.path.clone(),
+        sha256: model.sha256.clone(),
+        bytes: model.bytes,
+        proto: model.proto.clone(),
+        signature,
+        sigmoid_heads: model.sigmoid_heads.clone(),
+        tract,
+        source: Arc::clone(&model.source),
+        dir: model.dir.clone(),
     })
 }
 
@@ -141,6 +176,7 @@ fn parse_with_tract(
     bytes: &[u8],
     path: &Path,
     dir: Option<&Path>,
+    constants: &[(String, Tensor)],
 ) -> Result<InferenceModel, ValidateError> {
     let tract_err = |message: String, panicked: bool| ValidateError::Tract {
         path: path.to_owned(),
@@ -150,7 +186,20 @@ fn parse_with_tract(
     };
     let dir = dir.and_then(Path::to_str);
     let parsed = guard::catch(|| -> Result<InferenceModel, String> {
-        let proto = tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| e.to_string())?;
+        let mut proto = tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| e.to_string())?;
+        if !constants.is_empty() {
+            let graph = proto.graph.as_mut().ok_or("the model has no graph")?;
+            graph
+                .input
+                .retain(|i| !constants.iter().any(|(name, _)| name == &i.name));
+            for (name, t) in constants {
+                // Our encoder, then tract's decoder: the same wire format.
+                let ours = tensor_to_proto(name, t).map_err(|e| e.to_string())?;
+                let theirs = tract_onnx::pb::TensorProto::decode(&ours.encode_to_vec()[..])
+                    .map_err(|e| e.to_string())?;
+                graph.initializer.push(theirs);
+            }
+        }
         let result = tract_onnx::onnx()
             .parse(&proto, dir)
             .map_err(|e| format!("{e:#}"))?;
