@@ -16,10 +16,14 @@ pub fn cpu() -> Device {
     Device::flex()
 }
 
-/// Host array to a burn tensor (copies; burn owns its buffers).
+/// Host array to a burn tensor (copies; burn owns its buffers). A row-major array (weights, a
+/// batch of rows) is one memcpy rather than an element-by-element walk.
 pub fn tensor2(a: ArrayView2<f32>, device: &Device) -> Tensor<2> {
     let shape = [a.nrows(), a.ncols()];
-    let data: Vec<f32> = a.iter().copied().collect();
+    let data: Vec<f32> = match a.as_slice() {
+        Some(row_major) => row_major.to_vec(),
+        None => a.iter().copied().collect(),
+    };
     Tensor::from_data(TensorData::new(data, shape), device)
 }
 
@@ -27,29 +31,24 @@ fn tensor1(a: &Array1<f32>, device: &Device) -> Tensor<1> {
     Tensor::from_data(TensorData::new(a.to_vec(), [a.len()]), device)
 }
 
-fn host_values(t: Tensor<2>) -> (Vec<f32>, [usize; 2]) {
+/// The values of a tensor read back from burn, reusing its buffer where burn allows.
+fn host_vec<const D: usize>(t: Tensor<D>) -> (Vec<f32>, [usize; D]) {
     let dims = t.dims();
-    let data = t.into_data();
-    let values = data
-        .as_slice::<f32>()
-        .expect("burn float tensors hold f32 here")
-        .to_vec();
+    let values = t
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("burn float tensors hold f32 here");
     (values, dims)
 }
 
 /// Burn tensor back to a host array.
 pub fn array2(t: Tensor<2>) -> Array2<f32> {
-    let (values, [r, c]) = host_values(t);
+    let (values, [r, c]) = host_vec(t);
     Array2::from_shape_vec((r, c), values).expect("burn reported consistent dims")
 }
 
 fn array1(t: Tensor<1>) -> Array1<f32> {
-    let data = t.into_data();
-    Array1::from(
-        data.as_slice::<f32>()
-            .expect("burn float tensors hold f32 here")
-            .to_vec(),
-    )
+    Array1::from(host_vec(t).0)
 }
 
 /// The parameters placed on a device; `tracked` makes them autodiff leaves.

@@ -261,20 +261,30 @@ pub fn train(
             }
             let x = train_set.images.select(Axis(0), batch);
             let y = train_targets.select(Axis(0), batch);
-            let lg = burn_mlp::loss_and_grads(
-                &weights.logits,
-                x.view(),
-                y.view(),
-                Formulation::Logits,
-                &device,
-            );
-            let pr = burn_mlp::loss_and_grads(
-                &weights.probs,
-                x.view(),
-                y.view(),
-                Formulation::Probs,
-                &device,
-            );
+            // The two formulations share nothing but the batch, so their passes run on two
+            // threads; each is the same deterministic computation it would be on one.
+            let (lg, pr) = std::thread::scope(|s| {
+                let probs = s.spawn(|| {
+                    burn_mlp::loss_and_grads(
+                        &weights.probs,
+                        x.view(),
+                        y.view(),
+                        Formulation::Probs,
+                        &device,
+                    )
+                });
+                let lg = burn_mlp::loss_and_grads(
+                    &weights.logits,
+                    x.view(),
+                    y.view(),
+                    Formulation::Logits,
+                    &device,
+                );
+                (
+                    lg,
+                    probs.join().expect("the probability-form pass panicked"),
+                )
+            });
             opt_logits.step(&mut weights.logits, &lg.grads);
             opt_probs.step(&mut weights.probs, &pr.grads);
             let record = StepRecord {
