@@ -23,6 +23,7 @@
 //! ```
 
 pub mod artifacts;
+pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod dataset;

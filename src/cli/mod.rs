@@ -3,6 +3,7 @@
 //! The library never sees clap types. Exit codes: 0 all within tolerance, 1 it ran and found a
 //! mismatch, 2 it could not run (bad input, I/O). Errors are printed once, as one line.
 
+mod bench;
 mod compare;
 mod validate;
 
@@ -62,6 +63,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Run validate over a folder of ONNX node tests and count pass/fail/unsupported.
     Conformance(validate::ConformanceArgs),
+    /// Measure training, inference and validate throughput (see docs/PERFORMANCE.md).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -547,6 +550,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inspect(args) => validate::run_inspect(args),
         Command::Conformance(args) => validate::run_conformance(args),
         Command::Compare(args) => compare::run_compare(args),
+        Command::Bench(args) => bench::run_bench(args),
         Command::Export(args) => run_export(args),
         Command::Data(args) => run_data(args),
     }

@@ -373,6 +373,7 @@ fn run_set(
         |t| t.len() <= MAX_CONSTANT_ELEMENTS,
     ];
     let mut tried: Vec<Vec<usize>> = Vec::new();
+    let mut retry_err: Option<(Vec<String>, ValidateError)> = None;
     for bind in tiers {
         let chosen: Vec<usize> = (0..inputs.len()).filter(|&i| bind(inputs[i])).collect();
         if chosen.is_empty() || tried.contains(&chosen) {
@@ -391,11 +392,39 @@ fn run_set(
             let plan = run::prepare(&m, &rest, fetch)?;
             run::execute(&m, &plan, &rest)
         });
-        if let Ok(outputs) = attempt {
-            return Ok((outputs, constants.into_iter().map(|(n, _)| n).collect()));
+        let names: Vec<String> = constants.into_iter().map(|(n, _)| n).collect();
+        match attempt {
+            Ok(outputs) => return Ok((outputs, names)),
+            Err(e) => retry_err = Some((names, e)),
         }
     }
-    Err(err)
+    // Say what the retry ran into too: it is often the real limitation.
+    match (err, retry_err) {
+        (
+            ValidateError::Tract {
+                path,
+                stage,
+                message,
+                panicked,
+            },
+            Some((names, retry)),
+        ) => {
+            let retry = match retry {
+                ValidateError::Tract { message, .. } => message,
+                other => other.chain(),
+            };
+            Err(ValidateError::Tract {
+                path,
+                stage,
+                message: format!(
+                    "{message}; retried with input(s) {} bound as constants: {retry}",
+                    names.join(", ")
+                ),
+                panicked,
+            })
+        }
+        (err, _) => Err(err),
+    }
 }
 
 fn run_case(

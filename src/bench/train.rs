@@ -1,0 +1,165 @@
+//! Training throughput: the seed MLP 784-128-10, batch 100, Adam (Keras rule), per formulation.
+//!
+//! A repetition is one pass over the first 8,000 samples in file order (80 steps) from the same
+//! initial weights and a fresh optimizer, so every repetition does the same arithmetic. A step
+//! is what `train` does for one formulation: burn's forward and backward pass, gradients back to
+//! the host, the Keras update. That is the work of the reference's `tf.function` step.
+
+use burn::tensor::{Tensor, TensorData};
+use ndarray::s;
+
+use super::{BenchError, Figure, Timer, dense_flops};
+use crate::dataset::{Dataset, binarize};
+use crate::loss::Formulation;
+use crate::model::burn_mlp;
+use crate::model::train::{self, CLASSES, TrainConfig};
+use crate::model::{MlpWeights, OptimizerConfig};
+
+pub const BATCH: usize = 100;
+pub const TRAIN_SAMPLES: usize = 8_000;
+pub const HIDDEN: usize = 128;
+
+/// FLOPs of one training sample: the forward pass, then the gradients of both kernels and of
+/// the hidden activations (the input needs none). Bias, ReLU and loss are left out (<1%).
+pub fn train_flops(sizes: &[usize]) -> f64 {
+    let forward: f64 = sizes.windows(2).map(|w| dense_flops(w[0], w[1])).sum();
+    let kernel_grads = forward;
+    let hidden_grads: f64 = sizes[1..].windows(2).map(|w| dense_flops(w[0], w[1])).sum();
+    forward + kernel_grads + hidden_grads
+}
+
+/// One pass of `steps` batches for one formulation, as `train` runs it.
+fn epoch(
+    initial: &MlpWeights,
+    optimizer: &OptimizerConfig,
+    x: &ndarray::Array2<f32>,
+    y: &ndarray::Array2<f32>,
+    form: Formulation,
+) -> f32 {
+    let device = burn_mlp::cpu();
+    let mut w = initial.clone();
+    let mut opt = optimizer.build(&w);
+    let mut last = 0.0;
+    for start in (0..x.nrows()).step_by(BATCH) {
+        let end = (start + BATCH).min(x.nrows());
+        let out = burn_mlp::loss_and_grads(
+            &w,
+            x.slice(s![start..end, ..]),
+            y.slice(s![start..end, ..]),
+            form,
+            &device,
+        );
+        opt.step(&mut w, &out.grads);
+        last = out.loss;
+    }
+    last
+}
+
+fn single_thread<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R, BenchError> {
+    Ok(f())
+}
+
+pub fn run(timer: &Timer, data: &Dataset) -> Result<Vec<Figure>, BenchError> {
+    let n = TRAIN_SAMPLES.min(data.len());
+    let (train_set, eval_set) = data.split(n, data.len().min(n + 2_000) - n)?;
+    let x = train_set.images.clone();
+    let y = binarize(&train_set.labels, CLASSES);
+    let config = TrainConfig {
+        hidden: vec![HIDDEN],
+        epochs: 1,
+        batch_size: BATCH,
+        optimizer: OptimizerConfig::adam(1e-3),
+        shuffle: false,
+        ..TrainConfig::default()
+    };
+    let sizes = config.sizes(x.ncols());
+    let initial = config.glorot_init(x.ncols());
+    let flops = Some(train_flops(&sizes));
+    let mut figures = Vec::new();
+    for form in Formulation::BOTH {
+        let what = format!(
+            "train step ({} form), batch {BATCH}, adam, {n} samples",
+            form.name()
+        );
+        let times = timer.time(|| epoch(&initial, &config.optimizer, &x, &y, form));
+        figures.push(times.throughput(&format!("train.{}", form.name()), &what, n, flops));
+        let times =
+            single_thread(|| timer.time(|| epoch(&initial, &config.optimizer, &x, &y, form)))?;
+        figures.push(times.throughput(
+            &format!("train.{}.1t", form.name()),
+            &format!("{what}, 1 thread"),
+            n,
+            flops,
+        ));
+    }
+    // The `train` command itself: both formulations in lockstep, the per-step records, and the
+    // held-out evaluation at the end of the epoch. A sample here is trained in both models.
+    let times = timer.time(|| {
+        train::train(&config, initial.clone(), &train_set, &eval_set, |_| {})
+            .steps
+            .len()
+    });
+    figures.push(times.throughput(
+        "train.lockstep",
+        &format!(
+            "train command, both forms in lockstep + records + eval of {}, {n} samples",
+            eval_set.len()
+        ),
+        n,
+        flops.map(|f| 2.0 * f),
+    ));
+    Ok(figures)
+}
+
+/// What the matrix-multiply kernels burn uses reach on a large square product: the practical
+/// ceiling the training figures can be set against.
+pub fn roof(timer: &Timer) -> Vec<Figure> {
+    const N: usize = 1024;
+    let device = burn_mlp::cpu();
+    let a: Tensor<2> = Tensor::from_data(
+        TensorData::new((0..N * N).map(|i| (i % 7) as f32).collect(), [N, N]),
+        &device,
+    );
+    let b = a.clone();
+    let product = || a.clone().matmul(b.clone()).into_data().num_elements();
+    let flops = dense_flops(N, N) * N as f64;
+    let what = format!("burn (flex) matmul {N}x{N}x{N}, 1 product");
+    let gflops = |times: super::Times, key: &str, what: &str| Figure {
+        unit: super::Unit::GflopsPerSecond,
+        flops_per_sample: None,
+        ..times.throughput(key, what, 1, None)
+    };
+    let mut figures = Vec::new();
+    for (key, what, one_thread) in [
+        ("roof.gemm", what.clone(), false),
+        ("roof.gemm.1t", format!("{what}, 1 thread"), true),
+    ] {
+        let times = if one_thread {
+            match single_thread(|| timer.time(product)) {
+                Ok(t) => t,
+                Err(_) => continue,
+            }
+        } else {
+            timer.time(product)
+        };
+        let f = gflops(times, key, &what);
+        figures.push(Figure {
+            value: f.value * flops / 1e9,
+            low: f.low * flops / 1e9,
+            high: f.high * flops / 1e9,
+            ..f
+        });
+    }
+    figures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_of_the_seed_mlp() {
+        // forward 2*(784*128 + 128*10) = 203,264; kernel grads the same; hidden grads 2*128*10.
+        assert_eq!(train_flops(&[784, 128, 10]), 203_264.0 * 2.0 + 2_560.0);
+    }
+}

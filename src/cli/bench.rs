@@ -1,0 +1,92 @@
+//! `bench`: arguments to a [`crate::bench`] config, the report to stdout as a table or JSON.
+//!
+//! `--validate-child` is the other half of the peak-memory figure: the benchmark starts this
+//! binary again to run one `validate` in a process of its own and read its peak RSS.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+
+use crate::bench::{self, BenchConfig, Sections};
+use crate::report;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub(super) enum Section {
+    Train,
+    Infer,
+    Validate,
+    Roof,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct BenchArgs {
+    /// Folder with MNIST IDX files (its first 10,000 samples). Default: embedded synthetic digits.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Folder of the committed models (mnist-mlp/, keras-mlp-sigmoid/, keras-cnn/).
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    models: PathBuf,
+    /// Timed repetitions of each figure; the median is reported.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    repeat: usize,
+    /// Untimed runs before the timed ones.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    warmup: usize,
+    /// Measure only these groups (comma-separated). Default: all.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Section>,
+    /// Print the report as JSON (what scripts/bench_reference.py reads).
+    #[arg(long)]
+    json: bool,
+    /// Internal: validate MODEL once in this process and print its time and peak RSS as JSON.
+    #[arg(
+        long,
+        value_name = "MODEL.onnx",
+        hide = true,
+        requires = "validate_labels"
+    )]
+    validate_child: Option<PathBuf>,
+    /// Internal: the labels of --validate-child.
+    #[arg(long, value_name = "FILE.npy", hide = true)]
+    validate_labels: Option<PathBuf>,
+}
+
+pub(super) fn run_bench(args: &BenchArgs) -> Result<ExitCode> {
+    if let (Some(model), Some(labels)) = (&args.validate_child, &args.validate_labels) {
+        let child = bench::run_validate_child(model, labels);
+        std::io::stdout().write_all(&report::to_json_bytes(&child))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.repeat == 0 {
+        bail!("--repeat: must be at least 1");
+    }
+    let sections = if args.only.is_empty() {
+        Sections::default()
+    } else {
+        Sections {
+            train: args.only.contains(&Section::Train),
+            infer: args.only.contains(&Section::Infer),
+            validate: args.only.contains(&Section::Validate),
+            roof: args.only.contains(&Section::Roof),
+        }
+    };
+    let cfg = BenchConfig {
+        data: args.data.clone(),
+        models: args.models.clone(),
+        repeat: args.repeat,
+        warmup: args.warmup,
+        sections,
+        validate_child: std::env::current_exe().ok(),
+    };
+    let report = bench::run(&cfg)?;
+    let bytes = if args.json {
+        report::to_json_bytes(&report)
+    } else {
+        bench::render_text(&report).into_bytes()
+    };
+    std::io::stdout().write_all(&bytes)?;
+    Ok(ExitCode::SUCCESS)
+}
