@@ -362,8 +362,8 @@ def validate_child(model: Path) -> None:
 PAIRS = [
     ("train logits form", "train.logits", "train.logits"),
     ("train probs form", "train.probs", "train.probs"),
-    ("train logits form, 1 thread", "train.logits.1t", "train.logits.1t"),
-    ("train probs form, 1 thread", "train.probs.1t", "train.probs.1t"),
+    ("train logits form vs TF on 1 thread", "train.logits", "train.logits.1t"),
+    ("train probs form vs TF on 1 thread", "train.probs", "train.probs.1t"),
     ("train logits form vs keras fit", "train.logits", "train.logits.fit"),
     ("train probs form vs keras fit", "train.probs", "train.probs.fit"),
     ("train both forms (lockstep)", "train.lockstep", "train.both"),

@@ -131,8 +131,6 @@ impl Figure {
 pub struct Machine {
     pub cpu: String,
     pub cores: usize,
-    /// Threads of the rayon pool burn's CPU backend uses (all cores unless set otherwise).
-    pub rayon_threads: usize,
     pub os: String,
     /// `debug` or `release`: a debug build's figures say nothing about the tool.
     pub build: String,
@@ -231,7 +229,6 @@ fn machine() -> Machine {
     Machine {
         cpu,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        rayon_threads: 1,
         os: std::env::consts::OS.to_string(),
         build: if cfg!(debug_assertions) {
             "debug"

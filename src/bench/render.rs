@@ -31,14 +31,8 @@ pub fn render_text(r: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "machine: {} ({} cores, {} rayon threads), {} build; data: {}; median of {} after {} warm-up",
-        r.machine.cpu,
-        r.machine.cores,
-        r.machine.rayon_threads,
-        r.machine.build,
-        r.data,
-        r.repeat,
-        r.warmup
+        "machine: {} ({} cores), {} build; data: {}; median of {} after {} warm-up",
+        r.machine.cpu, r.machine.cores, r.machine.build, r.data, r.repeat, r.warmup
     );
     let key_w = r
         .figures
@@ -83,7 +77,6 @@ mod tests {
             machine: Machine {
                 cpu: "cpu".into(),
                 cores: 2,
-                rayon_threads: 2,
                 os: "linux".into(),
                 build: "release".into(),
             },

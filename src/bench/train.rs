@@ -55,10 +55,6 @@ fn epoch(
     last
 }
 
-fn single_thread<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R, BenchError> {
-    Ok(f())
-}
-
 pub fn run(timer: &Timer, data: &Dataset) -> Result<Vec<Figure>, BenchError> {
     let n = TRAIN_SAMPLES.min(data.len());
     let (train_set, eval_set) = data.split(n, data.len().min(n + 2_000) - n)?;
@@ -83,14 +79,6 @@ pub fn run(timer: &Timer, data: &Dataset) -> Result<Vec<Figure>, BenchError> {
         );
         let times = timer.time(|| epoch(&initial, &config.optimizer, &x, &y, form));
         figures.push(times.throughput(&format!("train.{}", form.name()), &what, n, flops));
-        let times =
-            single_thread(|| timer.time(|| epoch(&initial, &config.optimizer, &x, &y, form)))?;
-        figures.push(times.throughput(
-            &format!("train.{}.1t", form.name()),
-            &format!("{what}, 1 thread"),
-            n,
-            flops,
-        ));
     }
     // The `train` command itself: both formulations in lockstep, the per-step records, and the
     // held-out evaluation at the end of the epoch. A sample here is trained in both models.
@@ -124,33 +112,18 @@ pub fn roof(timer: &Timer) -> Vec<Figure> {
     let product = || a.clone().matmul(b.clone()).into_data().num_elements();
     let flops = dense_flops(N, N) * N as f64;
     let what = format!("burn (flex) matmul {N}x{N}x{N}, 1 product");
-    let gflops = |times: super::Times, key: &str, what: &str| Figure {
+    let f = timer
+        .time(product)
+        .throughput("roof.gemm", &what, 1, Some(flops));
+    // One product per repetition: its rate times its FLOPs is the figure.
+    vec![Figure {
         unit: super::Unit::GflopsPerSecond,
+        value: f.value * flops / 1e9,
+        low: f.low * flops / 1e9,
+        high: f.high * flops / 1e9,
         flops_per_sample: None,
-        ..times.throughput(key, what, 1, None)
-    };
-    let mut figures = Vec::new();
-    for (key, what, one_thread) in [
-        ("roof.gemm", what.clone(), false),
-        ("roof.gemm.1t", format!("{what}, 1 thread"), true),
-    ] {
-        let times = if one_thread {
-            match single_thread(|| timer.time(product)) {
-                Ok(t) => t,
-                Err(_) => continue,
-            }
-        } else {
-            timer.time(product)
-        };
-        let f = gflops(times, key, &what);
-        figures.push(Figure {
-            value: f.value * flops / 1e9,
-            low: f.low * flops / 1e9,
-            high: f.high * flops / 1e9,
-            ..f
-        });
-    }
-    figures
+        ..f
+    }]
 }
 
 #[cfg(test)]
