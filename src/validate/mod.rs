@@ -470,11 +470,10 @@ fn run_case(
     let (outputs, constants) = run_set(model, &set, &fetch, plans)?;
 
     let mut case = CaseReport::empty(
-        &model.path.display().to_string(),
+        &cfg.model.display().to_string(),
         Some(set_path.display().to_string()),
         &cfg.tolerance_name,
     );
-    case.model = cfg.model.display().to_string();
     case.inputs = set
         .inputs
         .iter()
