@@ -23,7 +23,7 @@ fn install_hook() {
             if GUARDED.with(Cell::get) {
                 let what = info.payload_as_str().unwrap_or("panic without a message");
                 let message = match info.location() {
-                    Some(at) => format!("{what} (at {}:{})", at.file(), at.line()),
+                    Some(at) => format!("{what} (at {}:{})", short_path(at.file()), at.line()),
                     None => what.to_owned(),
                 };
                 MESSAGE.with(|m| *m.borrow_mut() = Some(message));
@@ -32,6 +32,18 @@ fn install_hook() {
             }
         }));
     });
+}
+
+/// A dependency's source path without the machine-specific prefix:
+/// `.../registry/src/<index>/tract-onnx-0.23.9/src/tensor.rs` -> `tract-onnx-0.23.9/src/tensor.rs`.
+fn short_path(file: &str) -> &str {
+    match file.rfind("/src/") {
+        Some(i) => {
+            let crate_start = file[..i].rfind('/').map_or(0, |j| j + 1);
+            &file[crate_start..]
+        }
+        None => file,
+    }
 }
 
 /// Runs `f`; a panic comes back as `Err(message)`. Nested calls are fine.
@@ -58,6 +70,11 @@ mod tests {
         let err = catch(|| -> u8 { panic!("boom {}", 7) }).unwrap_err();
         assert!(err.starts_with("boom 7 (at "), "{err}");
         assert!(err.contains("guard.rs"), "{err}");
+        assert_eq!(
+            short_path("/home/u/.cargo/registry/src/index-1/tract-onnx-0.23.9/src/tensor.rs"),
+            "tract-onnx-0.23.9/src/tensor.rs"
+        );
+        assert_eq!(short_path("src/validate/guard.rs"), "src/validate/guard.rs");
         assert_eq!(catch(|| 5).unwrap(), 5);
         // Nested: the inner panic is caught by the inner guard, the outer call succeeds.
         let outer = catch(|| catch(|| panic!("inner")).unwrap_err());
