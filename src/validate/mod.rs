@@ -343,7 +343,8 @@ pub const MAX_CONSTANT_ELEMENTS: usize = 64;
 /// scales) that ONNX lets a graph take as inputs. When tract refuses the graph as it is, the
 /// run is retried with small inputs bound to their values: first the integer and boolean ones
 /// (axes, shapes, indices), then any small one. The computation is still tract's; the report
-/// marks the bound inputs. If no retry works, the first error stands.
+/// marks the bound inputs. If no retry works, the error gives tract's first message and what the
+/// last retry ran into.
 fn run_set(
     model: &LoadedModel,
     set: &testdata::TestSet,
