@@ -1,4 +1,5 @@
-//! Generates the ONNX protobuf types from `proto/onnx.proto`.
+//! Generates the ONNX protobuf types from `proto/onnx.proto` and, with the `burn-import`
+//! feature, burn code for committed ONNX artifacts.
 //!
 //! protox parses the schema in pure Rust, so building never needs a system `protoc`.
 
@@ -12,5 +13,127 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let descriptors = protox::compile([PROTO], ["proto"])?;
     prost_build::Config::new().compile_fds(descriptors)?;
+
+    #[cfg(feature = "burn-import")]
+    burn_import_models::generate()?;
     Ok(())
+}
+
+/// burn-import (a wrapper over burn-onnx's `ModelGen`) turns each artifact below into a burn
+/// `Model` in `$OUT_DIR/burn_import/<name>/model.rs` plus its weights `model.bpk`.
+///
+/// What it must never do: fail the build. `ModelGen` panics on a graph it cannot convert, so
+/// each artifact is converted on its own behind `catch_unwind`, and the outcome goes into
+/// `$OUT_DIR/burn_import/models.rs`, one line per artifact of a `burn_import_models!` call (see
+/// `src/runtime/burn_import.rs`): the artifact's sha256, then `converted` or `failed` with
+/// burn-import's own message, which the runtime reports when asked for that model. Weights are
+/// loaded from bytes the runtime embeds, never from a path, so the binary works from any
+/// checkout location.
+#[cfg(feature = "burn-import")]
+mod burn_import_models {
+    use std::error::Error;
+    use std::fmt::Write as _;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::path::Path;
+
+    use sha2::{Digest, Sha256};
+
+    #[allow(deprecated)] // burn-import 0.22 re-exports burn-onnx under a deprecation notice
+    use burn_import::onnx::{LoadStrategy, ModelGen};
+
+    /// `(module name, artifact)`: the module name is how `src/runtime/burn_import.rs` refers to it.
+    pub const MODELS: &[(&str, &str)] = &[
+        ("keras_seed", "models/keras-mlp-sigmoid/model.onnx"),
+        ("our_export", "models/mnist-mlp/sigmoid/model.onnx"),
+        ("tf2onnx_export", "models/keras-from-rust-mlp/model.onnx"),
+        ("keras_cnn", "models/keras-cnn/model.onnx"),
+    ];
+
+    pub fn generate() -> Result<(), Box<dyn Error>> {
+        let out_dir = std::env::var("OUT_DIR")?;
+        let root = Path::new(&out_dir).join("burn_import");
+        std::fs::create_dir_all(&root)?;
+        let mut list = String::from(
+            "// Written by build.rs: what burn-import made of each artifact.\nburn_import_models! {\n",
+        );
+        for &(name, onnx) in MODELS {
+            println!("cargo:rerun-if-changed={onnx}");
+            // A missing file is one more artifact burn-import could not convert, not a build error.
+            let read = std::fs::read(onnx).map_err(|e| format!("reading {onnx}: {e}"));
+            let sha256 = read
+                .as_ref()
+                .map_or(String::new(), |b| format!("{:x}", Sha256::digest(b)));
+            let outcome = match read.and_then(|_| convert(name, onnx)) {
+                Ok(()) => "converted".to_string(),
+                Err(reason) => {
+                    let reason = scrub_paths(&reason, &out_dir);
+                    let one_line = reason.replace('\n', " ");
+                    println!("cargo:warning=burn-import could not convert {onnx}: {one_line}");
+                    format!("failed {reason:?}")
+                }
+            };
+            writeln!(list, "    {name}: {onnx:?}, {sha256:?}, {outcome};")?;
+        }
+        list.push_str("}\n");
+        std::fs::write(root.join("models.rs"), list)?;
+        Ok(())
+    }
+
+    /// Run `ModelGen` on one artifact (a relative path, so the generated code names no machine
+    /// path), turning its panic into the message.
+    fn convert(name: &str, onnx: &str) -> Result<(), String> {
+        let quiet = panic::take_hook();
+        panic::set_hook(Box::new(|_| {}));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            ModelGen::new()
+                .input(onnx)
+                .out_dir(&format!("burn_import/{name}/"))
+                .load_strategy(LoadStrategy::Bytes)
+                .run_from_script();
+        }));
+        panic::set_hook(quiet);
+        outcome.map_err(|payload| {
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "burn-import panicked without a message".to_string())
+        })?;
+        let out_dir = std::env::var("OUT_DIR").map_err(|e| e.to_string())?;
+        let code = Path::new(&out_dir).join(format!("burn_import/{name}/model.rs"));
+        let code = std::fs::read_to_string(&code).map_err(|e| e.to_string())?;
+        callable(&code)
+    }
+
+    /// The runtime calls `forward` with one float tensor and reads back `[n, outputs]`. Code
+    /// with another signature would not compile there, so it is refused here, by its text.
+    fn callable(code: &str) -> Result<(), String> {
+        let signature = code
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("pub fn forward(&self"))
+            .ok_or("burn-import generated no `forward` method")?;
+        let single_tensor_in = signature
+            .strip_prefix("pub fn forward(&self, ")
+            .and_then(|rest| rest.split_once(": Tensor<"))
+            .and_then(|(_, rest)| rest.split_once(">) -> Tensor<2> {"))
+            .is_some_and(|(rank, tail)| rank.parse::<usize>().is_ok() && tail.is_empty());
+        if single_tensor_in {
+            Ok(())
+        } else {
+            Err(format!(
+                "burn-import generated `{signature}`; the runtime runs one float tensor in, \
+                 one rank-2 float tensor out"
+            ))
+        }
+    }
+
+    /// Messages may quote files under `OUT_DIR` or the checkout; keep them machine-independent.
+    fn scrub_paths(message: &str, out_dir: &str) -> String {
+        let mut message = message.replace(out_dir, "$OUT_DIR");
+        if let Ok(dir) = std::env::var("CARGO_MANIFEST_DIR") {
+            message = message.replace(&format!("{dir}/"), "");
+        }
+        message
+    }
 }

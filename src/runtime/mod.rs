@@ -7,9 +7,13 @@
 //! This module must never compare or judge outputs; it only produces them.
 
 mod burn;
+#[cfg(feature = "burn-import")]
+mod burn_import;
 mod tract;
 
 pub use self::burn::BurnRuntime;
+#[cfg(feature = "burn-import")]
+pub use self::burn_import::{BurnImportRuntime, GENERATED, Generated};
 pub use self::tract::TractRuntime;
 
 use ndarray::{Array2, ArrayView2};
