@@ -30,6 +30,7 @@ pub mod dataset;
 pub mod divergence;
 pub mod layers;
 pub mod loss;
+pub mod matrix;
 pub mod model;
 pub mod onnx;
 pub mod pipeline;

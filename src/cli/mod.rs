@@ -5,6 +5,7 @@
 
 mod bench;
 mod compare;
+mod matrix;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -63,6 +64,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Run validate over a folder of ONNX node tests and count pass/fail/unsupported.
     Conformance(validate::ConformanceArgs),
+    /// Run every runtime (TensorFlow's recorded outputs, burn, tract, burn-import) on the same
+    /// inputs and compare every pair of outputs.
+    Matrix(matrix::MatrixArgs),
     /// Measure training, inference and validate throughput (see docs/PERFORMANCE.md).
     Bench(bench::BenchArgs),
 }
@@ -550,6 +554,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inspect(args) => validate::run_inspect(args),
         Command::Conformance(args) => validate::run_conformance(args),
         Command::Compare(args) => compare::run_compare(args),
+        Command::Matrix(args) => matrix::run_matrix(args),
         Command::Bench(args) => bench::run_bench(args),
         Command::Export(args) => run_export(args),
         Command::Data(args) => run_data(args),
