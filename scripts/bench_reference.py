@@ -24,7 +24,6 @@ import gzip
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -348,10 +347,14 @@ def bench_validate(args, x, y, warmup, repeat) -> list[dict]:
 
 
 def validate_child(model: Path) -> None:
-    """Validate once in this process and print its peak RSS (ru_maxrss is KiB on Linux)."""
+    """Validate once in this process and print its peak RSS. VmHWM belongs to this process's
+    memory map; ru_maxrss would not do, as Linux carries it over from the parent through fork and
+    exec (a parent that has imported TensorFlow would count)."""
     for stage in validate_stages(model):
         stage()
-    print(json.dumps({"vm_hwm_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    status = Path("/proc/self/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(json.dumps({"vm_hwm_kib": kib}))
 
 
 # ---------------------------------------------------------------------------------------------
