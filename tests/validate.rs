@@ -932,3 +932,53 @@ fn a_panic_inside_tract_is_an_error_naming_the_model() {
         ],
     );
 }
+
+#[test]
+fn sizes_given_by_tensor_values_are_bounded_before_tract_builds_them() {
+    use onnx_parity::onnx::pb::tensor_proto::DataType;
+    use onnx_parity::onnx::{GraphBuilder, ModelMeta, tensor_to_proto};
+    use tract_onnx::prelude::Tensor;
+    // ConstantOfShape asking for 4 x 2^40 floats, once from an initializer and once from an
+    // input that validate would bind as a constant (what the fuzz target found).
+    let huge = Tensor::from(ndarray::arr1(&[4i64, 1 << 40]).into_dyn());
+    for as_input in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let set = dir.join("test_data_set_0");
+        std::fs::create_dir_all(&set).unwrap();
+        let mut b = GraphBuilder::new();
+        if as_input {
+            b.input("shape", DataType::Int64, &[2.into()]);
+        } else {
+            b.input("x", DataType::Float, &[1.into()]);
+        }
+        b.node("ConstantOfShape", "fill", &["shape"], &["y"], vec![])
+            .output("y", DataType::Float, &["a".into(), "b".into()]);
+        let mut m = b.finish(ModelMeta::default());
+        let input = if as_input {
+            tensor_to_proto("shape", &huge).unwrap()
+        } else {
+            m.graph
+                .as_mut()
+                .unwrap()
+                .initializer
+                .push(tensor_to_proto("shape", &huge).unwrap());
+            array_to_proto("x", &ArrayD::zeros(ndarray::IxDyn(&[1]))).unwrap()
+        };
+        write_model(dir.join("model.onnx"), &m).unwrap();
+        write_tensor_pb(set.join("input_0.pb"), &input).unwrap();
+        let y = ArrayD::<f32>::zeros(ndarray::IxDyn(&[1, 1]));
+        write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
+        let p = dir.join("model.onnx");
+        let started = std::time::Instant::now();
+        expect_error(
+            &["validate", p.to_str().unwrap()],
+            &[
+                p.to_str().unwrap(),
+                "node fill (ConstantOfShape): input 0 asks for 4.398046511104e12 elements",
+                "refusing to let tract build it",
+            ],
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+}

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod model;
 pub mod npy;
 pub mod run;
+pub mod sizes;
 pub mod testdata;
 
 use std::collections::{BTreeMap, HashMap};
@@ -411,7 +412,9 @@ fn run_set(
             Some((names, retry)),
         ) => {
             let retry = match retry {
-                ValidateError::Tract { message, .. } => message,
+                ValidateError::Tract { message, .. } | ValidateError::Model { message, .. } => {
+                    message
+                }
                 other => other.chain(),
             };
             Err(ValidateError::Tract {

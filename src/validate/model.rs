@@ -71,9 +71,11 @@ pub struct LoadedModel {
     pub signature: Signature,
     pub sigmoid_heads: BTreeMap<String, SigmoidHead>,
     pub tract: InferenceModel,
-    /// The checked file bytes and folder, kept to re-parse with inputs bound as constants.
+    /// The checked file bytes, folder and limits, kept to re-parse with inputs bound as
+    /// constants.
     source: Arc<[u8]>,
     dir: Option<PathBuf>,
+    limits: TensorLimits,
 }
 
 /// Reads, checks and parses a model file.
@@ -110,6 +112,7 @@ pub fn load_model_bytes(
         .as_ref()
         .ok_or_else(|| model_err("the model has no graph".to_owned()))?;
     check_graph_tensors(graph, path, dir, limits, 0)?;
+    super::sizes::check_graph(graph, limits, 0).map_err(model_err)?;
     let signature = signature(graph);
     let values = signature.inputs.iter().map(|d| ("input", d));
     for (what, decl) in values.chain(signature.outputs.iter().map(|d| ("output", d))) {
@@ -136,6 +139,7 @@ pub fn load_model_bytes(
         tract,
         source: Arc::from(bytes),
         dir: dir.map(Path::to_owned),
+        limits,
     })
 }
 
@@ -145,11 +149,24 @@ pub fn load_model_bytes(
 /// that ONNX lets a graph take as inputs; the node tests feed them as data. Binding those
 /// inputs to the data's values lets tract run the graph. Only the constants change: the
 /// file's own tensors were checked when it was loaded, the values come from checked
-/// reference data.
+/// reference data, and the sizes they would ask for are checked here before tract folds them.
 pub fn with_constants(
     model: &LoadedModel,
     constants: &[(String, Tensor)],
 ) -> Result<LoadedModel, ValidateError> {
+    let mut graph = model.proto.graph.clone().unwrap_or_default();
+    for (name, t) in constants {
+        graph
+            .initializer
+            .push(tensor_to_proto(name, t).map_err(|e| ValidateError::Model {
+                path: model.path.clone(),
+                message: format!("binding input '{name}' as a constant: {e}"),
+            })?);
+    }
+    super::sizes::check_graph(&graph, model.limits, 0).map_err(|message| ValidateError::Model {
+        path: model.path.clone(),
+        message: format!("with inputs bound as constants, {message}"),
+    })?;
     let tract = parse_with_tract(&model.source, &model.path, model.dir.as_deref(), constants)?;
     let mut signature = model.signature.clone();
     signature
@@ -165,6 +182,7 @@ pub fn with_constants(
         tract,
         source: Arc::clone(&model.source),
         dir: model.dir.clone(),
+        limits: model.limits,
     })
 }
 
