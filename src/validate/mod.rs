@@ -116,7 +116,7 @@ pub struct InputReport {
     pub dtype: String,
     pub shape: Vec<usize>,
     /// The input was bound into the graph as a constant because tract could not run the graph
-    /// with it as an input (see [`run_set`]).
+    /// with it as an input (see [`model::with_constants`]).
     pub bound_as_constant: bool,
 }
 
@@ -334,7 +334,8 @@ fn load_labels(path: &Path, limits: TensorLimits) -> Result<ArrayD<f32>, Validat
 
 type PlanKey = Vec<(DatumType, Vec<usize>)>;
 
-/// Inputs of at most this many elements may be bound as constants (see [`run_set`]).
+/// Inputs of at most this many elements may be bound as constants when tract refuses a graph
+/// (see [`model::with_constants`]).
 pub const MAX_CONSTANT_ELEMENTS: usize = 64;
 
 /// Runs one test set; returns the fetched tensors and the inputs that had to be bound as
