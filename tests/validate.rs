@@ -982,3 +982,38 @@ fn sizes_given_by_tensor_values_are_bounded_before_tract_builds_them() {
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
     }
 }
+
+#[test]
+fn every_test_set_is_a_case_and_folders_of_sets_expand() {
+    let (_tmp, dir) = copy_case("sigmoid");
+    copy_dir(&dir.join("test_data_set_0"), &dir.join("test_data_set_10"));
+    copy_dir(&dir.join("test_data_set_0"), &dir.join("test_data_set_2"));
+    let m = dir.join("model.onnx");
+    for extra in [vec![], vec!["--test-data", dir.to_str().unwrap()]] {
+        let mut args = vec!["validate", m.to_str().unwrap(), "--format", "json"];
+        args.extend(extra);
+        let r = run(&args, &root());
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let v = json(&r.stdout);
+        let sets: Vec<String> = v["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let p = c["test_data"].as_str().unwrap();
+                Path::new(p)
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        // Numeric order, not lexical.
+        assert_eq!(
+            sets,
+            ["test_data_set_0", "test_data_set_2", "test_data_set_10"]
+        );
+        assert_eq!(v["summary"]["passed"], 3);
+    }
+}
