@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 
-use super::validate::ReportFormat;
-use crate::compare::{Preset, Tolerance};
+use super::validate::{ReportFormat, resolve_tolerance};
+use crate::compare::Preset;
 use crate::divergence::{self, CompareConfig, CompareReport};
 use crate::onnx::TensorLimits;
 use crate::report;
@@ -59,21 +59,8 @@ fn render(r: &CompareReport, format: ReportFormat) -> Vec<u8> {
 }
 
 pub(super) fn run_compare(args: &CompareArgs) -> Result<ExitCode> {
-    let mut tolerance: Tolerance = args.tolerance.tolerance();
-    let mut tolerance_name = args.tolerance.name().to_string();
-    for (flag, value, slot) in [
-        ("--atol", args.atol, &mut tolerance.atol),
-        ("--rtol", args.rtol, &mut tolerance.rtol),
-    ] {
-        if let Some(v) = value {
-            if !(v.is_finite() && v >= 0.0) {
-                bail!("{flag}: must be a finite number >= 0, got {v}");
-            }
-            *slot = v;
-            tolerance_name = "custom".to_string();
-        }
-    }
-    tolerance.allow_nonfinite = args.allow_nonfinite;
+    let (tolerance, tolerance_name) =
+        resolve_tolerance(args.tolerance, args.atol, args.rtol, args.allow_nonfinite)?;
     let cfg = CompareConfig {
         a: args.a.clone(),
         b: args.b.clone(),

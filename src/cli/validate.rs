@@ -158,15 +158,32 @@ fn parse_output_tol(spec: &str, allow_nonfinite: bool) -> Result<(String, Tolera
     ))
 }
 
+/// The tolerance of `--tolerance`, `--atol`, `--rtol` and `--allow-nonfinite`, with its label
+/// for reports (the preset's name, marked when --atol/--rtol override it).
+pub(super) fn resolve_tolerance(
+    preset: Preset,
+    atol: Option<f64>,
+    rtol: Option<f64>,
+    allow_nonfinite: bool,
+) -> Result<(Tolerance, String)> {
+    let p = preset.tolerance();
+    let tolerance = Tolerance {
+        atol: non_negative("--atol", atol.unwrap_or(p.atol))?,
+        rtol: non_negative("--rtol", rtol.unwrap_or(p.rtol))?,
+        allow_nonfinite,
+    };
+    let name = if atol.is_some() || rtol.is_some() {
+        format!("{} with --atol/--rtol", preset.name())
+    } else {
+        preset.name().to_owned()
+    };
+    Ok((tolerance, name))
+}
+
 impl ValidateArgs {
     fn config(&self, model: &Path) -> Result<ValidateConfig> {
-        let p = self.tolerance.tolerance();
-        let tolerance = Tolerance {
-            atol: non_negative("--atol", self.atol.unwrap_or(p.atol))?,
-            rtol: non_negative("--rtol", self.rtol.unwrap_or(p.rtol))?,
-            allow_nonfinite: self.allow_nonfinite,
-        };
-        let custom = self.atol.is_some() || self.rtol.is_some();
+        let (tolerance, tolerance_name) =
+            resolve_tolerance(self.tolerance, self.atol, self.rtol, self.allow_nonfinite)?;
         let output_tolerances = self
             .output_tol
             .iter()
@@ -187,11 +204,7 @@ impl ValidateArgs {
             labels: self.labels.clone(),
             loss_output: self.loss_output.clone(),
             tolerance,
-            tolerance_name: if custom {
-                format!("{} with --atol/--rtol", self.tolerance.name())
-            } else {
-                self.tolerance.name().to_owned()
-            },
+            tolerance_name,
             output_tolerances,
             expect,
             ..ValidateConfig::new(model)

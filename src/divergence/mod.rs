@@ -332,15 +332,7 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
             ));
         }
     };
-    let sets = if cfg.test_data.is_empty() {
-        testdata::discover(reference_path)?
-    } else {
-        let mut sets = Vec::new();
-        for p in &cfg.test_data {
-            sets.extend(testdata::expand(p)?);
-        }
-        sets
-    };
+    let sets = testdata::resolve(reference_path, &cfg.test_data)?;
     let mut cases = Vec::new();
     for set_path in &sets {
         // Each ONNX side reads the set against its own signature: inputs are matched to its

@@ -256,15 +256,7 @@ pub fn validate_loaded(model: &LoadedModel, cfg: &ValidateConfig) -> Vec<CaseRep
             .as_deref()
             .map(|p| load_labels(p, cfg.limits).map(|t| (p, t)))
             .transpose()?;
-        let sets = if cfg.test_data.is_empty() {
-            testdata::discover(&cfg.model)?
-        } else {
-            let mut sets = Vec::new();
-            for p in &cfg.test_data {
-                sets.extend(testdata::expand(p)?);
-            }
-            sets
-        };
+        let sets = testdata::resolve(&cfg.model, &cfg.test_data)?;
         Ok::<_, ValidateError>((labels, sets))
     })();
     let (labels, sets) = match prepared {

@@ -98,6 +98,19 @@ pub fn discover(model: &Path) -> Result<Vec<PathBuf>, ValidateError> {
     Ok(sets)
 }
 
+/// The test sets a command uses: each `--test-data` argument expanded, or, when none was given,
+/// every `test_data_set_*` beside `model`.
+pub fn resolve(model: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, ValidateError> {
+    if given.is_empty() {
+        return discover(model);
+    }
+    let mut sets = Vec::new();
+    for p in given {
+        sets.extend(expand(p)?);
+    }
+    Ok(sets)
+}
+
 /// A `--test-data` argument: a folder holding `test_data_set_*` folders stands for all of them.
 pub fn expand(path: &Path) -> Result<Vec<PathBuf>, ValidateError> {
     if path.is_dir() {
