@@ -503,6 +503,7 @@ def main() -> int:
                     "onnxruntime": onnxruntime.__version__, "numpy": np.__version__},
         "data": "mnist" if args.data else "synthetic",
         "repeat": args.repeat, "warmup": args.warmup, "figures": figures, "skipped": skipped,
+        "onnx_parity": rust,
     }
     if args.json == "-":
         print(json.dumps(report, indent=2))
