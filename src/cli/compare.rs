@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::validate::{ReportFormat, resolve_tolerance};
-use crate::compare::Preset;
+use super::validate::{ReportFormat, ToleranceArgs};
 use crate::divergence::{self, CompareConfig, CompareReport};
 use crate::onnx::TensorLimits;
 use crate::report;
@@ -30,18 +29,8 @@ pub(super) struct CompareArgs {
     /// Also compare every layer matched by structure and name the first diverging one.
     #[arg(long)]
     layers: bool,
-    /// Tolerance preset (exact, strict, default, relaxed, loose).
-    #[arg(long, value_enum, default_value_t = Preset::Default)]
-    tolerance: Preset,
-    /// Absolute tolerance, overriding the preset's.
-    #[arg(long, value_name = "ATOL")]
-    atol: Option<f64>,
-    /// Relative tolerance, overriding the preset's.
-    #[arg(long, value_name = "RTOL")]
-    rtol: Option<f64>,
-    /// Let NaN/inf pass where both sides hold the same non-finite value.
-    #[arg(long)]
-    allow_nonfinite: bool,
+    #[command(flatten)]
+    tol: ToleranceArgs,
     /// Report format on stdout (or in --report FILE).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
@@ -59,8 +48,7 @@ fn render(r: &CompareReport, format: ReportFormat) -> Vec<u8> {
 }
 
 pub(super) fn run_compare(args: &CompareArgs) -> Result<ExitCode> {
-    let (tolerance, tolerance_name) =
-        resolve_tolerance(args.tolerance, args.atol, args.rtol, args.allow_nonfinite)?;
+    let (tolerance, tolerance_name) = args.tol.resolve()?;
     let cfg = CompareConfig {
         a: args.a.clone(),
         b: args.b.clone(),

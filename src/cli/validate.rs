@@ -55,21 +55,11 @@ pub(super) struct ValidateArgs {
     /// Output the losses are computed on. Default: the first graph output.
     #[arg(long, value_name = "NAME")]
     loss_output: Option<String>,
-    /// Tolerance preset (exact, strict, default, relaxed, loose; see README).
-    #[arg(long, value_enum, default_value_t = Preset::Default)]
-    tolerance: Preset,
-    /// Absolute tolerance, overriding the preset's.
-    #[arg(long, value_name = "ATOL")]
-    atol: Option<f64>,
-    /// Relative tolerance, overriding the preset's.
-    #[arg(long, value_name = "RTOL")]
-    rtol: Option<f64>,
+    #[command(flatten)]
+    tol: ToleranceArgs,
     /// Tolerance of one output, e.g. `--output-tol probabilities=1e-6,1e-6`. Repeatable.
     #[arg(long = "output-tol", value_name = "NAME=ATOL,RTOL")]
     output_tol: Vec<String>,
-    /// Let NaN/inf pass where both sides hold the same non-finite value.
-    #[arg(long)]
-    allow_nonfinite: bool,
     /// Expected loss for both formulations (gated with --loss-tol).
     #[arg(long, value_name = "V")]
     expect_loss: Option<f64>,
@@ -158,36 +148,50 @@ fn parse_output_tol(spec: &str, allow_nonfinite: bool) -> Result<(String, Tolera
     ))
 }
 
-/// The tolerance of `--tolerance`, `--atol`, `--rtol` and `--allow-nonfinite`, with its label
-/// for reports (the preset's name, marked when --atol/--rtol override it).
-pub(super) fn resolve_tolerance(
-    preset: Preset,
+/// `--tolerance`, `--atol`, `--rtol` and `--allow-nonfinite`, shared by every command that
+/// compares tensors.
+#[derive(Debug, Args)]
+pub(super) struct ToleranceArgs {
+    /// Tolerance preset (exact, strict, default, relaxed, loose; see README).
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    tolerance: Preset,
+    /// Absolute tolerance, overriding the preset's.
+    #[arg(long, value_name = "ATOL")]
     atol: Option<f64>,
+    /// Relative tolerance, overriding the preset's.
+    #[arg(long, value_name = "RTOL")]
     rtol: Option<f64>,
+    /// Let NaN/inf pass where both sides hold the same non-finite value.
+    #[arg(long)]
     allow_nonfinite: bool,
-) -> Result<(Tolerance, String)> {
-    let p = preset.tolerance();
-    let tolerance = Tolerance {
-        atol: non_negative("--atol", atol.unwrap_or(p.atol))?,
-        rtol: non_negative("--rtol", rtol.unwrap_or(p.rtol))?,
-        allow_nonfinite,
-    };
-    let name = if atol.is_some() || rtol.is_some() {
-        format!("{} with --atol/--rtol", preset.name())
-    } else {
-        preset.name().to_owned()
-    };
-    Ok((tolerance, name))
+}
+
+impl ToleranceArgs {
+    /// The tolerance with its label for reports (the preset's name, marked when --atol/--rtol
+    /// override it).
+    pub(super) fn resolve(&self) -> Result<(Tolerance, String)> {
+        let p = self.tolerance.tolerance();
+        let tolerance = Tolerance {
+            atol: non_negative("--atol", self.atol.unwrap_or(p.atol))?,
+            rtol: non_negative("--rtol", self.rtol.unwrap_or(p.rtol))?,
+            allow_nonfinite: self.allow_nonfinite,
+        };
+        let name = if self.atol.is_some() || self.rtol.is_some() {
+            format!("{} with --atol/--rtol", self.tolerance.name())
+        } else {
+            self.tolerance.name().to_owned()
+        };
+        Ok((tolerance, name))
+    }
 }
 
 impl ValidateArgs {
     fn config(&self, model: &Path) -> Result<ValidateConfig> {
-        let (tolerance, tolerance_name) =
-            resolve_tolerance(self.tolerance, self.atol, self.rtol, self.allow_nonfinite)?;
+        let (tolerance, tolerance_name) = self.tol.resolve()?;
         let output_tolerances = self
             .output_tol
             .iter()
-            .map(|s| parse_output_tol(s, self.allow_nonfinite))
+            .map(|s| parse_output_tol(s, tolerance.allow_nonfinite))
             .collect::<Result<BTreeMap<_, _>>>()?;
         let both = finite("--expect-loss", self.expect_loss)?;
         let expect = ExpectLoss {
