@@ -77,11 +77,17 @@ impl Params {
     /// `relu(x W + b)` for every layer but the last, which stays linear: the logits.
     fn logits(&self, x: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
-        self.layers.iter().enumerate().fold(x, |h, (i, (k, b))| {
-            let z = h.matmul(k.clone()) + b.clone().unsqueeze::<2>();
+        self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
+            let z = linear(h, layer);
             if i == last { z } else { activation::relu(z) }
         })
     }
+}
+
+/// One dense layer's `h W + b`: the single place its burn ops are written, so every path
+/// through the model (training, inference, intermediates) computes the same bits.
+fn linear(h: Tensor<2>, (k, b): &(Tensor<2>, Tensor<1>)) -> Tensor<2> {
+    h.matmul(k.clone()) + b.clone().unsqueeze::<2>()
 }
 
 /// Logits-form training loss as a burn graph (TensorFlow's stable expression).
@@ -185,8 +191,8 @@ impl BurnMlp {
         let mut out = Vec::new();
         let last = self.params.layers.len() - 1;
         let mut h = tensor2(x, &self.device);
-        for (i, ((k, b), name)) in self.params.layers.iter().zip(&self.names).enumerate() {
-            let z = h.matmul(k.clone()) + b.clone().unsqueeze::<2>();
+        for (i, (layer, name)) in self.params.layers.iter().zip(&self.names).enumerate() {
+            let z = linear(h, layer);
             if i == last {
                 out.push((super::export::LOGITS.to_string(), array2(z.clone())));
                 if sigmoid {
