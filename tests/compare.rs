@@ -132,9 +132,12 @@ fn the_trained_burn_graph_matches_its_export_layer_by_layer() {
     assert!(v["a"].as_str().unwrap().starts_with("burn:"));
     let layers = v["cases"][0]["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 4);
-    // Dense and Relu are bit-identical; only the Sigmoid approximations differ.
+    // Dense and Relu differ only by the order of the 784-term sum (burn adds two blocks of 392
+    // on every machine, tract sums in one run): measured 3.3e-6 at most, far below what a wrong
+    // weight or a transposed kernel would give (the nudge tests above move it by 1e-3).
     for l in &layers[..3] {
-        assert_eq!(l["metrics"]["max_abs_err"], 0.0, "{l}");
+        assert_eq!(l["metrics"]["mismatches"], 0, "{l}");
+        assert!(l["metrics"]["max_abs_err"].as_f64().unwrap() < 5e-6, "{l}");
     }
     // The decluttered and optimized tract graphs are reported separately.
     assert_eq!(v["cases"][0]["stages"].as_array().unwrap().len(), 1);

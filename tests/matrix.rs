@@ -154,22 +154,33 @@ fn burn_import_runs_every_committed_artifact_it_was_built_from() {
     }
     let seed = case(&v, "seed");
     // burn-import turns our `Gemm` into `matmul + bias.unsqueeze()`, the very ops of the trained
-    // burn graph, and tf2onnx's `MatMul, Add` into burn's `Linear` (the same two ops): all three
-    // are bit-identical (measured: 0 ULP on all 500 outputs).
-    for (a, b) in [
-        ("burn (trained)", "burn-import (our export)"),
-        ("burn (trained)", "burn-import (tf2onnx export)"),
-        ("burn-import (our export)", "burn-import (tf2onnx export)"),
-    ] {
-        let m = pair(seed, a, b);
-        assert_eq!(m["max_ulp"], 0, "{a} vs {b}: {m}");
-    }
-    // Against tract, burn-import differs exactly as the trained burn graph does: same figures.
-    for tract in ["tract (our export)", "tract (tf2onnx export)"] {
-        let via_import = pair(seed, "burn-import (our export)", tract);
-        let trained = pair(seed, "burn (trained)", tract);
-        assert_eq!(via_import["max_abs_err"], trained["max_abs_err"]);
-        assert_eq!(via_import["max_ulp"], trained["max_ulp"]);
+    // burn graph, and tf2onnx's `MatMul, Add` into burn's `Linear` (the same two ops). The two
+    // generated models are bit-identical everywhere (measured: 0 ULP on all 500 outputs).
+    let m = pair(
+        seed,
+        "burn-import (our export)",
+        "burn-import (tf2onnx export)",
+    );
+    assert_eq!(m["max_ulp"], 0, "{m}");
+    // The trained graph sums its 784 inputs in two fixed blocks of 392; the generated code
+    // lets `gemm` pick blocks from the cache sizes. Where `gemm` picks the same (this machine
+    // does), all three are bit-identical and differ from tract by the same figures; elsewhere
+    // they agree within the default tolerance, as every pair above does.
+    if onnx_parity::model::burn_mlp::plain_matmul_blocks_like_fixed(784) {
+        for import in ["burn-import (our export)", "burn-import (tf2onnx export)"] {
+            let m = pair(seed, "burn (trained)", import);
+            assert_eq!(m["max_ulp"], 0, "burn (trained) vs {import}: {m}");
+        }
+        for tract in ["tract (our export)", "tract (tf2onnx export)"] {
+            let via_import = pair(seed, "burn-import (our export)", tract);
+            let trained = pair(seed, "burn (trained)", tract);
+            assert_eq!(via_import["max_abs_err"], trained["max_abs_err"]);
+            assert_eq!(via_import["max_ulp"], trained["max_ulp"]);
+        }
+    } else {
+        eprintln!(
+            "this machine's gemm blocks a 784-term sum differently: no bit-identity to check"
+        );
     }
     // The CNN converts too (Conv, MaxPool, Transpose and a Shape/Cast/Gather/Slice/Concat chain
     // computing the Reshape target):

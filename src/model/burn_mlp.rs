@@ -87,7 +87,50 @@ impl Params {
 /// One dense layer's `h W + b`: the single place its burn ops are written, so every path
 /// through the model (training, inference, intermediates) computes the same bits.
 fn linear(h: Tensor<2>, (k, b): &(Tensor<2>, Tensor<1>)) -> Tensor<2> {
-    h.matmul(k.clone()) + b.clone().unsqueeze::<2>()
+    matmul_fixed_blocks(h, k.clone()) + b.clone().unsqueeze::<2>()
+}
+
+/// Longest reduction one matrix product may run over: the smallest block the `gemm` crate
+/// (under burn's `flex` backend) ever picks.
+pub const MAX_REDUCTION_BLOCK: usize = 512;
+
+/// Whether this machine's `gemm`, left to itself, splits a reduction of length `k` into the same
+/// blocks as [`matmul_fixed_blocks`]. Code that multiplies through burn directly (burn-import's
+/// generated models) then rounds like the trained graph here; elsewhere it need not.
+pub fn plain_matmul_blocks_like_fixed(k: usize) -> bool {
+    let device = cpu();
+    let mut rng = crate::rng::Rng::new(k as u64);
+    let a = Array2::from_shape_simple_fn((2, k), || rng.uniform_f32(-1.0, 1.0));
+    let b = Array2::from_shape_simple_fn((k, 3), || rng.uniform_f32(-1.0, 1.0));
+    let (ta, tb) = (tensor2(a.view(), &device), tensor2(b.view(), &device));
+    array2(ta.clone().matmul(tb.clone())) == array2(matmul_fixed_blocks(ta, tb))
+}
+
+/// `a b`, with the reduction split into the same blocks on every machine.
+///
+/// Why: `gemm` sizes its reduction blocks from the cache sizes the CPU reports, and a product
+/// over 784 inputs is one block of 784 on some machines and two of 392 on others, which rounds
+/// differently. Training would then give other bits on another machine, and committed artifacts
+/// would not reproduce. Here the reduction is cut into `ceil(k / 512)` blocks of equal length
+/// (the last one shorter), which `gemm` runs as one block each everywhere, and the partial
+/// products are added left to right, exactly what `gemm` does when it splits itself.
+pub fn matmul_fixed_blocks(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    let [m, k] = a.dims();
+    let n = b.dims()[1];
+    if k <= MAX_REDUCTION_BLOCK {
+        return a.matmul(b);
+    }
+    let block = k.div_ceil(k.div_ceil(MAX_REDUCTION_BLOCK));
+    (0..k)
+        .step_by(block)
+        .map(|start| {
+            let end = (start + block).min(k);
+            a.clone()
+                .slice([0..m, start..end])
+                .matmul(b.clone().slice([start..end, 0..n]))
+        })
+        .reduce(|sum, part| sum + part)
+        .expect("k > 512, so at least two blocks")
 }
 
 /// Logits-form training loss as a burn graph (TensorFlow's stable expression).
@@ -242,6 +285,34 @@ mod tests {
         let want = naive_logits(&w, &x);
         for (g, w) in got.iter().zip(&want) {
             assert!((f64::from(*g) - w).abs() < 1e-6);
+        }
+    }
+
+    /// Each block is one fused multiply-add chain from zero, blocks added left to right: the
+    /// same bits whatever cache sizes the CPU reports (the reason for the fixed blocks).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn long_reductions_round_the_same_on_every_machine() {
+        if !std::arch::is_x86_feature_detected!("fma") {
+            eprintln!("no FMA on this CPU: gemm's kernels round each product, nothing to pin");
+            return;
+        }
+        let (m, k, n) = (3, 784, 5);
+        let mut rng = crate::rng::Rng::new(7);
+        let a = Array2::from_shape_simple_fn((m, k), || rng.uniform_f32(-1.0, 1.0));
+        let b = Array2::from_shape_simple_fn((k, n), || rng.uniform_f32(-1.0, 1.0));
+        let dev = cpu();
+        let got = array2(matmul_fixed_blocks(
+            tensor2(a.view(), &dev),
+            tensor2(b.view(), &dev),
+        ));
+        // 784 = two blocks of 392.
+        let chain = |i: usize, j: usize, lo: usize, hi: usize| {
+            (lo..hi).fold(0.0f32, |acc, t| a[[i, t]].mul_add(b[[t, j]], acc))
+        };
+        for ((i, j), g) in got.indexed_iter() {
+            let want = chain(i, j, 0, 392) + chain(i, j, 392, 784);
+            assert_eq!(g.to_bits(), want.to_bits(), "[{i}, {j}]: {g} vs {want}");
         }
     }
 
