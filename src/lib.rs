@@ -10,7 +10,7 @@
 //!    [`report`] renders the result; [`artifacts`] writes files, [`cli`] maps to exit codes.
 //!
 //! ```
-//! use onnx_parity::compare::Preset;
+//! use onnx_parity::metrics::Preset;
 //! use onnx_parity::model::TrainConfig;
 //! use onnx_parity::pipeline::{DataConfig, check_parity, train_and_export};
 //!
@@ -27,10 +27,9 @@ pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod dataset;
-pub mod divergence;
-pub mod layers;
 pub mod loss;
 pub mod matrix;
+pub mod metrics;
 pub mod model;
 pub mod onnx;
 pub mod pipeline;

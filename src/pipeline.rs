@@ -11,9 +11,9 @@ use ndarray::{Array2, ArrayView2, s};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::compare::{self, Metrics, Tolerance};
 use crate::dataset::{self, Dataset, DatasetError, binarize};
 use crate::loss::{self, Formulation, LossPair};
+use crate::metrics::{Metrics, Tolerance, compare_arrays};
 use crate::model::export::{self, Head};
 use crate::model::train::{self, CLASSES, FormPair, Progress, TrainConfig, TrainRun};
 use crate::model::weights::MlpWeights;
@@ -189,7 +189,7 @@ pub fn check_export(
     let loss_max_abs_diff = pairs.iter().map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     let loss_passed = pairs.iter().all(|&(a, b)| tol.accepts(a, b));
     let cmp = |a: &Array2<f32>, e: &Array2<f32>| {
-        compare::compare(&a.view().into_dyn(), &e.view().into_dyn(), tol)
+        compare_arrays(&a.view().into_dyn(), &e.view().into_dyn(), tol)
     };
     let output = cmp(&actual.output, &expected.output);
     let logits = cmp(&actual.logits, &expected.logits);

@@ -1,8 +1,8 @@
 //! Export -> reload parity through the public API.
 
 use ndarray::Array2;
-use onnx_parity::compare::Preset;
 use onnx_parity::loss::Formulation;
+use onnx_parity::metrics::Preset;
 use onnx_parity::model::MlpWeights;
 use onnx_parity::model::export::{Head, export_mlp};
 use onnx_parity::onnx;

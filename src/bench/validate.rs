@@ -142,7 +142,7 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
             .seconds("validate.run", &what("tract run")),
     );
     let reference = &set.outputs[0].tensor;
-    let tolerance = crate::compare::Preset::Default.tolerance();
+    let tolerance = crate::metrics::Preset::Default.tolerance();
     let expect = validate::ExpectLoss::default();
     let compare = || {
         let (metrics, problem) = check::compare_output(&outputs[0], reference, &tolerance);

@@ -1,4 +1,4 @@
-//! `compare A B`: arguments to a [`crate::divergence`] config, the report to stdout (and
+//! `compare A B`: arguments to a [`crate::compare`] config, the report to stdout (and
 //! `--report FILE`), the verdict to an exit code (0 pass, 1 divergence, 2 could not run).
 
 use std::io::Write;
@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::validate::{ReportFormat, ToleranceArgs};
-use crate::divergence::{self, CompareConfig, CompareReport};
+use crate::compare::{CompareConfig, CompareReport};
 use crate::onnx::TensorLimits;
 use crate::report;
 
@@ -58,7 +58,7 @@ pub(super) fn run_compare(args: &CompareArgs) -> Result<ExitCode> {
         tolerance_name,
         limits: TensorLimits::default(),
     };
-    let report = divergence::compare(&cfg)?;
+    let report = crate::compare::compare(&cfg)?;
     let mut stdout = std::io::stdout();
     match &args.report {
         Some(path) => {

@@ -9,8 +9,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use super::Format;
-use crate::compare::Preset;
 use crate::matrix::{self, Case, MatrixConfig};
+use crate::metrics::Preset;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum CaseChoice {
@@ -33,7 +33,7 @@ pub(super) struct MatrixArgs {
     #[arg(long, value_name = "DIR", default_value = "models")]
     models: PathBuf,
     /// Tolerance preset every pair must meet (exact, strict, default, relaxed, loose).
-    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    #[arg(long, value_parser = super::preset_parser(), default_value = "default")]
     tolerance: Preset,
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]

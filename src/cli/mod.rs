@@ -13,14 +13,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::artifacts::{self, ArtifactDir};
-use crate::compare::Preset;
 use crate::dataset::DatasetError;
 use crate::dataset::binarize;
 use crate::loss::Formulation;
+use crate::metrics::Preset;
 use crate::model::export::{self, Head};
 use crate::model::npz;
 use crate::model::train::InitSource;
@@ -154,7 +155,7 @@ struct DemoArgs {
     #[command(flatten)]
     train: TrainArgs,
     /// Tolerance preset for every comparison (see README).
-    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    #[arg(long, value_parser = preset_parser(), default_value = "default")]
     tolerance: Preset,
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -308,6 +309,14 @@ impl TrainArgs {
             .transpose()
             .map_err(Into::into)
     }
+}
+
+/// `--tolerance PRESET`: the preset names, parsed into the library's [`Preset`].
+fn preset_parser() -> impl clap::builder::TypedValueParser<Value = Preset> {
+    clap::builder::PossibleValuesParser::new(Preset::ALL.map(Preset::name)).map(|name| {
+        name.parse::<Preset>()
+            .expect("only preset names pass the parser")
+    })
 }
 
 fn progress_bar(stderr_is_terminal: bool) -> ProgressBar {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
-use crate::compare::{Preset, Tolerance};
+use crate::metrics::{Preset, Tolerance};
 use crate::onnx::TensorLimits;
 use crate::report;
 use crate::validate::conformance::{self, Verdict};
@@ -153,7 +153,7 @@ fn parse_output_tol(spec: &str, allow_nonfinite: bool) -> Result<(String, Tolera
 #[derive(Debug, Args)]
 pub(super) struct ToleranceArgs {
     /// Tolerance preset (exact, strict, default, relaxed, loose; see README).
-    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    #[arg(long, value_parser = super::preset_parser(), default_value = "default")]
     tolerance: Preset,
     /// Absolute tolerance, overriding the preset's.
     #[arg(long, value_name = "ATOL")]

@@ -1,16 +1,537 @@
-//! Comparing numbers: named tolerances and the metrics of a pair of tensors.
+//! `compare`: two implementations of one model on the same inputs, output by output and, with
+//! `--layers`, layer by layer, naming the first layer where they diverge.
 //!
-//! Why one place: every verdict this tool prints rests on the rule written here, and a failure
-//! must name its first and worst outlier, both values and how many elements broke the rule.
-//! A mismatch is data (a [`Metrics`] with `mismatches > 0`), never an error.
-//! This module must never run a model or decide what is compared with what.
+//! A side is an ONNX file (run by tract, with every dim bound from the inputs) or a training run
+//! folder holding `weights.npz` (the trained burn graph rebuilt from those weights). Layers are
+//! found by structure ([`layers`]) and aligned by kind, so exporters that spell a layer
+//! differently still line up. Intermediate tensors are fetched from the same run as the outputs;
+//! a second run without them checks that fetching them changed nothing. The tract-internal
+//! difference between the decluttered and the optimized graph is measured separately, so a
+//! difference can be traced to the graph or to tract's optimizer.
+//!
+//! Like `validate`, a divergence is data (status `fail`); `Err` means it could not run.
 
-mod metrics;
-mod tensor;
-mod tolerance;
+pub mod layers;
 
-pub use metrics::{Metrics, Outlier, compare, ulp_distance};
-pub use tensor::{
-    CompareError, ElementDiff, TensorMetrics, Value, compare_tensors, datum_name, serialize_f64,
-};
-pub use tolerance::{ONNX_BACKEND, Preset, Tolerance};
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Ix2};
+use serde::Serialize;
+use tract_onnx::prelude::{DatumType, Tensor};
+
+use self::layers::{Layer, LayerKind};
+use crate::metrics::{Metrics, Tolerance, compare_tensors};
+use crate::model::burn_mlp::{self, BurnMlp};
+use crate::model::export::{self, Head};
+use crate::model::npz;
+use crate::onnx::{TensorLimits, decode_model};
+use crate::validate::model::{LoadedModel, load_model};
+use crate::validate::run::{self, Stage};
+use crate::validate::testdata::{self, MatchedBy};
+use crate::validate::{Status, ValidateError};
+
+/// What `compare` needs, as library types.
+#[derive(Debug, Clone)]
+pub struct CompareConfig {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    /// Test sets (as `validate --test-data` takes them); empty: those beside the ONNX side.
+    pub test_data: Vec<PathBuf>,
+    pub layers: bool,
+    pub tolerance: Tolerance,
+    pub tolerance_name: String,
+    pub limits: TensorLimits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error(transparent)]
+    Validate(#[from] ValidateError),
+    #[error("{}: {message}", path.display())]
+    Side { path: PathBuf, message: String },
+}
+
+fn side_err(path: &Path, message: impl Into<String>) -> CompareError {
+    CompareError::Side {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// One of the two things compared.
+enum Side {
+    Onnx(Box<LoadedModel>),
+    Burn {
+        path: PathBuf,
+        model: BurnMlp,
+        head: Head,
+        layers: Vec<Layer>,
+    },
+}
+
+impl Side {
+    fn open(path: &Path, limits: TensorLimits) -> Result<Side, CompareError> {
+        if !path.is_dir() {
+            return Ok(Side::Onnx(Box::new(load_model(path, limits)?)));
+        }
+        let weights_path = path.join("weights.npz");
+        if !weights_path.is_file() {
+            return Err(side_err(
+                path,
+                "a folder side must be a training run folder holding weights.npz (as `train --out` writes: DIR/logits or DIR/sigmoid)",
+            ));
+        }
+        let weights =
+            npz::read_weights(&weights_path).map_err(|e| side_err(path, e.to_string()))?;
+        // The head: what the export beside the weights ends in, else the folder's name.
+        let head = match path.join("model.onnx") {
+            onnx if onnx.is_file() => {
+                let m = load_model(&onnx, limits)?;
+                if m.sigmoid_heads.is_empty() {
+                    Head::Logits
+                } else {
+                    Head::Sigmoid
+                }
+            }
+            _ => match path.file_name().and_then(|n| n.to_str()) {
+                Some("sigmoid") => Head::Sigmoid,
+                Some("logits") => Head::Logits,
+                _ => {
+                    return Err(side_err(
+                        path,
+                        "cannot tell the head: no model.onnx beside weights.npz and the folder is not named logits or sigmoid",
+                    ));
+                }
+            },
+        };
+        let graph = export::export_mlp(&weights, head, vec![])
+            .map_err(|e| side_err(path, e.to_string()))?;
+        let proto = decode_model(&graph, path).map_err(|e| side_err(path, e.to_string()))?;
+        Ok(Side::Burn {
+            path: path.to_owned(),
+            model: BurnMlp::new(&weights, &burn_mlp::cpu()),
+            head,
+            layers: layers::layers(&proto),
+        })
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Side::Onnx(m) => format!("tract: {}", m.path.display()),
+            Side::Burn { path, .. } => format!("burn: {}", path.display()),
+        }
+    }
+
+    fn output_names(&self) -> Vec<String> {
+        match self {
+            Side::Onnx(m) => m.signature.outputs.iter().map(|o| o.name.clone()).collect(),
+            Side::Burn { head, .. } => vec![head.output_name().to_string()],
+        }
+    }
+
+    fn layers(&self) -> Vec<Layer> {
+        match self {
+            Side::Onnx(m) => layers::layers(&m.proto),
+            Side::Burn { layers, .. } => layers.clone(),
+        }
+    }
+
+    /// Values of `fetch` (tensor names) for `inputs`, in `fetch` order.
+    fn run(
+        &self,
+        inputs: &[&Tensor],
+        fetch: &[String],
+        stage: Stage,
+    ) -> Result<Vec<Tensor>, CompareError> {
+        match self {
+            Side::Onnx(m) => {
+                let plan = run::prepare_stage(m, inputs, fetch, stage)?;
+                Ok(run::execute(m, &plan, inputs)?)
+            }
+            Side::Burn {
+                path, model, head, ..
+            } => {
+                let x = burn_input(path, inputs)?;
+                let all = model.intermediates(x.view(), *head == Head::Sigmoid);
+                fetch
+                    .iter()
+                    .map(|name| {
+                        all.iter()
+                            .find(|(n, _)| n == name)
+                            .map(|(_, v)| Tensor::from(v.clone().into_dyn()))
+                            .ok_or_else(|| {
+                                side_err(path, format!("burn computes no tensor named '{name}'"))
+                            })
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The burn MLP takes one f32 matrix `[n, features]`.
+fn burn_input(path: &Path, inputs: &[&Tensor]) -> Result<Array2<f32>, CompareError> {
+    let [x] = inputs else {
+        return Err(side_err(
+            path,
+            format!("the MLP takes one input, the test set has {}", inputs.len()),
+        ));
+    };
+    if x.datum_type() != DatumType::F32 {
+        return Err(side_err(
+            path,
+            format!(
+                "the MLP takes float32 input, the test set holds {:?}",
+                x.datum_type()
+            ),
+        ));
+    }
+    let n = x.shape().first().copied().unwrap_or(0);
+    let flat = x.len().checked_div(n).unwrap_or(0);
+    let view = x
+        .to_plain_array_view::<f32>()
+        .map_err(|e| side_err(path, format!("{e:#}")))?;
+    view.to_shape((n, flat))
+        .map(|v| v.to_owned())
+        .map_err(|e| side_err(path, format!("input shape {:?}: {e}", x.shape())))
+        .and_then(|a| {
+            a.into_dimensionality::<Ix2>()
+                .map_err(|e| side_err(path, e.to_string()))
+        })
+}
+
+/// Two tensors compared, or why they could not be.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairReport {
+    pub a: String,
+    pub b: String,
+    pub shape_a: Vec<usize>,
+    pub shape_b: Vec<usize>,
+    pub metrics: Option<Metrics>,
+    /// Set when the tensors cannot be compared element by element (dtype or layout differs).
+    pub problem: Option<String>,
+}
+
+impl PairReport {
+    fn new(a: &str, b: &str, ta: &Tensor, tb: &Tensor, tol: &Tolerance) -> Self {
+        let (metrics, problem) = match compare_tensors(ta, tb, tol) {
+            Ok(m) => (Some(m), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Self {
+            a: a.into(),
+            b: b.into(),
+            shape_a: ta.shape().to_vec(),
+            shape_b: tb.shape().to_vec(),
+            metrics,
+            problem,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.metrics.as_ref().is_some_and(Metrics::passed)
+    }
+}
+
+/// A matched layer pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerPair {
+    /// Position in A's layer sequence.
+    pub index: usize,
+    pub kind: LayerKind,
+    pub nodes_a: Vec<String>,
+    pub nodes_b: Vec<String>,
+    #[serde(flatten)]
+    pub pair: PairReport,
+}
+
+/// The first matched layer, in graph order, whose values break the tolerance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Divergence {
+    pub a: String,
+    pub b: String,
+    pub kind: LayerKind,
+    pub index: usize,
+    pub tolerance: Tolerance,
+    pub metrics: Metrics,
+}
+
+/// The difference tract's optimizer makes on one ONNX side's outputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageDelta {
+    pub side: String,
+    /// Optimized (actual) against decluttered (expected), per output.
+    pub outputs: Vec<PairReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseComparison {
+    pub test_data: String,
+    pub samples: usize,
+    pub inputs_matched_by: MatchedBy,
+    /// Final outputs: A (actual) against B (expected).
+    pub outputs: Vec<PairReport>,
+    pub outputs_matched_by: MatchedBy,
+    /// Matched layers in A's order (with `--layers`).
+    pub layers: Vec<LayerPair>,
+    pub unmatched_a: Vec<Layer>,
+    pub unmatched_b: Vec<Layer>,
+    pub first_divergence: Option<Divergence>,
+    /// Whether fetching intermediate tensors changed any final output bit (it must not).
+    pub probes_changed_outputs: bool,
+    pub stages: Vec<StageDelta>,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareReport {
+    pub status: &'static str,
+    pub a: String,
+    pub b: String,
+    pub tolerance: Tolerance,
+    pub tolerance_name: String,
+    pub cases: Vec<CaseComparison>,
+}
+
+fn matched_by(names_a: &[String], names_b: &[String]) -> MatchedBy {
+    let mut a = names_a.to_vec();
+    let mut b = names_b.to_vec();
+    a.sort();
+    b.sort();
+    if a == b {
+        MatchedBy::Name
+    } else {
+        MatchedBy::Position
+    }
+}
+
+/// Reorder `names_b` to follow `names_a` when matching by name.
+fn paired<'a>(
+    names_a: &'a [String],
+    names_b: &'a [String],
+    by: MatchedBy,
+) -> Vec<(&'a String, &'a String)> {
+    match by {
+        MatchedBy::Name => names_a
+            .iter()
+            .map(|n| (n, names_b.iter().find(|m| *m == n).expect("same name sets")))
+            .collect(),
+        MatchedBy::Position => names_a.iter().zip(names_b).collect(),
+    }
+}
+
+/// Compare A and B on every test set.
+pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
+    let a = Side::open(&cfg.a, cfg.limits)?;
+    let b = Side::open(&cfg.b, cfg.limits)?;
+    let (reference, reference_path) = match (&a, &b) {
+        (Side::Onnx(m), _) => (m, &cfg.a),
+        (_, Side::Onnx(m)) => (m, &cfg.b),
+        _ => {
+            return Err(side_err(
+                &cfg.a,
+                "at least one side must be an ONNX file: its signature says how to read the test data",
+            ));
+        }
+    };
+    let sets = testdata::resolve(reference_path, &cfg.test_data)?;
+    let mut cases = Vec::new();
+    for set_path in &sets {
+        // Each ONNX side reads the set against its own signature: inputs are matched to its
+        // names (else positions) and checked against its declared types and dims.
+        let reference_set = testdata::load(set_path, &reference.signature, cfg.limits)?;
+        let inputs_of = |side: &Side| -> Result<(Vec<Tensor>, bool), CompareError> {
+            let refs = match side {
+                Side::Onnx(m) => {
+                    testdata::load(set_path, &m.signature, cfg.limits)
+                        .map_err(|e| {
+                            side_err(&m.path, format!("as this model's input: {}", e.chain()))
+                        })?
+                        .inputs
+                }
+                Side::Burn { .. } => reference_set.inputs.clone(),
+            };
+            let by_name = refs.iter().all(|r| r.matched_by == MatchedBy::Name);
+            Ok((refs.into_iter().map(|r| r.tensor).collect(), by_name))
+        };
+        let ((in_a, a_by_name), (in_b, b_by_name)) = (inputs_of(&a)?, inputs_of(&b)?);
+        let by = if a_by_name && b_by_name {
+            MatchedBy::Name
+        } else {
+            MatchedBy::Position
+        };
+        cases.push(compare_case(cfg, &a, &b, set_path, &in_a, &in_b, by)?);
+    }
+    let passed = cases.iter().all(|c| c.status == Status::Pass);
+    Ok(CompareReport {
+        status: if passed { "pass" } else { "fail" },
+        a: a.label(),
+        b: b.label(),
+        tolerance: cfg.tolerance,
+        tolerance_name: cfg.tolerance_name.clone(),
+        cases,
+    })
+}
+
+fn compare_case(
+    cfg: &CompareConfig,
+    a: &Side,
+    b: &Side,
+    set_path: &Path,
+    inputs_a: &[Tensor],
+    inputs_b: &[Tensor],
+    inputs_matched_by: MatchedBy,
+) -> Result<CaseComparison, CompareError> {
+    let tol = &cfg.tolerance;
+    let in_a: Vec<&Tensor> = inputs_a.iter().collect();
+    let in_b: Vec<&Tensor> = inputs_b.iter().collect();
+    let (out_a, out_b) = (a.output_names(), b.output_names());
+    if out_a.len() != out_b.len() {
+        return Err(side_err(
+            &cfg.b,
+            format!(
+                "A has {} outputs ({}), B has {} ({})",
+                out_a.len(),
+                out_a.join(", "),
+                out_b.len(),
+                out_b.join(", ")
+            ),
+        ));
+    }
+    let outputs_matched_by = matched_by(&out_a, &out_b);
+    let pairs = paired(&out_a, &out_b, outputs_matched_by);
+
+    let (layers_a, layers_b) = if cfg.layers {
+        (a.layers(), b.layers())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let alignment = layers::align(&layers_a, &layers_b);
+    let fetch = |outs: Vec<String>, ls: &[Layer], idx: &mut dyn Iterator<Item = usize>| {
+        let mut f = outs;
+        for i in idx {
+            if !f.contains(&ls[i].tensor) {
+                f.push(ls[i].tensor.clone());
+            }
+        }
+        f
+    };
+    let fetch_a = fetch(
+        out_a.clone(),
+        &layers_a,
+        &mut alignment.pairs.iter().map(|p| p.0),
+    );
+    let fetch_b = fetch(
+        out_b.clone(),
+        &layers_b,
+        &mut alignment.pairs.iter().map(|p| p.1),
+    );
+    let values_a = a.run(&in_a, &fetch_a, Stage::Optimized)?;
+    let values_b = b.run(&in_b, &fetch_b, Stage::Optimized)?;
+    let value = |fetch: &[String], values: &[Tensor], name: &str| {
+        values[fetch.iter().position(|f| f == name).expect("fetched")].clone()
+    };
+
+    let outputs: Vec<PairReport> = pairs
+        .iter()
+        .map(|(na, nb)| {
+            PairReport::new(
+                na,
+                nb,
+                &value(&fetch_a, &values_a, na),
+                &value(&fetch_b, &values_b, nb),
+                tol,
+            )
+        })
+        .collect();
+
+    let mut layer_pairs = Vec::new();
+    for &(ia, ib) in &alignment.pairs {
+        let (la, lb) = (&layers_a[ia], &layers_b[ib]);
+        let pair = PairReport::new(
+            &la.tensor,
+            &lb.tensor,
+            &value(&fetch_a, &values_a, &la.tensor),
+            &value(&fetch_b, &values_b, &lb.tensor),
+            tol,
+        );
+        layer_pairs.push(LayerPair {
+            index: ia,
+            kind: la.kind.clone(),
+            nodes_a: la.nodes.clone(),
+            nodes_b: lb.nodes.clone(),
+            pair,
+        });
+    }
+    let first_divergence = layer_pairs.iter().find_map(|l| {
+        let m = l.pair.metrics.as_ref().filter(|m| !m.passed())?;
+        Some(Divergence {
+            a: l.pair.a.clone(),
+            b: l.pair.b.clone(),
+            kind: l.kind.clone(),
+            index: l.index,
+            tolerance: *tol,
+            metrics: m.clone(),
+        })
+    });
+
+    // Fetching more tensors must not change the outputs: rerun with outputs only and compare bits.
+    let mut probes_changed_outputs = false;
+    if cfg.layers {
+        for (side, fetch, values, ins) in [
+            (a, &fetch_a, &values_a, &in_a),
+            (b, &fetch_b, &values_b, &in_b),
+        ] {
+            let outs = side.output_names();
+            if fetch.len() > outs.len() {
+                let plain = side.run(ins, &outs, Stage::Optimized)?;
+                probes_changed_outputs |= plain.iter().zip(values.iter()).any(|(p, v)| p != v);
+            }
+        }
+    }
+    let mut stages = Vec::new();
+    for (side, values, ins) in [(a, &values_a, &in_a), (b, &values_b, &in_b)] {
+        if let Side::Onnx(_) = side {
+            let outs = side.output_names();
+            let decl = side.run(ins, &outs, Stage::Decluttered)?;
+            let exact = Tolerance::new(0.0, 0.0);
+            stages.push(StageDelta {
+                side: side.label(),
+                outputs: outs
+                    .iter()
+                    .zip(&decl)
+                    .zip(values.iter())
+                    .map(|((n, d), o)| PairReport::new(n, n, o, d, &exact))
+                    .collect(),
+            });
+        }
+    }
+    let ok = outputs.iter().all(PairReport::passed)
+        && first_divergence.is_none()
+        && !probes_changed_outputs;
+    Ok(CaseComparison {
+        test_data: set_path.display().to_string(),
+        samples: inputs_a
+            .first()
+            .and_then(|t| t.shape().first().copied())
+            .unwrap_or(0),
+        inputs_matched_by,
+        outputs,
+        outputs_matched_by,
+        layers: layer_pairs,
+        unmatched_a: alignment
+            .unmatched_a
+            .iter()
+            .map(|&i| layers_a[i].clone())
+            .collect(),
+        unmatched_b: alignment
+            .unmatched_b
+            .iter()
+            .map(|&i| layers_b[i].clone())
+            .collect(),
+        first_divergence,
+        probes_changed_outputs,
+        stages,
+        status: if ok { Status::Pass } else { Status::Fail },
+    })
+}

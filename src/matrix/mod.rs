@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, ArrayD, Ix2};
 use serde::Serialize;
 
-use crate::compare::{Metrics, Tolerance, compare};
+use crate::metrics::{Metrics, Tolerance, compare_arrays};
 use crate::model::export::Head;
 use crate::model::npz;
 use crate::onnx::{TensorLimits, array_from_proto, read_tensor_pb};
@@ -325,8 +325,9 @@ fn run_case(cfg: &MatrixConfig, case: Case) -> Result<CaseReport, MatrixError> {
     for (expected, e) in outputs.iter().enumerate() {
         for (actual, a) in outputs.iter().enumerate().skip(expected + 1) {
             let (Some(e), Some(a)) = (e, a) else { continue };
-            let metrics = (e.shape() == a.shape())
-                .then(|| compare(&a.view().into_dyn(), &e.view().into_dyn(), &cfg.tolerance));
+            let metrics = (e.shape() == a.shape()).then(|| {
+                compare_arrays(&a.view().into_dyn(), &e.view().into_dyn(), &cfg.tolerance)
+            });
             pairs.push(Pair {
                 expected,
                 actual,

@@ -3,14 +3,14 @@
 use std::fmt::Write;
 
 use super::junit::esc;
-use crate::compare::TensorMetrics;
-use crate::divergence::{CompareReport, PairReport};
+use crate::compare::{CompareReport, PairReport};
+use crate::metrics::Metrics;
 
 pub fn render_compare_json(r: &CompareReport) -> Vec<u8> {
     super::to_json_bytes(r)
 }
 
-fn figures(m: &TensorMetrics) -> String {
+fn figures(m: &Metrics) -> String {
     format!(
         "max abs {:.3e}  max rel {:.3e}  max ulp {:>4}  mismatches {}/{}",
         m.max_abs_err, m.max_rel_err, m.max_ulp, m.mismatches, m.elements

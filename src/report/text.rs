@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::compare::Metrics;
+use crate::metrics::Metrics;
 use crate::model::OptimizerConfig;
 use crate::model::train::{EpochRecord, InitSource, TrainConfig};
 use crate::pipeline::DemoReport;

@@ -13,7 +13,7 @@
 use std::fmt::Write;
 
 use super::to_json_bytes;
-use crate::compare::TensorMetrics;
+use crate::metrics::Metrics;
 use crate::validate::conformance::{SuiteReport, Verdict};
 use crate::validate::inspect::Inspection;
 use crate::validate::{CaseReport, FormLoss, Status, ValidateReport};
@@ -34,7 +34,7 @@ fn opt(v: Option<f64>, prec: usize) -> String {
     v.map_or("-".to_owned(), |x| format!("{x:.prec$}"))
 }
 
-fn metrics_line(m: &TensorMetrics) -> String {
+fn metrics_line(m: &Metrics) -> String {
     let mut s = format!(
         "max abs {:.3e}  max rel {:.3e}  max ulp {}  mismatches {}/{} ({:.2}%)",
         m.max_abs_err,
@@ -334,20 +334,20 @@ pub fn render_conformance_text(r: &SuiteReport, list: &[Verdict]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::{ElementDiff, Preset, Value};
+    use crate::metrics::{ElementDiff, Preset, Value};
     use crate::validate::{
         AccuracyReport, HeadReport, InputReport, LossReport, MatchedBy, OutputReport, ShaCheck,
         ValidateError,
     };
 
-    fn metrics(mismatches: usize) -> TensorMetrics {
+    fn metrics(mismatches: usize) -> Metrics {
         let worst = ElementDiff {
             index: vec![3, 7],
             actual: Value::F32(0.25),
             expected: Value::F32(0.5),
             abs_err: 0.25,
         };
-        TensorMetrics {
+        Metrics {
             elements: 20,
             max_abs_err: if mismatches > 0 { 0.25 } else { 0.0 },
             max_rel_err: if mismatches > 0 { 0.5 } else { 0.0 },

@@ -16,15 +16,15 @@ use serde::Serialize;
 use tract_onnx::prelude::{DatumType, Tensor};
 
 use super::model::SigmoidHead;
-use crate::compare::{CompareError, TensorMetrics, Tolerance, compare_tensors, serialize_f64};
 use crate::loss;
+use crate::metrics::{Incomparable, Metrics, Tolerance, compare_tensors, serialize_f64};
 
 /// Metrics standing for an output that could not be compared element by element (wrong type
 /// or shape): every expected element counts as a mismatch and the errors as infinite, so that
 /// the report keeps the same keys and no reader mistakes it for a pass.
-pub fn total_mismatch(expected: &Tensor) -> TensorMetrics {
+pub fn total_mismatch(expected: &Tensor) -> Metrics {
     let n = expected.len();
-    TensorMetrics {
+    Metrics {
         elements: n,
         max_abs_err: f64::INFINITY,
         max_rel_err: f64::INFINITY,
@@ -43,7 +43,7 @@ pub fn compare_output(
     actual: &Tensor,
     expected: &Tensor,
     tol: &Tolerance,
-) -> (TensorMetrics, Option<CompareError>) {
+) -> (Metrics, Option<Incomparable>) {
     match compare_tensors(actual, expected, tol) {
         Ok(m) => (m, None),
         Err(e) => (total_mismatch(expected), Some(e)),
@@ -145,7 +145,7 @@ pub fn as_f32(t: &Tensor) -> Result<ArrayD<f32>, String> {
             .cast_to::<f32>()
             .and_then(|c| c.to_plain_array_view::<f32>().map(|v| v.to_owned()))
             .map_err(|e| format!("{e:#}")),
-        other => Err(crate::compare::datum_name(other)),
+        other => Err(crate::metrics::datum_name(other)),
     }
 }
 

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::error::ValidateError;
 use super::{CaseReport, ErrorKind, Status, ValidateConfig, guard, validate};
-use crate::compare::{ONNX_BACKEND, Tolerance};
+use crate::metrics::{ONNX_BACKEND, Tolerance};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use super::check::ExpectLoss;
 use super::error::ValidateError;
 use super::{CaseReport, DEFAULT_LOSS_TOL, ValidateConfig, ValidateReport, validate};
-use crate::compare::{Preset, Tolerance};
+use crate::metrics::{Preset, Tolerance};
 use crate::onnx::TensorLimits;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

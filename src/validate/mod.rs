@@ -34,7 +34,7 @@ pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport};
 pub use error::{ErrorKind, ValidateError};
 pub use testdata::MatchedBy;
 
-use crate::compare::{Preset, TensorMetrics, Tolerance, datum_name};
+use crate::metrics::{Metrics, Preset, Tolerance, datum_name};
 use crate::onnx::TensorLimits;
 use crate::report::Tool;
 use model::LoadedModel;
@@ -132,7 +132,7 @@ pub struct OutputReport {
     pub expected_shape: Vec<usize>,
     pub tolerance: Tolerance,
     #[serde(flatten)]
-    pub metrics: TensorMetrics,
+    pub metrics: Metrics,
     /// Why the output could not be compared element by element (type or shape differ).
     pub problem: Option<String>,
 }

@@ -16,7 +16,7 @@ use tract_onnx::prelude::Tensor;
 use super::error::ValidateError;
 use super::model::{DimDecl, Signature, TensorDecl};
 use super::npy;
-use crate::compare::datum_name;
+use crate::metrics::datum_name;
 use crate::onnx::{
     OnnxError, TensorLimits, dtype_name, onnx_data_type, read_tensor_pb, tensor_from_proto,
 };

@@ -1,9 +1,9 @@
-//! Metrics of two tract tensors of any numeric element type.
+//! Metrics of two tensors of any numeric element type: the one element loop of the crate.
 //!
 //! Floats (f16, f32, f64) are compared through f64 values with the ULP distance taken in their
 //! own type; integers and booleans through exact differences, under the same tolerance rule.
-//! This file holds the one element loop of the crate: [`super::compare`] (f32 arrays) runs it
-//! too, so every verdict rests on the same arithmetic.
+//! Tensors ([`compare_tensors`]) and plain f32 arrays ([`compare_arrays`]) run the same loop, so
+//! every verdict rests on the same arithmetic and reports the same [`Metrics`].
 
 use ndarray::{ArrayViewD, Dimension};
 use serde::{Serialize, Serializer};
@@ -39,6 +39,17 @@ impl std::fmt::Display for Value {
             Value::Int(v) => write!(f, "{v}"),
             Value::UInt(v) => write!(f, "{v}"),
             Value::Bool(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Scientific notation in the value's own precision (integers as they are).
+impl std::fmt::LowerExp for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::F32(v) => std::fmt::LowerExp::fmt(v, f),
+            Value::F64(v) => std::fmt::LowerExp::fmt(v, f),
+            other => std::fmt::Display::fmt(other, f),
         }
     }
 }
@@ -94,7 +105,7 @@ pub struct ElementDiff {
 /// `max_ulp` is the distance in units of last place of the element type (for integers, the
 /// difference itself; `u64::MAX` when a NaN meets a number).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TensorMetrics {
+pub struct Metrics {
     pub elements: usize,
     #[serde(serialize_with = "serialize_f64")]
     pub max_abs_err: f64,
@@ -111,7 +122,7 @@ pub struct TensorMetrics {
     pub worst: Option<ElementDiff>,
 }
 
-impl TensorMetrics {
+impl Metrics {
     pub fn passed(&self) -> bool {
         self.mismatches == 0
     }
@@ -120,7 +131,7 @@ impl TensorMetrics {
 /// Why two tensors could not be compared element by element. Reported as a failed output,
 /// not as an error: a model that computes the wrong type or shape ran and got it wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CompareError {
+pub enum Incomparable {
     #[error("element type {actual}, expected {expected}")]
     Dtype { actual: String, expected: String },
     #[error("shape {actual:?}, expected {expected:?}")]
@@ -133,7 +144,7 @@ pub enum CompareError {
 }
 
 /// An element type the comparison understands.
-pub(super) trait Element: Datum + Copy {
+pub trait Element: Datum + Copy {
     fn value(self) -> Value;
     fn to_f64(self) -> f64;
     fn is_finite_value(self) -> bool;
@@ -276,13 +287,13 @@ impl Element for bool {
 }
 
 /// The element loop. Shapes must agree (callers check and report otherwise).
-pub(super) fn compare_views<T: Element>(
+pub fn compare_views<T: Element>(
     actual: &ArrayViewD<T>,
     expected: &ArrayViewD<T>,
     tol: &Tolerance,
-) -> TensorMetrics {
+) -> Metrics {
     debug_assert_eq!(actual.shape(), expected.shape());
-    let mut m = TensorMetrics {
+    let mut m = Metrics {
         elements: actual.len(),
         max_abs_err: 0.0,
         max_rel_err: 0.0,
@@ -353,6 +364,26 @@ pub(super) fn compare_views<T: Element>(
     m
 }
 
+/// Compares two f32 arrays of equal shape (callers check and report a shape difference with
+/// their own context; unequal shapes here are a caller bug and panic).
+pub fn compare_arrays(
+    actual: &ArrayViewD<f32>,
+    expected: &ArrayViewD<f32>,
+    tol: &Tolerance,
+) -> Metrics {
+    assert_eq!(
+        actual.shape(),
+        expected.shape(),
+        "compare_arrays() needs equal shapes"
+    );
+    compare_views(actual, expected, tol)
+}
+
+/// Distance in ULPs between two f32 values (0 == -0); `u64::MAX` when either is NaN.
+pub fn ulp_distance(a: f32, b: f32) -> u64 {
+    <f32 as Element>::ulps(a, b)
+}
+
 /// The ONNX-style name of a tract element type (`FLOAT`, `INT64`), for messages and reports.
 pub fn datum_name(dt: DatumType) -> String {
     match dt {
@@ -377,29 +408,29 @@ fn typed<T: Element>(
     actual: &Tensor,
     expected: &Tensor,
     tol: &Tolerance,
-) -> Result<TensorMetrics, CompareError> {
-    let unsupported = |_| CompareError::Unsupported(datum_name(actual.datum_type()));
+) -> Result<Metrics, Incomparable> {
+    let unsupported = |_| Incomparable::Unsupported(datum_name(actual.datum_type()));
     let a = actual.to_plain_array_view::<T>().map_err(unsupported)?;
     let e = expected.to_plain_array_view::<T>().map_err(unsupported)?;
     Ok(compare_views(&a, &e, tol))
 }
 
 /// Compares two tensors of equal element type and shape. A type or shape difference comes back
-/// as a [`CompareError`] for the caller to report as a failed output.
+/// as a [`Incomparable`] for the caller to report as a failed output.
 pub fn compare_tensors(
     actual: &Tensor,
     expected: &Tensor,
     tol: &Tolerance,
-) -> Result<TensorMetrics, CompareError> {
+) -> Result<Metrics, Incomparable> {
     let dt = actual.datum_type();
     if dt != expected.datum_type() {
-        return Err(CompareError::Dtype {
+        return Err(Incomparable::Dtype {
             actual: datum_name(dt),
             expected: datum_name(expected.datum_type()),
         });
     }
     if actual.shape() != expected.shape() {
-        return Err(CompareError::Shape {
+        return Err(Incomparable::Shape {
             actual: actual.shape().to_vec(),
             expected: expected.shape().to_vec(),
         });
@@ -417,15 +448,15 @@ pub fn compare_tensors(
         DatumType::U32 => typed::<u32>(actual, expected, tol),
         DatumType::U64 => typed::<u64>(actual, expected, tol),
         DatumType::Bool => typed::<bool>(actual, expected, tol),
-        other => Err(CompareError::Unsupported(datum_name(other))),
+        other => Err(Incomparable::Unsupported(datum_name(other))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::Preset;
-    use ndarray::{ArrayD, IxDyn};
+    use crate::metrics::Preset;
+    use ndarray::{ArrayD, IxDyn, arr2};
 
     fn t<T: Datum + Copy>(shape: &[usize], v: &[T]) -> Tensor {
         Tensor::from(ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap())
@@ -502,19 +533,19 @@ mod tests {
         let tol = Preset::Default.tolerance();
         assert_eq!(
             compare_tensors(&t(&[1], &[1.0f32]), &t(&[1], &[1.0f64]), &tol),
-            Err(CompareError::Dtype {
+            Err(Incomparable::Dtype {
                 actual: "FLOAT".into(),
                 expected: "DOUBLE".into()
             })
         );
         assert!(matches!(
             compare_tensors(&t(&[2], &[1i32, 2]), &t(&[1, 2], &[1i32, 2]), &tol),
-            Err(CompareError::Shape { .. })
+            Err(Incomparable::Shape { .. })
         ));
         let s = Tensor::from(ndarray::arr1(&["a".to_owned()]).into_dyn());
         assert!(matches!(
             compare_tensors(&s, &s, &tol),
-            Err(CompareError::Unsupported(_))
+            Err(Incomparable::Unsupported(_))
         ));
     }
 
@@ -550,5 +581,66 @@ mod tests {
         assert!(compare_tensors(&a, &a, &allow).unwrap().passed());
         let b = t(&[2], &[f64::NAN, f64::NEG_INFINITY]);
         assert_eq!(compare_tensors(&a, &b, &allow).unwrap().mismatches, 1);
+    }
+
+    #[test]
+    fn ulp_distance_counts_representable_steps() {
+        assert_eq!(ulp_distance(1.0, 1.0), 0);
+        assert_eq!(ulp_distance(1.0, f32::from_bits(1.0f32.to_bits() + 3)), 3);
+        assert_eq!(ulp_distance(0.0, -0.0), 0);
+        assert_eq!(ulp_distance(f32::from_bits(1), -f32::from_bits(1)), 2);
+        assert_eq!(ulp_distance(f32::NAN, 1.0), u64::MAX);
+    }
+
+    #[test]
+    fn metrics_name_first_and_worst_mismatch() {
+        let a = arr2(&[[1.0f32, 2.0, 3.0], [4.0, 5.5, 6.0]]).into_dyn();
+        let e = arr2(&[[1.0f32, 2.1, 3.0], [4.0, 5.0, 6.0]]).into_dyn();
+        let m = compare_arrays(&a.view(), &e.view(), &Preset::Default.tolerance());
+        assert_eq!(m.mismatches, 2);
+        assert_eq!(m.first_mismatch.as_ref().unwrap().index, vec![0, 1]);
+        let worst = m.worst.unwrap();
+        assert_eq!(worst.index, vec![1, 1]);
+        assert_eq!(
+            (worst.actual, worst.expected),
+            (Value::F32(5.5), Value::F32(5.0))
+        );
+        assert!((m.max_abs_err - 0.5).abs() < 1e-12);
+        assert!((m.max_rel_err - 0.5 / 5.5).abs() < 1e-12);
+        assert!((m.mismatch_fraction - 2.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn metrics_are_symmetric_except_for_the_rtol_side() {
+        let a = arr2(&[[0.0f32, 1e-3, -7.0]]).into_dyn();
+        let b = arr2(&[[0.0f32, 2e-3, -7.5]]).into_dyn();
+        let t = Preset::Exact.tolerance();
+        let (ab, ba) = (
+            compare_arrays(&a.view(), &b.view(), &t),
+            compare_arrays(&b.view(), &a.view(), &t),
+        );
+        assert_eq!(ab.max_abs_err, ba.max_abs_err);
+        assert_eq!(ab.max_rel_err, ba.max_rel_err);
+        assert_eq!(ab.max_ulp, ba.max_ulp);
+        assert_eq!(ab.mismatches, ba.mismatches);
+    }
+
+    #[test]
+    fn nan_never_passes_by_default() {
+        let a = ArrayD::from_elem(IxDyn(&[2]), f32::NAN);
+        let m = compare_arrays(&a.view(), &a.view(), &Preset::Loose.tolerance());
+        assert_eq!(m.mismatches, 2);
+        assert_eq!(m.nonfinite, 2);
+        let mut allow = Preset::Loose.tolerance();
+        allow.allow_nonfinite = true;
+        assert!(compare_arrays(&a.view(), &a.view(), &allow).passed());
+    }
+
+    #[test]
+    fn zero_vs_zero_is_not_a_relative_error() {
+        let z = ArrayD::<f32>::zeros(IxDyn(&[3]));
+        let m = compare_arrays(&z.view(), &z.view(), &Preset::Exact.tolerance());
+        assert_eq!((m.max_abs_err, m.max_rel_err, m.max_ulp), (0.0, 0.0, 0));
+        assert!(m.passed());
     }
 }

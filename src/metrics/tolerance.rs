@@ -21,7 +21,7 @@ pub const ONNX_BACKEND: Tolerance = Tolerance {
 };
 
 /// Named tolerances, from bit-exact to loose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// Bit-identical (0, 0): the same graph on the same runtime.
@@ -68,6 +68,28 @@ impl Preset {
             Preset::Relaxed => "relaxed",
             Preset::Loose => "loose",
         }
+    }
+}
+
+/// A tolerance name that is not a preset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown tolerance preset '{0}' (presets: exact, strict, default, relaxed, loose)")]
+pub struct UnknownPreset(pub String);
+
+impl std::str::FromStr for Preset {
+    type Err = UnknownPreset;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| UnknownPreset(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -136,6 +158,20 @@ mod tests {
         assert!(t.accepts(f64::NEG_INFINITY, f64::NEG_INFINITY));
         assert!(!t.accepts(f64::INFINITY, f64::NEG_INFINITY));
         assert!(!t.accepts(f64::NAN, 0.0));
+    }
+
+    #[test]
+    fn presets_parse_from_their_names() {
+        for p in Preset::ALL {
+            assert_eq!(p.name().parse::<Preset>(), Ok(p));
+        }
+        assert!(
+            "tight"
+                .parse::<Preset>()
+                .unwrap_err()
+                .to_string()
+                .contains("'tight'")
+        );
     }
 
     #[test]
