@@ -26,8 +26,24 @@ use ndarray_npy::WriteNpyExt;
 use prost::Message;
 
 use crate::loss::Formulation;
-use crate::model::export::Head;
+use crate::loss::Head;
 use crate::onnx;
+
+/// Who wrote a file.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Self {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -114,7 +130,7 @@ pub fn write_model_case(
     )?;
     dir.write(
         &format!("{folder}/test_data_set_0/output_0.pb"),
-        &tensor(head.output_name(), outputs),
+        &tensor(crate::model::export::output_name(head), outputs),
     )?;
     dir.write(&model_path(form), onnx_bytes)?;
     Ok(())

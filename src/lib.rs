@@ -26,14 +26,30 @@ pub mod artifacts;
 pub mod bench;
 pub mod cli;
 pub mod compare;
+pub mod conformance;
 pub mod dataset;
+pub mod inspect;
 pub mod loss;
 pub mod matrix;
 pub mod metrics;
 pub mod model;
 pub mod onnx;
 pub mod pipeline;
+pub mod refdata;
 pub mod report;
 pub mod rng;
 pub mod runtime;
 pub mod validate;
+
+/// An error and its causes joined by ": ", outermost first: how every error is printed, on one
+/// line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}

@@ -48,6 +48,34 @@ impl std::fmt::Display for Formulation {
     }
 }
 
+/// What a graph outputs: its logits, or a `Sigmoid` of them. The head a model trains through
+/// decides its [`Formulation`]; validating any ONNX file, the head is read off the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// The last dense layer's output, unbounded.
+    Logits,
+    /// `Sigmoid` of the logits: probabilities in (0, 1).
+    Sigmoid,
+}
+
+impl Head {
+    /// The head a model trained with `form` was trained through.
+    pub fn for_formulation(form: Formulation) -> Self {
+        match form {
+            Formulation::Logits => Head::Logits,
+            Formulation::Probs => Head::Sigmoid,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::Logits => "logits",
+            Head::Sigmoid => "sigmoid",
+        }
+    }
+}
+
 /// Logits-form loss of one element, in f32 arithmetic.
 pub fn logits_elem_f32(z: f32, y: f32) -> f32 {
     z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()

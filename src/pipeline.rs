@@ -12,12 +12,15 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::dataset::{self, Dataset, DatasetError, binarize};
+use crate::loss::Head;
 use crate::loss::{self, Formulation, LossPair};
 use crate::metrics::{Metrics, Tolerance, compare_arrays};
-use crate::model::export::{self, Head};
+use crate::model::export;
 use crate::model::train::{self, CLASSES, FormPair, Progress, TrainConfig, TrainRun};
 use crate::model::weights::MlpWeights;
-use crate::runtime::{BurnRuntime, Prediction, Runtime, RuntimeError, TractRuntime};
+use crate::onnx::TensorLimits;
+use crate::runtime::head::{Prediction, predict};
+use crate::runtime::{BurnMlpRunnable, OnnxModel, Runtime, RuntimeError, Tract};
 
 /// Where samples come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,10 +169,17 @@ pub fn check_export(
     tol: &Tolerance,
 ) -> Result<ExportCheck, RuntimeError> {
     let head = Head::for_formulation(form);
-    let mut burn = BurnRuntime::new("burn (trained)", weights, head);
-    let mut tract = TractRuntime::from_bytes(format!("tract ({} export)", head.name()), onnx)?;
-    let expected = burn.predict(x)?;
-    let actual = tract.predict(x)?;
+    let mut burn = BurnMlpRunnable::new("burn (trained)", weights, head);
+    let export_name = format!("{} export", head.name());
+    let model = OnnxModel::from_bytes(
+        onnx,
+        std::path::Path::new(&export_name),
+        None,
+        TensorLimits::default(),
+    )?;
+    let mut tract = Tract::default().prepare(&model)?;
+    let expected = predict(&mut burn, x)?;
+    let actual = predict(tract.as_mut(), x)?;
     let losses = |p: &Prediction| {
         let probs = (head == Head::Sigmoid).then(|| p.output.view().into_dyn());
         loss::both_forms(
@@ -197,7 +207,7 @@ pub fn check_export(
     Ok(ExportCheck {
         formulation: form,
         head,
-        output_name: head.output_name().to_string(),
+        output_name: export::output_name(head).to_string(),
         onnx_bytes: onnx.len(),
         onnx_sha256: format!("{:x}", Sha256::digest(onnx)),
         samples: x.nrows(),

@@ -1,10 +1,10 @@
 //! Export -> reload parity through the public API.
 
 use ndarray::Array2;
-use onnx_parity::loss::Formulation;
+use onnx_parity::loss::{Formulation, Head};
 use onnx_parity::metrics::Preset;
 use onnx_parity::model::MlpWeights;
-use onnx_parity::model::export::{Head, export_mlp};
+use onnx_parity::model::export::export_mlp;
 use onnx_parity::onnx;
 use onnx_parity::pipeline::check_export;
 use onnx_parity::rng::Rng;

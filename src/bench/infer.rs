@@ -1,23 +1,24 @@
 //! tract inference throughput at batch 1 and 256, on our exports and the committed Keras ones.
 //!
-//! Each model is planned as `validate` plans it: the input fact bound to the concrete batch
-//! shape before optimizing (tf2onnx's distinct `unk__N` batch dims need it), one state spawned
-//! and reused. Inputs are prepared before timing, so a figure is tract's work alone; the
-//! `.runtime` figures add what our `Runtime` wrapper does around it (array to tensor, outputs
-//! back to arrays, the logits under a Sigmoid head read from the same run).
+//! Each model runs through the tract runtime exactly as `validate` runs it: planned for the
+//! concrete batch shape before timing (tf2onnx's distinct `unk__N` batch dims need it), one
+//! state spawned and reused. Inputs are prepared as tensors before timing, so a figure is
+//! tract's work plus the runtime's bookkeeping; the `.runtime` figures add what `demo` does
+//! around it (array to tensor, outputs back to arrays, the logits under a Sigmoid head read
+//! from the same run).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use ndarray::s;
-use tract_onnx::prelude::{
-    Datum, Framework, InferenceFact, InferenceModelExt, IntoRunnable, TValue, Tensor,
-    TypedRunnableModel, tvec,
-};
+use tract_onnx::prelude::Tensor;
 
 use super::{Figure, Timer, dense_flops};
 use crate::dataset::Dataset;
-use crate::runtime::{Runtime, TractRuntime};
+use crate::onnx::TensorLimits;
+use crate::runtime::head::predict;
+use crate::runtime::tract::TractRunnable;
+use crate::runtime::{Feed, OnnxModel, Runnable, Stage};
 
 /// Samples pushed through a model per timed repetition, at either batch size.
 pub const SAMPLES_PER_REPETITION: usize = 4_096;
@@ -78,30 +79,24 @@ fn shape(image: bool, batch: usize) -> Vec<usize> {
     }
 }
 
-/// The model optimized for inputs of exactly `shape`.
-fn plan(bytes: &[u8], shape: &[usize]) -> Result<Arc<TypedRunnableModel>, String> {
-    let mut model = tract_onnx::onnx()
-        .model_for_read(&mut &bytes[..])
-        .map_err(|e| format!("{e:#}"))?;
-    model
-        .set_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))
-        .map_err(|e| format!("{e:#}"))?;
-    model
-        .into_optimized()
-        .and_then(|m| m.into_runnable())
-        .map_err(|e| format!("{e:#}"))
+/// The model, opened and parsed by tract.
+fn open(models: &Path, case: &Case) -> Result<TractRunnable, String> {
+    let path = models.join(case.path);
+    let model = OnnxModel::open(&path, TensorLimits::default()).map_err(|e| e.to_string())?;
+    TractRunnable::new(model, Stage::Optimized).map_err(|e| e.to_string())
 }
 
-/// `count` input batches of `batch` samples, cycling through the data.
-fn batches(data: &Dataset, image: bool, batch: usize, count: usize) -> Vec<TValue> {
+/// `count` input batches of `batch` samples, cycling through the data, as named feeds.
+fn batches(data: &Dataset, input: &str, image: bool, batch: usize, count: usize) -> Vec<Feed> {
     (0..count)
         .map(|i| {
             let start = (i * batch) % (data.len() - batch + 1);
             let rows = data.images.slice(s![start..start + batch, ..]).to_owned();
             let t: Tensor = rows.into();
-            t.into_shape(&shape(image, batch))
-                .expect("784 pixels are 28x28x1")
-                .into()
+            let t = t
+                .into_shape(&shape(image, batch))
+                .expect("784 pixels are 28x28x1");
+            Feed::new(input, Arc::new(t))
         })
         .collect()
 }
@@ -113,19 +108,22 @@ fn bench_case(
     data: &Dataset,
 ) -> Result<Vec<Figure>, String> {
     let path = models.join(case.path);
-    let bytes = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let mut runnable = open(models, case)?;
+    let input = runnable.signature().inputs[0].name.clone();
+    let fetch = runnable.signature().output_names();
     let mut figures = Vec::new();
     for batch in BATCHES {
         let runs = SAMPLES_PER_REPETITION / batch;
-        let plan = plan(&bytes, &shape(case.image, batch))
+        let inputs = batches(data, &input, case.image, batch, runs.min(256));
+        runnable
+            .plan(&inputs[..1], &fetch)
             .map_err(|e| format!("{}: planning batch {batch}: {e}", path.display()))?;
-        let mut state = plan.spawn().map_err(|e| format!("{e:#}"))?;
-        let inputs = batches(data, case.image, batch, runs.min(256));
         let mut failure = None;
         let times = timer.time(|| {
             for i in 0..runs {
-                if let Err(e) = state.run(tvec![inputs[i % inputs.len()].clone()]) {
-                    failure.get_or_insert(format!("{e:#}"));
+                let feed = std::slice::from_ref(&inputs[i % inputs.len()]);
+                if let Err(e) = runnable.run(feed, &fetch) {
+                    failure.get_or_insert(e.to_string());
                 }
             }
         });
@@ -142,21 +140,24 @@ fn bench_case(
     Ok(figures)
 }
 
-/// Our `Runtime` wrapper on the sigmoid export, as `demo` runs it (symbolic batch, logits read
-/// from under the Sigmoid, arrays in and out).
+/// The sigmoid export as `demo` runs it (arrays in and out, the logits read from under the
+/// Sigmoid in the same run).
 fn bench_runtime(timer: &Timer, models: &Path, data: &Dataset) -> Result<Vec<Figure>, String> {
     let case = &cases()[1];
-    let path = models.join(case.path);
-    let bytes = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let mut rt = TractRuntime::from_bytes(case.path, &bytes).map_err(|e| e.to_string())?;
+    let mut runnable = open(models, case)?;
     let mut figures = Vec::new();
     for batch in BATCHES {
         let runs = SAMPLES_PER_REPETITION / batch;
+        // Plan outside the timing, as the figures above do.
+        predict(&mut runnable, data.images.slice(s![..batch, ..])).map_err(|e| e.to_string())?;
         let mut failure = None;
         let times = timer.time(|| {
             for i in 0..runs {
                 let start = (i * batch) % (data.len() - batch + 1);
-                if let Err(e) = rt.predict(data.images.slice(s![start..start + batch, ..])) {
+                if let Err(e) = predict(
+                    &mut runnable,
+                    data.images.slice(s![start..start + batch, ..]),
+                ) {
                     failure.get_or_insert(e.to_string());
                 }
             }
@@ -166,7 +167,7 @@ fn bench_runtime(timer: &Timer, models: &Path, data: &Dataset) -> Result<Vec<Fig
         }
         figures.push(times.throughput(
             &format!("infer.{}.b{batch}.runtime", case.key),
-            &format!("our TractRuntime::predict on {}, batch {batch}", case.path),
+            &format!("runtime::head::predict on {}, batch {batch}", case.path),
             SAMPLES_PER_REPETITION,
             Some(case.flops_per_sample),
         ));

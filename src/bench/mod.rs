@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 pub use render::render_text;
 pub use validate::{ValidateChild, run_validate_child};
 
+use crate::artifacts::Tool;
 use crate::dataset::{self, Dataset, DatasetError};
-use crate::report::Tool;
 
 /// What to measure and on which data.
 #[derive(Debug, Clone)]

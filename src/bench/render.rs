@@ -67,8 +67,8 @@ pub fn render_text(r: &BenchReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifacts::Tool;
     use crate::bench::Machine;
-    use crate::report::Tool;
 
     #[test]
     fn a_table_row_per_figure() {

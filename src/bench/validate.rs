@@ -4,30 +4,32 @@
 //! The case is our sigmoid export (`mnist-mlp/sigmoid`) with reference outputs computed by the
 //! trained burn graph from the committed weights, written in the backend-test layout into a
 //! temporary folder. Stages call the same library functions `validate` calls, in its order:
-//! read and check the model, read the test set and labels, plan (bind shapes, optimize), run,
-//! compare outputs and compute the losses. `validate.after_load` is [`validate_loaded`] end to
-//! end and `validate.total` is [`validate::validate`] end to end, so the split can be checked
-//! against the whole.
+//! read and check the model and parse it in tract, read the test set and labels, plan (bind
+//! shapes, optimize), run, compare outputs and compute the losses. `validate.after_load` is
+//! [`validate_model`] end to end (all but reading and checking the file) and `validate.total`
+//! is [`validate::validate`] end to end, so the split can be checked against the whole.
 //!
-//! [`validate_loaded`]: crate::validate::validate_loaded
+//! [`validate_model`]: crate::validate::validate_model
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
-use tract_onnx::prelude::Tensor;
 
 use super::{BenchConfig, BenchError, Figure, Timer, Unit};
 use crate::artifacts::{self, ArtifactDir};
 use crate::dataset::{Dataset, binarize};
-use crate::loss::Formulation;
-use crate::model::export::Head;
+use crate::loss::{Formulation, Head};
 use crate::model::npz;
 use crate::model::train::CLASSES;
 use crate::onnx::TensorLimits;
-use crate::runtime::{BurnRuntime, Runtime};
-use crate::validate::{self, ValidateConfig, check, model, npy, run, testdata};
+use crate::refdata::{self, TestSet, testset};
+use crate::runtime::head::{self, predict};
+use crate::runtime::tract::TractRunnable;
+use crate::runtime::{BurnMlpRunnable, Feed, OnnxModel, Runnable, Stage};
+use crate::validate::{self, ValidateConfig, check};
 
 /// A temporary folder removed when dropped.
 struct TempDir(PathBuf);
@@ -54,10 +56,12 @@ fn fixture(models: &Path, data: &Dataset) -> Result<Fixture, BenchError> {
     let onnx = std::fs::read(case.join("model.onnx")).map_err(|e| {
         BenchError::setup(format!("reading {}", case.join("model.onnx").display()), e)
     })?;
-    let outputs = BurnRuntime::new("burn", &weights, Head::Sigmoid)
-        .predict(data.images.view())
-        .map_err(|e| BenchError::setup("reference outputs", e))?
-        .output;
+    let outputs = predict(
+        &mut BurnMlpRunnable::new("burn", &weights, Head::Sigmoid),
+        data.images.view(),
+    )
+    .map_err(|e| BenchError::setup("reference outputs", e))?
+    .output;
     let root = std::env::temp_dir().join(format!("onnx-parity-bench-{}", std::process::id()));
     let dir = ArtifactDir::create(&root).map_err(|e| BenchError::setup("temporary folder", e))?;
     let guard = TempDir(root.clone());
@@ -96,26 +100,20 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
     let mut figures = Vec::new();
 
     // Each stage once untimed to get its result for the next stage, then timed.
-    let loaded = model::load_model(&f.model, limits).map_err(|e| failed("load", e))?;
-    figures.push(
-        timer
-            .time(|| model::load_model(&f.model, limits).map(|m| m.bytes))
-            .seconds(
-                "validate.load_model",
-                &what("read and check the model, tract parse"),
-            ),
-    );
-    let load_data = || -> Result<(testdata::TestSet, ArrayD<f32>), String> {
-        let set = testdata::load(&f.set, &loaded.signature, limits).map_err(|e| e.to_string())?;
-        let labels = npy::read_npy(&f.labels, limits)
-            .and_then(|t| {
-                t.into_plain_array::<f32>()
-                    .map_err(|e| validate::ValidateError::Labels {
-                        path: f.labels.clone(),
-                        message: format!("{e:#}"),
-                    })
-            })
-            .map_err(|e| e.to_string())?;
+    let open = || -> Result<(Arc<OnnxModel>, TractRunnable), String> {
+        let model = OnnxModel::open(&f.model, limits).map_err(|e| e.to_string())?;
+        let runnable =
+            TractRunnable::new(Arc::clone(&model), Stage::Optimized).map_err(|e| e.to_string())?;
+        Ok((model, runnable))
+    };
+    let (model, mut runnable) = open().map_err(|e| failed("load", e))?;
+    figures.push(timer.time(|| open().map(|(m, _)| m.bytes)).seconds(
+        "validate.load_model",
+        &what("read and check the model, tract parse"),
+    ));
+    let load_data = || -> Result<(TestSet, ArrayD<f32>), String> {
+        let set = testset::load(&f.set, &model.signature, limits).map_err(|e| e.to_string())?;
+        let labels = refdata::read_labels(&f.labels, limits).map_err(|e| e.to_string())?;
         Ok((set, labels))
     };
     let (set, labels) = load_data().map_err(|e| failed("test data", e))?;
@@ -124,21 +122,30 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
             .time(|| load_data().map(|(s, _)| s.inputs.len()))
             .seconds("validate.load_data", &what("read the test set and labels")),
     );
-    let output = loaded.signature.outputs[0].name.clone();
-    let head = loaded.sigmoid_heads.get(&output);
+    let output = model.signature.outputs[0].name.clone();
+    let head = head::sigmoid_head(&runnable, &output);
     let mut fetch = vec![output.clone()];
-    fetch.extend(head.map(|h| h.logits.clone()));
-    let inputs: Vec<&Tensor> = set.inputs.iter().map(|r| &r.tensor).collect();
-    let plan = run::prepare(&loaded, &inputs, &fetch).map_err(|e| failed("plan", e))?;
+    fetch.extend(head.as_ref().map(|h| h.logits.clone()));
+    let feeds: Vec<Feed> = set
+        .inputs
+        .iter()
+        .map(|r| Feed::new(r.name.clone(), Arc::clone(&r.tensor)))
+        .collect();
+    runnable
+        .plan(&feeds, &fetch)
+        .map_err(|e| failed("plan", e))?;
     figures.push(
         timer
-            .time(|| run::prepare(&loaded, &inputs, &fetch).is_ok())
+            .time(|| runnable.plan(&feeds, &fetch).is_ok())
             .seconds("validate.plan", &what("bind shapes and optimize in tract")),
     );
-    let outputs = run::execute(&loaded, &plan, &inputs).map_err(|e| failed("run", e))?;
+    let outputs = runnable
+        .run(&feeds, &fetch)
+        .map_err(|e| failed("run", e))?
+        .values;
     figures.push(
         timer
-            .time(|| run::execute(&loaded, &plan, &inputs).map(|o| o.len()))
+            .time(|| runnable.run(&feeds, &fetch).map(|o| o.values.len()))
             .seconds("validate.run", &what("tract run")),
     );
     let reference = &set.outputs[0].tensor;
@@ -149,7 +156,7 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
         let inputs = check::LossInputs {
             output_name: &output,
             output: &outputs[0],
-            head: head.zip(outputs.get(1)),
+            head: head.as_ref().zip(outputs.get(1)),
             reference: Some(reference),
             labels: &labels,
             labels_file: "labels.npy",
@@ -171,10 +178,10 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
     let cfg_validate = config(&f);
     figures.push(
         timer
-            .time(|| validate::validate_loaded(&loaded, &cfg_validate).len())
+            .time(|| validate::validate_model(&model, &cfg_validate).len())
             .seconds(
                 "validate.after_load",
-                &what("validate_loaded end to end (all but reading the model)"),
+                &what("validate_model end to end (all but reading and checking the file)"),
             ),
     );
     figures.push(

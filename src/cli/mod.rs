@@ -17,19 +17,22 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::artifacts::Tool;
 use crate::artifacts::{self, ArtifactDir};
 use crate::dataset::DatasetError;
 use crate::dataset::binarize;
 use crate::loss::Formulation;
+use crate::loss::Head;
 use crate::metrics::Preset;
-use crate::model::export::{self, Head};
+use crate::model::export;
 use crate::model::npz;
 use crate::model::train::InitSource;
 use crate::model::train::{CLASSES, Progress, TrainConfig};
 use crate::model::{AdamVariant, MlpWeights, OptimizerConfig};
 use crate::pipeline::{self, DataConfig, DataSource, DemoError, DemoReport, Trained};
-use crate::report::{self, Tool, TrainLog};
-use crate::runtime::{BurnRuntime, Runtime};
+use crate::report::{self, TrainLog};
+use crate::runtime::BurnMlpRunnable;
+use crate::runtime::head::predict;
 use sha2::{Digest, Sha256};
 
 /// Largest sample count accepted for --train/--eval (guards against absurd allocations).
@@ -421,12 +424,12 @@ fn write_artifacts(
     let inputs = pipeline::head_rows(&t.eval_set.images, reference_samples);
     let n = inputs.nrows();
     for form in Formulation::BOTH {
-        let mut burn = BurnRuntime::new(
+        let mut burn = BurnMlpRunnable::new(
             "burn (trained)",
             t.run.trained.get(form),
             Head::for_formulation(form),
         );
-        let outputs = burn.predict(inputs.view())?.output;
+        let outputs = predict(&mut burn, inputs.view())?.output;
         artifacts::write_model_case(dir, form, t.onnx.get(form), &inputs, &outputs)?;
         let weights = npz::weights_npz_bytes(t.run.trained.get(form));
         dir.write(

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
+use crate::conformance::{self, Verdict};
+use crate::inspect;
 use crate::metrics::{Preset, Tolerance};
 use crate::onnx::TensorLimits;
 use crate::report;
-use crate::validate::conformance::{self, Verdict};
 use crate::validate::{
-    DEFAULT_LOSS_TOL, ExpectLoss, Status, ValidateConfig, ValidateReport, inspect, manifest,
-    validate,
+    DEFAULT_LOSS_TOL, ExpectLoss, Status, ValidateConfig, ValidateReport, manifest, validate,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]

@@ -212,8 +212,9 @@ pub fn align(a: &[Layer], b: &[Layer]) -> Alignment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss::Head;
     use crate::model::MlpWeights;
-    use crate::model::export::{Head, export_mlp};
+    use crate::model::export::export_mlp;
     use crate::onnx::GraphBuilder;
     use crate::onnx::pb::tensor_proto::DataType;
     use crate::onnx::{Dim, ModelMeta};

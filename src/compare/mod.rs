@@ -14,21 +14,21 @@
 pub mod layers;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use ndarray::{Array2, Ix2};
 use serde::Serialize;
-use tract_onnx::prelude::{DatumType, Tensor};
+use tract_onnx::prelude::Tensor;
 
 use self::layers::{Layer, LayerKind};
+use crate::loss::Head;
 use crate::metrics::{Metrics, Tolerance, compare_tensors};
-use crate::model::burn_mlp::{self, BurnMlp};
-use crate::model::export::{self, Head};
 use crate::model::npz;
-use crate::onnx::{TensorLimits, decode_model};
-use crate::validate::model::{LoadedModel, load_model};
-use crate::validate::run::{self, Stage};
-use crate::validate::testdata::{self, MatchedBy};
-use crate::validate::{Status, ValidateError};
+use crate::onnx::TensorLimits;
+use crate::refdata::{MatchedBy, RefDataError, testset};
+use crate::runtime::{
+    BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Stage, Tract, head,
+};
+use crate::validate::Status;
 
 /// What `compare` needs, as library types.
 #[derive(Debug, Clone)]
@@ -46,7 +46,9 @@ pub struct CompareConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
     #[error(transparent)]
-    Validate(#[from] ValidateError),
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    RefData(#[from] RefDataError),
     #[error("{}: {message}", path.display())]
     Side { path: PathBuf, message: String },
 }
@@ -58,21 +60,21 @@ fn side_err(path: &Path, message: impl Into<String>) -> CompareError {
     }
 }
 
-/// One of the two things compared.
-enum Side {
-    Onnx(Box<LoadedModel>),
-    Burn {
-        path: PathBuf,
-        model: BurnMlp,
-        head: Head,
-        layers: Vec<Layer>,
-    },
+/// One of the two things compared: a runnable, and the ONNX file behind it when there is one
+/// (its signature reads the test data; tract's decluttered graph is measured against it).
+struct Side {
+    runnable: Box<dyn Runnable>,
+    onnx: Option<Arc<OnnxModel>>,
 }
 
 impl Side {
     fn open(path: &Path, limits: TensorLimits) -> Result<Side, CompareError> {
         if !path.is_dir() {
-            return Ok(Side::Onnx(Box::new(load_model(path, limits)?)));
+            let model = OnnxModel::open(path, limits)?;
+            return Ok(Side {
+                runnable: Tract::default().prepare(&model)?,
+                onnx: Some(model),
+            });
         }
         let weights_path = path.join("weights.npz");
         if !weights_path.is_file() {
@@ -86,8 +88,8 @@ impl Side {
         // The head: what the export beside the weights ends in, else the folder's name.
         let head = match path.join("model.onnx") {
             onnx if onnx.is_file() => {
-                let m = load_model(&onnx, limits)?;
-                if m.sigmoid_heads.is_empty() {
+                let m = OnnxModel::open(&onnx, limits)?;
+                if head::sigmoid_heads(m.graph()).is_empty() {
                     Head::Logits
                 } else {
                     Head::Sigmoid
@@ -104,100 +106,35 @@ impl Side {
                 }
             },
         };
-        let graph = export::export_mlp(&weights, head, vec![])
-            .map_err(|e| side_err(path, e.to_string()))?;
-        let proto = decode_model(&graph, path).map_err(|e| side_err(path, e.to_string()))?;
-        Ok(Side::Burn {
-            path: path.to_owned(),
-            model: BurnMlp::new(&weights, &burn_mlp::cpu()),
-            head,
-            layers: layers::layers(&proto),
+        Ok(Side {
+            runnable: Box::new(BurnMlpRunnable::new(
+                format!("burn: {}", path.display()),
+                &weights,
+                head,
+            )),
+            onnx: None,
         })
     }
 
     fn label(&self) -> String {
-        match self {
-            Side::Onnx(m) => format!("tract: {}", m.path.display()),
-            Side::Burn { path, .. } => format!("burn: {}", path.display()),
-        }
+        self.runnable.label().to_owned()
     }
 
     fn output_names(&self) -> Vec<String> {
-        match self {
-            Side::Onnx(m) => m.signature.outputs.iter().map(|o| o.name.clone()).collect(),
-            Side::Burn { head, .. } => vec![head.output_name().to_string()],
-        }
+        self.runnable.signature().output_names()
     }
 
     fn layers(&self) -> Vec<Layer> {
-        match self {
-            Side::Onnx(m) => layers::layers(&m.proto),
-            Side::Burn { layers, .. } => layers.clone(),
-        }
+        self.runnable
+            .graph()
+            .map(layers::layers)
+            .unwrap_or_default()
     }
 
     /// Values of `fetch` (tensor names) for `inputs`, in `fetch` order.
-    fn run(
-        &self,
-        inputs: &[&Tensor],
-        fetch: &[String],
-        stage: Stage,
-    ) -> Result<Vec<Tensor>, CompareError> {
-        match self {
-            Side::Onnx(m) => {
-                let plan = run::prepare_stage(m, inputs, fetch, stage)?;
-                Ok(run::execute(m, &plan, inputs)?)
-            }
-            Side::Burn {
-                path, model, head, ..
-            } => {
-                let x = burn_input(path, inputs)?;
-                let all = model.intermediates(x.view(), *head == Head::Sigmoid);
-                fetch
-                    .iter()
-                    .map(|name| {
-                        all.iter()
-                            .find(|(n, _)| n == name)
-                            .map(|(_, v)| Tensor::from(v.clone().into_dyn()))
-                            .ok_or_else(|| {
-                                side_err(path, format!("burn computes no tensor named '{name}'"))
-                            })
-                    })
-                    .collect()
-            }
-        }
+    fn run(&mut self, inputs: &[Feed], fetch: &[String]) -> Result<Vec<Tensor>, CompareError> {
+        Ok(self.runnable.run(inputs, fetch)?.values)
     }
-}
-
-/// The burn MLP takes one f32 matrix `[n, features]`.
-fn burn_input(path: &Path, inputs: &[&Tensor]) -> Result<Array2<f32>, CompareError> {
-    let [x] = inputs else {
-        return Err(side_err(
-            path,
-            format!("the MLP takes one input, the test set has {}", inputs.len()),
-        ));
-    };
-    if x.datum_type() != DatumType::F32 {
-        return Err(side_err(
-            path,
-            format!(
-                "the MLP takes float32 input, the test set holds {:?}",
-                x.datum_type()
-            ),
-        ));
-    }
-    let n = x.shape().first().copied().unwrap_or(0);
-    let flat = x.len().checked_div(n).unwrap_or(0);
-    let view = x
-        .to_plain_array_view::<f32>()
-        .map_err(|e| side_err(path, format!("{e:#}")))?;
-    view.to_shape((n, flat))
-        .map(|v| v.to_owned())
-        .map_err(|e| side_err(path, format!("input shape {:?}: {e}", x.shape())))
-        .and_then(|a| {
-            a.into_dimensionality::<Ix2>()
-                .map_err(|e| side_err(path, e.to_string()))
-        })
 }
 
 /// Two tensors compared, or why they could not be.
@@ -322,11 +259,11 @@ fn paired<'a>(
 
 /// Compare A and B on every test set.
 pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
-    let a = Side::open(&cfg.a, cfg.limits)?;
-    let b = Side::open(&cfg.b, cfg.limits)?;
-    let (reference, reference_path) = match (&a, &b) {
-        (Side::Onnx(m), _) => (m, &cfg.a),
-        (_, Side::Onnx(m)) => (m, &cfg.b),
+    let mut a = Side::open(&cfg.a, cfg.limits)?;
+    let mut b = Side::open(&cfg.b, cfg.limits)?;
+    let (reference, reference_path) = match (&a.onnx, &b.onnx) {
+        (Some(m), _) => (Arc::clone(m), &cfg.a),
+        (_, Some(m)) => (Arc::clone(m), &cfg.b),
         _ => {
             return Err(side_err(
                 &cfg.a,
@@ -334,25 +271,35 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
             ));
         }
     };
-    let sets = testdata::resolve(reference_path, &cfg.test_data)?;
+    let sets = testset::resolve(reference_path, &cfg.test_data)?;
     let mut cases = Vec::new();
     for set_path in &sets {
         // Each ONNX side reads the set against its own signature: inputs are matched to its
         // names (else positions) and checked against its declared types and dims.
-        let reference_set = testdata::load(set_path, &reference.signature, cfg.limits)?;
-        let inputs_of = |side: &Side| -> Result<(Vec<Tensor>, bool), CompareError> {
-            let refs = match side {
-                Side::Onnx(m) => {
-                    testdata::load(set_path, &m.signature, cfg.limits)
+        let reference_set = testset::load(set_path, &reference.signature, cfg.limits)?;
+        let inputs_of = |side: &Side| -> Result<(Vec<Feed>, bool), CompareError> {
+            let refs = match &side.onnx {
+                Some(m) => {
+                    testset::load(set_path, &m.signature, cfg.limits)
                         .map_err(|e| {
-                            side_err(&m.path, format!("as this model's input: {}", e.chain()))
+                            side_err(
+                                &m.path,
+                                format!("as this model's input: {}", crate::error_chain(&e)),
+                            )
                         })?
                         .inputs
                 }
-                Side::Burn { .. } => reference_set.inputs.clone(),
+                None => reference_set.inputs.clone(),
             };
             let by_name = refs.iter().all(|r| r.matched_by == MatchedBy::Name);
-            Ok((refs.into_iter().map(|r| r.tensor).collect(), by_name))
+            let feeds = refs
+                .into_iter()
+                .map(|r| Feed {
+                    name: r.name,
+                    value: r.tensor,
+                })
+                .collect();
+            Ok((feeds, by_name))
         };
         let ((in_a, a_by_name), (in_b, b_by_name)) = (inputs_of(&a)?, inputs_of(&b)?);
         let by = if a_by_name && b_by_name {
@@ -360,7 +307,9 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
         } else {
             MatchedBy::Position
         };
-        cases.push(compare_case(cfg, &a, &b, set_path, &in_a, &in_b, by)?);
+        cases.push(compare_case(
+            cfg, &mut a, &mut b, set_path, &in_a, &in_b, by,
+        )?);
     }
     let passed = cases.iter().all(|c| c.status == Status::Pass);
     Ok(CompareReport {
@@ -375,16 +324,14 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
 
 fn compare_case(
     cfg: &CompareConfig,
-    a: &Side,
-    b: &Side,
+    a: &mut Side,
+    b: &mut Side,
     set_path: &Path,
-    inputs_a: &[Tensor],
-    inputs_b: &[Tensor],
+    in_a: &[Feed],
+    in_b: &[Feed],
     inputs_matched_by: MatchedBy,
 ) -> Result<CaseComparison, CompareError> {
     let tol = &cfg.tolerance;
-    let in_a: Vec<&Tensor> = inputs_a.iter().collect();
-    let in_b: Vec<&Tensor> = inputs_b.iter().collect();
     let (out_a, out_b) = (a.output_names(), b.output_names());
     if out_a.len() != out_b.len() {
         return Err(side_err(
@@ -426,8 +373,8 @@ fn compare_case(
         &layers_b,
         &mut alignment.pairs.iter().map(|p| p.1),
     );
-    let values_a = a.run(&in_a, &fetch_a, Stage::Optimized)?;
-    let values_b = b.run(&in_b, &fetch_b, Stage::Optimized)?;
+    let values_a = a.run(in_a, &fetch_a)?;
+    let values_b = b.run(in_b, &fetch_b)?;
     let value = |fetch: &[String], values: &[Tensor], name: &str| {
         values[fetch.iter().position(|f| f == name).expect("fetched")].clone()
     };
@@ -479,21 +426,25 @@ fn compare_case(
     let mut probes_changed_outputs = false;
     if cfg.layers {
         for (side, fetch, values, ins) in [
-            (a, &fetch_a, &values_a, &in_a),
-            (b, &fetch_b, &values_b, &in_b),
+            (&mut *a, &fetch_a, &values_a, in_a),
+            (&mut *b, &fetch_b, &values_b, in_b),
         ] {
             let outs = side.output_names();
             if fetch.len() > outs.len() {
-                let plain = side.run(ins, &outs, Stage::Optimized)?;
+                let plain = side.run(ins, &outs)?;
                 probes_changed_outputs |= plain.iter().zip(values.iter()).any(|(p, v)| p != v);
             }
         }
     }
     let mut stages = Vec::new();
-    for (side, values, ins) in [(a, &values_a, &in_a), (b, &values_b, &in_b)] {
-        if let Side::Onnx(_) = side {
+    for (side, values, ins) in [(&*a, &values_a, in_a), (&*b, &values_b, in_b)] {
+        if let Some(model) = &side.onnx {
             let outs = side.output_names();
-            let decl = side.run(ins, &outs, Stage::Decluttered)?;
+            let mut decluttered = Tract {
+                stage: Stage::Decluttered,
+            }
+            .prepare(model)?;
+            let decl = decluttered.run(ins, &outs)?.values;
             let exact = Tolerance::new(0.0, 0.0);
             stages.push(StageDelta {
                 side: side.label(),
@@ -511,9 +462,9 @@ fn compare_case(
         && !probes_changed_outputs;
     Ok(CaseComparison {
         test_data: set_path.display().to_string(),
-        samples: inputs_a
+        samples: in_a
             .first()
-            .and_then(|t| t.shape().first().copied())
+            .and_then(|f| f.value.shape().first().copied())
             .unwrap_or(0),
         inputs_matched_by,
         outputs,

@@ -201,7 +201,7 @@ pub fn to_idx_pair(ds: &Dataset) -> (Vec<u8>, Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::write_idx;
+    use crate::dataset::{IdxError, write_idx};
     use std::io::Write;
 
     use flate2::Compression;
@@ -392,7 +392,10 @@ mod tests {
         )
         .unwrap();
         let err = load_err(dir.path());
-        assert!(matches!(err, DatasetError::Gzip { .. }), "{err:?}");
+        assert!(
+            matches!(err, DatasetError::Idx(IdxError::Gzip { .. })),
+            "{err:?}"
+        );
         assert!(
             err.to_string()
                 .contains("t10k-labels-idx1-ubyte.gz: gzip data is corrupt or truncated")

@@ -7,7 +7,6 @@
 //! This module must never do ML (no models, losses or batching policy) and never panic on a bad
 //! file: every problem with input data comes back as a [`DatasetError`] that names the file.
 
-pub mod idx;
 pub mod mnist;
 pub mod synthetic;
 
@@ -16,7 +15,9 @@ use std::path::PathBuf;
 
 use ndarray::{Array1, Array2, Axis, s};
 
-pub use idx::{IdxArray, MAX_PAYLOAD_BYTES, parse_idx, read_idx, write_idx};
+pub use crate::refdata::idx::{
+    IdxArray, IdxError, MAX_PAYLOAD_BYTES, parse_idx, read_idx, write_idx,
+};
 pub use mnist::{MNIST_PAIRS, load_mnist_dir, to_idx_pair};
 
 /// Samples as rows of pixels plus one class label per row.
@@ -119,72 +120,6 @@ pub enum DatasetError {
     #[error("reading {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
 
-    #[error("reading {}: gzip data is corrupt or truncated: {source}", path.display())]
-    Gzip { path: PathBuf, source: io::Error },
-
-    #[error(
-        "reading {}: data ends after {found} bytes, inside the IDX header ({expected} bytes expected)",
-        path.display()
-    )]
-    TruncatedHeader {
-        path: PathBuf,
-        expected: usize,
-        found: usize,
-    },
-
-    #[error(
-        "reading {}: bad magic number 0x{found:08x} (an IDX file starts with two zero bytes; is this an IDX file?)",
-        path.display()
-    )]
-    NotIdx { path: PathBuf, found: u32 },
-
-    #[error(
-        "reading {}: unsupported element type 0x{code:02x} ({}); only 0x08 (unsigned byte) is supported",
-        path.display(),
-        idx::type_name(*code)
-    )]
-    UnsupportedType { path: PathBuf, code: u8 },
-
-    #[error("reading {}: the IDX header declares 0 dimensions", path.display())]
-    NoDimensions { path: PathBuf },
-
-    #[error(
-        "reading {}: the header declares dims {} ({}), over the {limit}-byte limit",
-        path.display(),
-        fmt_dims(dims),
-        idx::fmt_payload(dims)
-    )]
-    TooLarge {
-        path: PathBuf,
-        dims: Vec<usize>,
-        limit: usize,
-    },
-
-    #[error(
-        "reading {}: expected {expected} bytes of payload for dims {}, found {found}",
-        path.display(),
-        fmt_dims(dims)
-    )]
-    TruncatedPayload {
-        path: PathBuf,
-        dims: Vec<usize>,
-        expected: usize,
-        found: usize,
-    },
-
-    #[error(
-        "reading {}: {}{extra} unexpected bytes after the {expected}-byte payload the header declares",
-        path.display(),
-        if *more { "more than " } else { "" }
-    )]
-    TrailingBytes {
-        path: PathBuf,
-        expected: usize,
-        /// Bytes counted past the payload; the count stops at a limit, then `more` is set.
-        extra: u64,
-        more: bool,
-    },
-
     /// The IDX magic's last byte is the number of dimensions, so a file with the wrong rank shows
     /// up as a wrong magic number; that is how MNIST tools report it too.
     #[error(
@@ -272,12 +207,10 @@ pub enum DatasetError {
         n_second: usize,
         available: usize,
     },
-}
 
-/// `[60000, 28, 28]` as `60000x28x28`, the way people write image shapes.
-fn fmt_dims(dims: &[usize]) -> String {
-    let parts: Vec<String> = dims.iter().map(usize::to_string).collect();
-    parts.join("x")
+    /// An IDX file that cannot be read (the file is named).
+    #[error(transparent)]
+    Idx(#[from] IdxError),
 }
 
 #[cfg(test)]

@@ -13,19 +13,19 @@
 mod render;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use ndarray::{Array2, ArrayD, Ix2};
+use ndarray::{Array2, Ix2};
 use serde::Serialize;
+use tract_onnx::prelude::Tensor;
 
+use crate::artifacts::Tool;
+use crate::loss::Head;
 use crate::metrics::{Metrics, Tolerance, compare_arrays};
-use crate::model::export::Head;
 use crate::model::npz;
-use crate::onnx::{TensorLimits, array_from_proto, read_tensor_pb};
-use crate::report::Tool;
-use crate::runtime::{BurnRuntime, Runtime, RuntimeError};
-use crate::validate::ValidateError;
-use crate::validate::model::{LoadedModel, load_model};
-use crate::validate::run;
+use crate::onnx::{TensorLimits, load_tensor_pb};
+use crate::runtime::recorded::RecordedRunnable;
+use crate::runtime::{BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Tract};
 
 pub use render::{render_json, render_text};
 
@@ -77,9 +77,9 @@ pub struct MatrixConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum MatrixError {
     #[error(transparent)]
-    Validate(#[from] ValidateError),
-    #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Onnx(#[from] crate::onnx::OnnxError),
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
 }
@@ -101,11 +101,11 @@ pub struct MatrixReport {
     pub burn_import_built: bool,
     /// `pass` when every compared pair of every case is within tolerance, else `fail`.
     pub status: &'static str,
-    pub cases: Vec<CaseReport>,
+    pub cases: Vec<MatrixCase>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct CaseReport {
+pub struct MatrixCase {
     pub case: Case,
     pub title: &'static str,
     pub inputs: String,
@@ -128,7 +128,7 @@ pub struct Column {
     pub unavailable: Option<String>,
 }
 
-/// Two columns' outputs compared; indices into [`CaseReport::columns`].
+/// Two columns' outputs compared; indices into [`MatrixCase::columns`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Pair {
     pub expected: usize,
@@ -170,13 +170,12 @@ const fn spec(label: &'static str, file: &'static str, source: Source) -> Spec {
     }
 }
 
-/// The inputs, the test sets whose inputs must equal them, and the columns, reference first.
-fn layout(case: Case) -> (&'static str, &'static [&'static str], Vec<Spec>) {
+/// The inputs and the columns, reference first.
+fn layout(case: Case) -> (&'static str, Vec<Spec>) {
     use Source::*;
     match case {
         Case::Seed => (
             "mnist-mlp/sigmoid/test_data_set_0/input_0.pb",
-            &["keras-from-rust-mlp/test_data_set_0/input_0.pb"],
             vec![
                 spec(
                     "TensorFlow (reference outputs)",
@@ -208,7 +207,6 @@ fn layout(case: Case) -> (&'static str, &'static [&'static str], Vec<Spec>) {
         ),
         Case::KerasSeed => (
             "keras-mlp-sigmoid/test_data_set_0/input_0.pb",
-            &[],
             vec![
                 spec(
                     "TensorFlow (reference outputs)",
@@ -229,7 +227,6 @@ fn layout(case: Case) -> (&'static str, &'static [&'static str], Vec<Spec>) {
         ),
         Case::KerasCnn => (
             "keras-cnn/test_data_set_0/input_0.pb",
-            &[],
             vec![
                 spec(
                     "TensorFlow (reference outputs)",
@@ -277,42 +274,35 @@ pub fn run_matrix(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
     })
 }
 
-fn read_f32(path: &Path) -> Result<ArrayD<f32>, MatrixError> {
-    let proto = read_tensor_pb(path).map_err(ValidateError::from)?;
-    Ok(array_from_proto(&proto, TensorLimits::default()).map_err(ValidateError::from)?)
-}
-
-fn to_2d(path: &Path, a: ArrayD<f32>) -> Result<Array2<f32>, MatrixError> {
-    let shape = a.shape().to_vec();
-    a.into_dimensionality::<Ix2>().map_err(|_| {
+fn to_2d(path: &Path, t: &Tensor) -> Result<Array2<f32>, MatrixError> {
+    let view = t.to_plain_array_view::<f32>().map_err(|e| {
         file_err(
             path,
-            format!("outputs of shape {shape:?}, expected [n, classes]"),
+            format!("outputs are {:?}, expected float32: {e:#}", t.datum_type()),
         )
-    })
+    })?;
+    view.into_dimensionality::<Ix2>()
+        .map(|v| v.to_owned())
+        .map_err(|_| {
+            file_err(
+                path,
+                format!("outputs of shape {:?}, expected [n, classes]", t.shape()),
+            )
+        })
 }
 
-fn run_case(cfg: &MatrixConfig, case: Case) -> Result<CaseReport, MatrixError> {
-    let (inputs_file, same_inputs, specs) = layout(case);
+fn run_case(cfg: &MatrixConfig, case: Case) -> Result<MatrixCase, MatrixError> {
+    let (inputs_file, specs) = layout(case);
     let inputs_path = cfg.models.join(inputs_file);
-    let x = read_f32(&inputs_path)?;
-    for other in same_inputs {
-        let path = cfg.models.join(other);
-        if read_f32(&path)? != x {
-            return Err(file_err(
-                &path,
-                format!(
-                    "these inputs differ from {}: the recorded outputs beside them are not comparable",
-                    inputs_path.display()
-                ),
-            ));
-        }
-    }
+    let x = Arc::new(load_tensor_pb(&inputs_path, TensorLimits::default())?);
     let mut columns = Vec::new();
     let mut outputs = Vec::new();
     for spec in &specs {
         let path = cfg.models.join(spec.file);
-        let computed = outputs_of(spec, &path, &x)?;
+        let computed = match open_column(spec, &path)? {
+            Ok(mut runnable) => Ok(outputs_of(runnable.as_mut(), &path, &x)?),
+            Err(note) => Err(note),
+        };
         columns.push(Column {
             label: spec.label.to_string(),
             source: path.display().to_string(),
@@ -336,7 +326,7 @@ fn run_case(cfg: &MatrixConfig, case: Case) -> Result<CaseReport, MatrixError> {
         }
     }
     let passed = pairs.iter().all(Pair::passed);
-    Ok(CaseReport {
+    Ok(MatrixCase {
         case,
         title: case.title(),
         inputs: inputs_path.display().to_string(),
@@ -347,79 +337,55 @@ fn run_case(cfg: &MatrixConfig, case: Case) -> Result<CaseReport, MatrixError> {
     })
 }
 
-/// A column's outputs, `Ok(Err(note))` when the runtime is unavailable.
-fn outputs_of(
-    spec: &Spec,
-    path: &Path,
-    x: &ArrayD<f32>,
-) -> Result<Result<Array2<f32>, String>, MatrixError> {
+/// The runnable of a column, `Ok(Err(note))` when its runtime is unavailable.
+fn open_column(spec: &Spec, path: &Path) -> Result<Result<Box<dyn Runnable>, String>, MatrixError> {
+    let limits = TensorLimits::default();
     Ok(Ok(match spec.source {
-        Source::Recorded => to_2d(path, read_f32(path)?)?,
+        // The test set the recorded outputs belong to: it answers only for its own inputs.
+        Source::Recorded => Box::new(RecordedRunnable::open(
+            spec.label,
+            path.parent().unwrap_or(Path::new(".")),
+            limits,
+        )?),
         Source::BurnWeights => {
             let weights = npz::read_weights(path).map_err(|e| file_err(path, e))?;
-            let x = to_2d(path, x.clone())?;
-            BurnRuntime::new(spec.label, &weights, Head::Sigmoid)
-                .predict(x.view())?
-                .output
+            Box::new(BurnMlpRunnable::new(spec.label, &weights, Head::Sigmoid))
         }
-        Source::Tract => {
-            let model = load_model(path, TensorLimits::default())?;
-            tract_outputs(&model, x)?
-        }
-        Source::BurnImport => match burn_import_outputs(spec.label, path, x)? {
-            Ok(o) => o,
+        Source::Tract => Tract::default().prepare(&OnnxModel::open(path, limits)?)?,
+        Source::BurnImport => match burn_import(&OnnxModel::open(path, limits)?) {
+            Ok(r) => r,
             Err(note) => return Ok(Err(note)),
         },
     }))
 }
 
-fn tract_outputs(model: &LoadedModel, x: &ArrayD<f32>) -> Result<Array2<f32>, MatrixError> {
-    let output = model
-        .signature
-        .outputs
-        .first()
-        .map(|o| o.name.clone())
-        .ok_or_else(|| file_err(&model.path, "the graph declares no output"))?;
-    let input = tract_onnx::prelude::Tensor::from(x.clone());
-    let plan = run::prepare(model, &[&input], std::slice::from_ref(&output))?;
-    let out = run::execute(model, &plan, &[&input])?.remove(0);
-    let out = out.into_plain_array::<f32>().map_err(|e| {
-        file_err(
-            &model.path,
-            format!("output {output} is not float32: {e:#}"),
-        )
-    })?;
-    to_2d(&model.path, out)
+/// A column's first output for the case's inputs, as `[n, classes]`.
+fn outputs_of(
+    runnable: &mut dyn Runnable,
+    path: &Path,
+    x: &Arc<Tensor>,
+) -> Result<Array2<f32>, MatrixError> {
+    let sig = runnable.signature();
+    let (Some(input), Some(output)) = (sig.inputs.first(), sig.outputs.first()) else {
+        return Err(file_err(path, "no input or no output to compare"));
+    };
+    let feed = Feed::new(input.name.clone(), Arc::clone(x));
+    let fetch = [output.name.clone()];
+    let out = runnable.run(&[feed], &fetch)?;
+    to_2d(path, &out.values[0])
 }
 
+/// burn-import's runnable; a file it was not built from, or could not convert, is a note.
 #[cfg(feature = "burn-import")]
-fn burn_import_outputs(
-    label: &str,
-    path: &Path,
-    x: &ArrayD<f32>,
-) -> Result<Result<Array2<f32>, String>, MatrixError> {
-    use crate::runtime::BurnImportRuntime;
-    use crate::validate::model::sha256_hex;
-
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("reading: {e}")))?;
-    let mut runtime = match BurnImportRuntime::for_artifact(
-        label,
-        &path.display().to_string(),
-        &sha256_hex(&bytes),
-    ) {
-        Ok(r) => r,
-        // Not converted (or not built from these bytes): a note in the matrix, not an error.
-        Err(RuntimeError::Load { message, .. }) => return Ok(Err(message)),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Ok(runtime.predict_output(x.view())?))
+fn burn_import(model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, String> {
+    use crate::runtime::burn_import::BurnImport;
+    BurnImport.prepare(model).map_err(|e| match e {
+        RuntimeError::Unsupported { message, .. } => message,
+        other => crate::error_chain(&other),
+    })
 }
 
 #[cfg(not(feature = "burn-import"))]
-fn burn_import_outputs(
-    _label: &str,
-    _path: &Path,
-    _x: &ArrayD<f32>,
-) -> Result<Result<Array2<f32>, String>, MatrixError> {
-    Ok(Err(NOT_BUILT.to_string()))
+fn burn_import(_model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, String> {
+    Err(NOT_BUILT.to_string())
 }

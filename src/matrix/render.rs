@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{CaseReport, MatrixReport, Pair};
+use super::{MatrixCase, MatrixReport, Pair};
 use crate::report::to_json_bytes;
 
 pub fn render_json(report: &MatrixReport) -> Vec<u8> {
@@ -34,7 +34,7 @@ fn tag(i: usize) -> String {
     format!("[{}]", i + 1)
 }
 
-fn render_case(out: &mut String, case: &CaseReport) {
+fn render_case(out: &mut String, case: &MatrixCase) {
     let _ = writeln!(out, "{}: {}", case.case.name(), case.title);
     let _ = writeln!(out, "  inputs {} {:?}", case.inputs, case.input_shape);
     let width = case
@@ -106,7 +106,7 @@ fn render_case(out: &mut String, case: &CaseReport) {
 
 /// Rows are the later column of each pair, columns the earlier one (the expected side); a
 /// column with no outputs shows `-`.
-fn table(out: &mut String, case: &CaseReport, title: &str, cell: impl Fn(&Pair) -> String) {
+fn table(out: &mut String, case: &MatrixCase, title: &str, cell: impl Fn(&Pair) -> String) {
     const CELL: usize = 10;
     let n = case.columns.len();
     let _ = write!(out, "  {title:<24}");

@@ -6,7 +6,7 @@
 //! can fetch the true logits of either export by the same name. Batch is the symbolic dim `N`.
 //! This module must never depend on a runtime; bytes are a pure function of its arguments.
 
-use crate::loss::Formulation;
+use crate::loss::Head;
 use crate::model::weights::MlpWeights;
 use crate::onnx::pb::tensor_proto::DataType;
 use crate::onnx::{self, Dim, GraphBuilder, ModelMeta, OnnxError};
@@ -20,37 +20,11 @@ pub const PROBABILITIES: &str = "probabilities";
 /// Opset written by the exporter (Gemm, Relu and Sigmoid are unchanged since opset 13).
 pub const OPSET: i64 = 17;
 
-/// What the graph outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Head {
-    /// The last dense layer's output, unbounded.
-    Logits,
-    /// `Sigmoid` of the logits: probabilities in (0, 1).
-    Sigmoid,
-}
-
-impl Head {
-    /// The head a model trained with `form` was trained through.
-    pub fn for_formulation(form: Formulation) -> Self {
-        match form {
-            Formulation::Logits => Head::Logits,
-            Formulation::Probs => Head::Sigmoid,
-        }
-    }
-
-    pub fn output_name(self) -> &'static str {
-        match self {
-            Head::Logits => LOGITS,
-            Head::Sigmoid => PROBABILITIES,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Head::Logits => "logits",
-            Head::Sigmoid => "sigmoid",
-        }
+/// The graph output of our export with `head`.
+pub fn output_name(head: Head) -> &'static str {
+    match head {
+        Head::Logits => LOGITS,
+        Head::Sigmoid => PROBABILITIES,
     }
 }
 
@@ -115,7 +89,7 @@ pub fn export_mlp(
         );
     }
     let out_dims = [batch(), Dim::Fixed(weights.output_dim() as i64)];
-    g.output(head.output_name(), DataType::Float, &out_dims);
+    g.output(output_name(head), DataType::Float, &out_dims);
     let sizes = weights
         .sizes()
         .iter()

@@ -11,6 +11,7 @@
 
 mod builder;
 mod io;
+mod signature;
 mod tensor;
 
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use builder::{
 pub use io::{
     decode_model, load_tensor_pb, read_model, read_tensor_pb, write_model, write_tensor_pb,
 };
+pub use signature::{DimDecl, Signature, TensorDecl};
 pub use tensor::{
     TensorLimits, TensorSize, array_from_proto, array_to_proto, check_tensor_proto, dtype_name,
     onnx_data_type, tensor_from_proto, tensor_to_proto,
@@ -157,4 +159,16 @@ pub enum OnnxError {
 
     #[error("tensor {tensor}: {message}")]
     Tract { tensor: String, message: String },
+}
+
+impl OnnxError {
+    /// Whether the file is fine but uses something this decoder does not support (an element
+    /// type), as opposed to being malformed.
+    pub fn is_unsupported(&self) -> bool {
+        match self {
+            OnnxError::Unsupported { .. } => true,
+            OnnxError::InFile { source, .. } => source.is_unsupported(),
+            _ => false,
+        }
+    }
 }

@@ -112,10 +112,11 @@ mod tests {
 
     #[test]
     fn escapes_and_groups_by_model() {
-        let err = ValidateError::TestData {
+        let err: ValidateError = crate::refdata::RefDataError::TestData {
             path: "a/<set>".into(),
             message: "bad \"quote\" & \u{1} control".into(),
-        };
+        }
+        .into();
         let mut pass = CaseReport::failed("a.onnx", "x".into());
         pass.status = Status::Pass;
         pass.problems.clear();

@@ -18,6 +18,7 @@ pub use validate::{
 
 use serde::Serialize;
 
+use crate::artifacts::Tool;
 use crate::model::train::{EpochRecord, StepRecord, TrainConfig};
 use crate::pipeline::{DataInfo, DemoReport};
 
@@ -30,22 +31,6 @@ pub struct TrainLog<'a> {
     pub data: &'a DataInfo,
     pub epochs: &'a [EpochRecord],
     pub steps: &'a [StepRecord],
-}
-
-/// Who wrote a file.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Tool {
-    pub name: String,
-    pub version: String,
-}
-
-impl Default for Tool {
-    fn default() -> Self {
-        Self {
-            name: env!("CARGO_PKG_NAME").to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
 }
 
 /// Pretty JSON with a trailing newline.

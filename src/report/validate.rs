@@ -13,9 +13,9 @@
 use std::fmt::Write;
 
 use super::to_json_bytes;
+use crate::conformance::{SuiteReport, Verdict};
+use crate::inspect::Inspection;
 use crate::metrics::Metrics;
-use crate::validate::conformance::{SuiteReport, Verdict};
-use crate::validate::inspect::Inspection;
 use crate::validate::{CaseReport, FormLoss, Status, ValidateReport};
 
 pub fn render_validate_json(report: &ValidateReport) -> Vec<u8> {
@@ -88,8 +88,8 @@ fn render_case(s: &mut String, c: &CaseReport) {
             i.name,
             i.file,
             match i.matched_by {
-                crate::validate::MatchedBy::Name => "name",
-                crate::validate::MatchedBy::Position => "position",
+                crate::refdata::MatchedBy::Name => "name",
+                crate::refdata::MatchedBy::Position => "position",
             },
             i.dtype,
             i.shape,
@@ -335,9 +335,9 @@ pub fn render_conformance_text(r: &SuiteReport, list: &[Verdict]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::metrics::{ElementDiff, Preset, Value};
+    use crate::refdata::MatchedBy;
     use crate::validate::{
-        AccuracyReport, HeadReport, InputReport, LossReport, MatchedBy, OutputReport, ShaCheck,
-        ValidateError,
+        AccuracyReport, HeadReport, InputReport, LossReport, OutputReport, ShaCheck, ValidateError,
     };
 
     fn metrics(mismatches: usize) -> Metrics {
@@ -463,10 +463,11 @@ verdict: FAIL (1 case(s): 0 pass, 1 fail, 0 error)
 
     #[test]
     fn json_has_the_documented_stable_keys() {
-        let err = ValidateError::TestData {
+        let err: ValidateError = crate::refdata::RefDataError::TestData {
             path: "m/test_data_set_1".into(),
             message: "empty test set".into(),
-        };
+        }
+        .into();
         let r = ValidateReport::new(vec![
             case(0),
             CaseReport::error("m/model.onnx", Some("m/test_data_set_1".into()), &err),

@@ -6,15 +6,19 @@
 //! the binary. An artifact burn-import could not convert is a load error quoting burn-import.
 //!
 //! Output only: the generated `Model` exposes its graph output and nothing inside it, so the
-//! true logits under a final `Sigmoid` cannot be read. That is why this is not a
-//! [`super::Runtime`] (whose [`super::Prediction`] carries logits) and why recomputing them from
-//! the probabilities, which loses precision where the sigmoid saturates, is never done here.
+//! true logits under a final `Sigmoid` cannot be fetched, and recomputing them from the
+//! probabilities, which loses precision where the sigmoid saturates, is never done here.
+
+use std::sync::Arc;
 
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayViewD};
+use tract_onnx::prelude::DatumType;
 
-use super::RuntimeError;
+use super::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError};
 use crate::model::burn_mlp;
+use crate::onnx::Signature;
+use crate::onnx::pb::ModelProto;
 
 /// A generated model, loaded: input of any rank in, `[n, outputs]` out.
 type Forward = Box<dyn Fn(ArrayViewD<f32>, &Device) -> Result<Array2<f32>, String>>;
@@ -91,31 +95,43 @@ macro_rules! burn_import_models {
 
 include!(concat!(env!("OUT_DIR"), "/burn_import/models.rs"));
 
-/// The generated model for an ONNX file, run by burn on the CPU.
-pub struct BurnImportRuntime {
-    name: String,
-    forward: Forward,
-    device: Device,
+/// burn-import as a runtime: prepares the ONNX files it generated code for at build time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BurnImport;
+
+impl Runtime for BurnImport {
+    fn name(&self) -> &'static str {
+        "burn-import"
+    }
+
+    fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError> {
+        Ok(Box::new(BurnImportRunnable::for_model(model)?))
+    }
 }
 
-impl BurnImportRuntime {
-    /// The model burn-import generated from the ONNX file whose bytes hash to `sha256`.
-    /// `name` labels reports and errors; `onnx` names the file in them.
-    pub fn for_artifact(
-        name: impl Into<String>,
-        onnx: &str,
-        sha256: &str,
-    ) -> Result<Self, RuntimeError> {
-        let name = name.into();
-        let fail = |message: String| RuntimeError::Load {
-            model: name.clone(),
+/// The generated model for an ONNX file, run by burn on the CPU.
+pub struct BurnImportRunnable {
+    label: String,
+    forward: Forward,
+    device: Device,
+    model: Arc<OnnxModel>,
+}
+
+impl BurnImportRunnable {
+    /// The model burn-import generated from the bytes of `model` (picked by their sha256).
+    pub fn for_model(model: &Arc<OnnxModel>) -> Result<Self, RuntimeError> {
+        let label = format!("burn-import: {}", model.path.display());
+        let onnx = model.path.display().to_string();
+        let sha256 = &model.sha256;
+        let fail = |message: String| RuntimeError::Unsupported {
+            path: model.path.clone(),
             message,
         };
         // Artifacts live under `models/`; a copy of that folder may be called anything.
         let by_path = || {
             GENERATED.iter().find(|g| {
                 let inside = g.onnx.strip_prefix("models/").unwrap_or(g.onnx);
-                std::path::Path::new(onnx).ends_with(inside)
+                std::path::Path::new(&onnx).ends_with(inside)
             })
         };
         let generated = match GENERATED.iter().find(|g| g.sha256 == sha256) {
@@ -152,21 +168,66 @@ impl BurnImportRuntime {
         let device = burn_mlp::cpu();
         Ok(Self {
             forward: load(&device),
-            name,
+            label,
             device,
+            model: Arc::clone(model),
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
+    fn request(&self, message: String) -> RuntimeError {
+        RuntimeError::Request {
+            model: self.label.clone(),
+            message,
+        }
+    }
+}
+
+impl Runnable for BurnImportRunnable {
+    fn label(&self) -> &str {
+        &self.label
     }
 
-    /// The graph output for a batch (`[n, ...]` as the ONNX input declares it).
-    pub fn predict_output(&mut self, x: ArrayViewD<f32>) -> Result<Array2<f32>, RuntimeError> {
-        (self.forward)(x.view(), &self.device).map_err(|message| RuntimeError::Run {
-            model: self.name.clone(),
-            shape: x.shape().to_vec(),
-            message,
+    fn signature(&self) -> &Signature {
+        &self.model.signature
+    }
+
+    fn graph(&self) -> Option<&ModelProto> {
+        Some(&self.model.proto)
+    }
+
+    fn run(&mut self, inputs: &[Feed], fetch: &[String]) -> Result<RunOutput, RuntimeError> {
+        let output = self
+            .model
+            .signature
+            .outputs
+            .first()
+            .map(|o| o.name.as_str());
+        if let Some(other) = fetch.iter().find(|f| Some(f.as_str()) != output) {
+            return Err(self.request(format!(
+                "burn-import's generated code gives its graph output only, not '{other}'"
+            )));
+        }
+        let [x] = inputs else {
+            return Err(self.request(format!(
+                "the generated model takes one input, got {}",
+                inputs.len()
+            )));
+        };
+        if x.value.datum_type() != DatumType::F32 {
+            return Err(self.request(format!(
+                "the generated model takes float32 input, got {:?}",
+                x.value.datum_type()
+            )));
+        }
+        let view = x
+            .value
+            .to_plain_array_view::<f32>()
+            .map_err(|e| self.request(format!("{e:#}")))?;
+        let y = (self.forward)(view, &self.device).map_err(|m| self.request(m))?;
+        let value = tract_onnx::prelude::Tensor::from(y.into_dyn());
+        Ok(RunOutput {
+            values: fetch.iter().map(|_| value.clone()).collect(),
+            bound_as_constants: Vec::new(),
         })
     }
 }

@@ -1,49 +1,201 @@
-//! Runtimes: one trait, several ways of computing a model's outputs.
+//! Runtimes: one seam through which every command runs a model.
 //!
-//! Why a trait: the claim "these compute the same thing" is symmetric. The trained burn graph
-//! and tract running ONNX bytes answer the same question (`predict`), so the comparison stage
-//! never knows which is which. The export round trip is itself a runtime: export to bytes in
-//! memory, reload, run.
-//! This module must never compare or judge outputs; it only produces them.
+//! In the spirit of tract's own Runtime/Runnable split: a [`Runtime`] prepares an ONNX model
+//! once into a [`Runnable`], which then runs many times on named tensors of any element type
+//! and returns the tensors asked for by name: graph outputs, and intermediate tensors where the
+//! runtime can see inside the graph. Every runnable also says what it takes and gives (its
+//! [`Signature`]). The implementations, one file each:
+//!
+//! - [`tract`]: tract on an ONNX file, the only place tract loads and plans a model;
+//! - [`burn_mlp`]: the trained burn graph, from weights on disk or in memory, its intermediate
+//!   results named like our export's tensors;
+//! - [`burn_import`] (feature `burn-import`): the burn code burn-import generated from an ONNX
+//!   file at build time, graph outputs only;
+//! - [`recorded`]: a test set played back, the outputs another framework recorded.
+//!
+//! A model file is checked once, before any runtime sees it ([`onnx_model`]); [`head`] finds
+//! the true logits under a sigmoid head on top of any runnable. This module must never compare
+//! or judge outputs: it only produces them.
 
-mod burn;
 #[cfg(feature = "burn-import")]
-mod burn_import;
-mod tract;
+pub mod burn_import;
+pub mod burn_mlp;
+pub mod guard;
+pub mod head;
+pub mod onnx_model;
+pub mod recorded;
+pub mod sizes;
+pub mod tract;
 
-pub use self::burn::BurnRuntime;
-#[cfg(feature = "burn-import")]
-pub use self::burn_import::{BurnImportRuntime, GENERATED, Generated};
-pub use self::tract::TractRuntime;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView2};
+use tract_onnx::prelude::Tensor;
 
-/// What a runtime computed for a batch of samples.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prediction {
-    /// The model's graph output (logits or probabilities, as the head decides).
-    pub output: Array2<f32>,
-    /// The true logits: the graph output for a logits head, the input of the final `Sigmoid`
-    /// for a sigmoid head.
-    pub logits: Array2<f32>,
+use crate::onnx::pb::ModelProto;
+use crate::onnx::{OnnxError, Signature};
+
+pub use self::burn_mlp::BurnMlpRunnable;
+pub use self::onnx_model::OnnxModel;
+pub use self::tract::{Stage, Tract};
+
+/// A tensor fed to a model: the model input it stands for and its value, shared so that a
+/// runtime can take it without a copy.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub name: String,
+    pub value: Arc<Tensor>,
 }
 
-/// Errors from loading or running a model, with the model named.
+impl Feed {
+    pub fn new(name: impl Into<String>, value: impl Into<Arc<Tensor>>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// What one run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutput {
+    /// The tensors asked for, in the order asked.
+    pub values: Vec<Tensor>,
+    /// Inputs the runtime bound into the graph as constants to be able to run it (tract needs
+    /// some operands constant that ONNX lets a graph take as inputs); empty almost always.
+    pub bound_as_constants: Vec<String>,
+}
+
+/// A model prepared by a runtime: run it as often as needed.
+pub trait Runnable {
+    /// Who runs what, for reports: `tract: models/x/model.onnx`.
+    fn label(&self) -> &str;
+
+    /// The inputs it takes and the outputs it gives.
+    fn signature(&self) -> &Signature;
+
+    /// The ONNX graph it computes, when it has one (layer matching and head detection read
+    /// structure from it); `None` for recorded data.
+    fn graph(&self) -> Option<&ModelProto>;
+
+    /// Runs on `inputs` and returns `fetch`: graph outputs or, where the runtime can see inside
+    /// the graph, intermediate tensors, by name. A mismatch of names, types or shapes with what
+    /// the model takes is an `Err` naming the model.
+    fn run(&mut self, inputs: &[Feed], fetch: &[String]) -> Result<RunOutput, RuntimeError>;
+}
+
+/// Something that turns a checked ONNX model into a [`Runnable`].
+pub trait Runtime {
+    /// Its name on the command line and in reports: `tract`, `burn-import`.
+    fn name(&self) -> &'static str;
+
+    fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError>;
+}
+
+/// Why a model could not be loaded or run. Every message names the model.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("{model}: {message}")]
-    Load { model: String, message: String },
-    #[error("{model}: running on a batch of shape {shape:?}: {message}")]
-    Run {
-        model: String,
-        shape: Vec<usize>,
-        message: String,
+    /// From the protobuf layer, which names the file (or the tensor inside a named file).
+    #[error(transparent)]
+    Onnx(#[from] OnnxError),
+
+    #[error("reading {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
+
+    /// A model that decodes but cannot be what it claims (no graph, a dangling name).
+    #[error("{path}: {message}")]
+    Model { path: PathBuf, message: String },
+
+    #[error("{path}: tensor {tensor}: external data refused: {reason}")]
+    ExternalData {
+        path: PathBuf,
+        tensor: String,
+        reason: String,
+    },
+
+    /// Something the file uses that no runtime here supports, found before one saw it.
+    #[error("{path}: {message}")]
+    Unsupported { path: PathBuf, message: String },
+
+    /// The engine refused or failed (`stage` is load, optimize or run). `panicked` says it
+    /// panicked rather than returned an error; the panic was caught.
+    #[error("{path}: {engine} could not {stage} the model{}: {message}", if *panicked { " (it panicked)" } else { "" })]
+    Engine {
+        path: PathBuf,
+        engine: &'static str,
+        stage: &'static str,
+        message: String,
+        panicked: bool,
+    },
+
+    /// Inputs or a fetch the model cannot take: a wrong count, type or shape, a tensor it does
+    /// not compute, recorded outputs asked for other inputs.
+    #[error("{model}: {message}")]
+    Request { model: String, message: String },
 }
 
-/// Something that computes a model's outputs for a batch `[n, features]` of f32 samples.
-pub trait Runtime {
-    /// A short label for reports ("burn (trained)", "tract (sigmoid.onnx)").
-    fn name(&self) -> &str;
-    fn predict(&mut self, x: ArrayView2<f32>) -> Result<Prediction, RuntimeError>;
+impl RuntimeError {
+    /// Whether a runtime does not support what the model uses (an operator, an element type),
+    /// as opposed to the files being wrong.
+    pub fn is_unsupported(&self) -> bool {
+        match self {
+            RuntimeError::Unsupported { .. } | RuntimeError::Engine { .. } => true,
+            RuntimeError::Onnx(e) => e.is_unsupported(),
+            _ => false,
+        }
+    }
+}
+
+/// The runtimes that prepare any ONNX file, by name: `tract`, and `burn-import` in builds
+/// with that feature (it runs only the files it was built from).
+pub fn runtime(name: &str) -> Option<Box<dyn Runtime>> {
+    match name {
+        "tract" => Some(Box::new(Tract::default())),
+        #[cfg(feature = "burn-import")]
+        "burn-import" => Some(Box::new(burn_import::BurnImport)),
+        _ => None,
+    }
+}
+
+/// Feeds in the order of the signature's inputs, matched by name. `Err` names what is missing
+/// or extra.
+pub fn order_by_signature<'a>(
+    label: &str,
+    signature: &Signature,
+    inputs: &'a [Feed],
+) -> Result<Vec<&'a Feed>, RuntimeError> {
+    let request = |message: String| RuntimeError::Request {
+        model: label.to_owned(),
+        message,
+    };
+    let ordered = signature
+        .inputs
+        .iter()
+        .map(|decl| {
+            inputs
+                .iter()
+                .find(|f| f.name == decl.name)
+                .ok_or_else(|| request(format!("no value given for input '{}'", decl.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(extra) = inputs
+        .iter()
+        .find(|f| !signature.inputs.iter().any(|d| d.name == f.name))
+    {
+        return Err(request(format!(
+            "'{}' is not one of its inputs ({})",
+            extra.name,
+            signature
+                .inputs
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(ordered)
 }

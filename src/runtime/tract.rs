@@ -1,117 +1,426 @@
-//! tract-onnx running ONNX bytes, as a runtime.
+//! tract as a runtime: the only place in the crate where tract loads and plans a model.
 //!
-//! When the graph output comes out of a `Sigmoid` node, that node's input is selected as a second
-//! output before optimization, so the true logits are read from the same run (the optimizer then
-//! keeps the tensor alive instead of fusing it away).
+//! A model is parsed once, from the checked bytes, under [`guard::catch`] so that tract's panics
+//! become errors naming the model. It is planned per input signature: every input fact is set to
+//! the actual input's element type and concrete shape before optimizing. That binds all symbolic
+//! dims from the data, which is what makes tf2onnx exports run: they name the batch dim `unk__N`
+//! with a different N on the input and on the output, and tract cannot unify those by itself.
+//! Extra tensors (the logits under a `Sigmoid` head, the layers `compare` matches) are selected
+//! as outputs before optimizing, so they come from the same run. A plan and one spawned state
+//! are kept per input signature and fetch list, and reused.
+//!
+//! tract requires some operands to be constants (reduction axes, reshape targets, pads, Resize
+//! scales) that ONNX lets a graph take as inputs. When tract refuses the graph as it is, the run
+//! is retried with small inputs bound to their values: first the integer and boolean ones (axes,
+//! shapes, indices), then any small one. The arithmetic is still tract's; [`RunOutput`] names
+//! the bound inputs. If no retry works, the error gives tract's first message and what the last
+//! retry ran into.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView2, Ix2};
 use prost::Message;
 use tract_onnx::prelude::{
-    Framework, InferenceModelExt, IntoRunnable, Tensor, TypedRunnableModel, TypedSimpleState, tvec,
+    DatumType, InferenceFact, InferenceModel, InferenceModelExt, IntoRunnable, IntoTensor,
+    OutletId, TValue, TVec, Tensor, TractResult, TypedRunnableModel, TypedSimpleState,
 };
 
-use super::{Prediction, Runtime, RuntimeError};
+use super::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, guard};
 use crate::onnx::pb::ModelProto;
+use crate::onnx::{Signature, tensor_to_proto};
 
-pub struct TractRuntime {
-    name: String,
-    /// One state spawned from the optimized plan and reused by every `predict` (spawning one per
-    /// call, as `plan.run` does, costs a third of a batch-1 call).
-    state: TypedSimpleState,
-    /// Whether a second output (the logits under a final Sigmoid) was selected.
-    has_logits_output: bool,
+/// Inputs of at most this many elements may be bound as constants when tract refuses a graph.
+pub const MAX_CONSTANT_ELEMENTS: usize = 64;
+
+/// How far tract transforms the graph before running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Typed and decluttered: the graph's own ops, no kernel fusion or rewriting for speed.
+    Decluttered,
+    /// Fully optimized, as users run it (the default everywhere).
+    #[default]
+    Optimized,
 }
 
-/// The tensor feeding the node that produces graph output `output`, if that node is a Sigmoid.
-fn sigmoid_input(model: &ModelProto, output: &str) -> Option<String> {
-    let graph = model.graph.as_ref()?;
-    let node = graph
-        .node
-        .iter()
-        .find(|n| n.output.iter().any(|o| o == output))?;
-    (node.op_type() == "Sigmoid")
-        .then(|| node.input.first().cloned())
-        .flatten()
+/// tract, optimizing up to `stage`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tract {
+    pub stage: Stage,
 }
 
-impl TractRuntime {
-    /// Load and optimize a model from ONNX bytes. `name` labels reports and errors.
-    pub fn from_bytes(name: impl Into<String>, bytes: &[u8]) -> Result<Self, RuntimeError> {
-        let name = name.into();
-        let fail = |message: String| RuntimeError::Load {
-            model: name.clone(),
-            message,
-        };
-        let proto = ModelProto::decode(bytes)
-            .map_err(|e| fail(format!("not a valid ONNX protobuf: {e}")))?;
-        let output = proto
-            .graph
-            .as_ref()
-            .and_then(|g| g.output.first())
-            .map(|o| o.name().to_string())
-            .ok_or_else(|| fail("the graph declares no output".to_string()))?;
-        let logits = sigmoid_input(&proto, &output);
-        let mut model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .map_err(|e| fail(format!("tract could not load the graph: {e:#}")))?;
-        if let Some(logits) = &logits {
-            model
-                .select_outputs_by_name([output.as_str(), logits.as_str()])
-                .map_err(|e| fail(format!("selecting outputs {output} and {logits}: {e:#}")))?;
-        }
-        let plan: Arc<TypedRunnableModel> = model
-            .into_optimized()
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| fail(format!("tract could not optimize the graph: {e:#}")))?;
-        let state = plan
-            .spawn()
-            .map_err(|e| fail(format!("tract could not prepare a run: {e:#}")))?;
+impl Runtime for Tract {
+    fn name(&self) -> &'static str {
+        "tract"
+    }
+
+    fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError> {
+        Ok(Box::new(TractRunnable::new(Arc::clone(model), self.stage)?))
+    }
+}
+
+/// A model tract parsed, with its plans.
+pub struct TractRunnable {
+    model: Arc<OnnxModel>,
+    label: String,
+    parsed: InferenceModel,
+    stage: Stage,
+    plans: HashMap<PlanKey, Plan>,
+}
+
+/// Input element types and shapes, then the fetched names.
+type PlanKey = (Vec<(DatumType, Vec<usize>)>, Vec<String>);
+
+struct Plan {
+    runnable: Arc<TypedRunnableModel>,
+    /// Spawned from `runnable` and reused (spawning one per run costs a third of a batch-1
+    /// run); dropped after a failed run.
+    state: Option<TypedSimpleState>,
+}
+
+fn engine(path: &Path, stage: &'static str, message: String, panicked: bool) -> RuntimeError {
+    RuntimeError::Engine {
+        path: path.to_owned(),
+        engine: "tract",
+        stage,
+        message,
+        panicked,
+    }
+}
+
+impl TractRunnable {
+    /// Parses the checked model with tract.
+    pub fn new(model: Arc<OnnxModel>, stage: Stage) -> Result<Self, RuntimeError> {
+        let parsed = parse(&model, &[])?;
         Ok(Self {
-            name,
-            state,
-            has_logits_output: logits.is_some(),
+            label: format!("tract: {}", model.path.display()),
+            model,
+            parsed,
+            stage,
+            plans: HashMap::new(),
         })
     }
-}
 
-fn to_array2(t: &Tensor) -> Result<Array2<f32>, String> {
-    let view = t
-        .to_plain_array_view::<f32>()
-        .map_err(|e| format!("output is not f32: {e:#}"))?;
-    view.into_dimensionality::<Ix2>()
-        .map(|v| v.to_owned())
-        .map_err(|_| format!("output has shape {:?}, expected 2 dims", t.shape()))
-}
-
-impl Runtime for TractRuntime {
-    fn name(&self) -> &str {
-        &self.name
+    /// Plans for these inputs and fetched names without running (the plan is kept for the
+    /// runs that follow); for measuring planning on its own.
+    pub fn plan(&mut self, inputs: &[Feed], fetch: &[String]) -> Result<(), RuntimeError> {
+        let inputs = super::order_by_signature(&self.label, &self.model.signature, inputs)?;
+        let key = plan_key(&inputs, fetch);
+        let runnable = prepare(&self.model.path, &self.parsed, &inputs, fetch, self.stage)?;
+        self.plans.insert(
+            key,
+            Plan {
+                runnable,
+                state: None,
+            },
+        );
+        Ok(())
     }
 
-    fn predict(&mut self, x: ArrayView2<f32>) -> Result<Prediction, RuntimeError> {
-        let fail = |message: String| RuntimeError::Run {
-            model: self.name.clone(),
-            shape: x.shape().to_vec(),
-            message,
-        };
-        // One copy into tract's aligned buffer (an owned ndarray first would make it two).
-        let input = match x.as_slice() {
-            Some(row_major) => Tensor::from_shape(x.shape(), row_major),
-            None => Ok(x.to_owned().into()),
+    /// A run with the cached plan for these inputs, planning first if there is none.
+    fn run_planned(
+        &mut self,
+        inputs: &[&Feed],
+        fetch: &[String],
+    ) -> Result<Vec<Tensor>, RuntimeError> {
+        let key = plan_key(inputs, fetch);
+        if !self.plans.contains_key(&key) {
+            let runnable = prepare(&self.model.path, &self.parsed, inputs, fetch, self.stage)?;
+            self.plans.insert(
+                key.clone(),
+                Plan {
+                    runnable,
+                    state: None,
+                },
+            );
         }
-        .map_err(|e| fail(format!("{e:#}")))?;
-        let outputs = self
-            .state
-            .run(tvec![input.into()])
-            .map_err(|e| fail(format!("{e:#}")))?;
-        let output = to_array2(&outputs[0]).map_err(fail)?;
-        let logits = if self.has_logits_output {
-            to_array2(&outputs[1]).map_err(fail)?
-        } else {
-            output.clone()
-        };
-        Ok(Prediction { output, logits })
+        let plan = self.plans.get_mut(&key).expect("inserted above");
+        execute(&self.model.path, plan, inputs)
     }
+
+    /// The retry with small inputs bound as constants, after `first` (a tract error).
+    fn run_with_constants(
+        &self,
+        inputs: &[&Feed],
+        fetch: &[String],
+        first: RuntimeError,
+    ) -> Result<RunOutput, RuntimeError> {
+        let tiers: [fn(&Tensor) -> bool; 2] = [
+            |t| t.len() <= MAX_CONSTANT_ELEMENTS && !t.datum_type().is_float(),
+            |t| t.len() <= MAX_CONSTANT_ELEMENTS,
+        ];
+        let mut tried: Vec<Vec<usize>> = Vec::new();
+        let mut retry_err: Option<(Vec<String>, RuntimeError)> = None;
+        for bind in tiers {
+            let chosen: Vec<usize> = (0..inputs.len())
+                .filter(|&i| bind(&inputs[i].value))
+                .collect();
+            if chosen.is_empty() || tried.contains(&chosen) {
+                continue;
+            }
+            tried.push(chosen.clone());
+            let constants: Vec<(String, Tensor)> = chosen
+                .iter()
+                .map(|&i| (inputs[i].name.clone(), (*inputs[i].value).clone()))
+                .collect();
+            let rest: Vec<&Feed> = (0..inputs.len())
+                .filter(|i| !chosen.contains(i))
+                .map(|i| inputs[i])
+                .collect();
+            let names: Vec<String> = constants.iter().map(|(n, _)| n.clone()).collect();
+            let attempt = with_constants(&self.model, &constants).and_then(|parsed| {
+                let runnable = prepare(&self.model.path, &parsed, &rest, fetch, self.stage)?;
+                let mut plan = Plan {
+                    runnable,
+                    state: None,
+                };
+                execute(&self.model.path, &mut plan, &rest)
+            });
+            match attempt {
+                Ok(values) => {
+                    return Ok(RunOutput {
+                        values,
+                        bound_as_constants: names,
+                    });
+                }
+                Err(e) => retry_err = Some((names, e)),
+            }
+        }
+        // Say what the retry ran into too: it is often the real limitation.
+        match (first, retry_err) {
+            (
+                RuntimeError::Engine {
+                    path,
+                    engine,
+                    stage,
+                    message,
+                    panicked,
+                },
+                Some((names, retry)),
+            ) => {
+                let retry = match retry {
+                    RuntimeError::Engine { message, .. } | RuntimeError::Model { message, .. } => {
+                        message
+                    }
+                    other => crate::error_chain(&other),
+                };
+                Err(RuntimeError::Engine {
+                    path,
+                    engine,
+                    stage,
+                    message: format!(
+                        "{message}; retried with input(s) {} bound as constants: {retry}",
+                        names.join(", ")
+                    ),
+                    panicked,
+                })
+            }
+            (first, _) => Err(first),
+        }
+    }
+}
+
+impl Runnable for TractRunnable {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.model.signature
+    }
+
+    fn graph(&self) -> Option<&ModelProto> {
+        Some(&self.model.proto)
+    }
+
+    fn run(&mut self, inputs: &[Feed], fetch: &[String]) -> Result<RunOutput, RuntimeError> {
+        let inputs = super::order_by_signature(&self.label, &self.model.signature, inputs)?;
+        match self.run_planned(&inputs, fetch) {
+            Ok(values) => Ok(RunOutput {
+                values,
+                bound_as_constants: Vec::new(),
+            }),
+            Err(e @ RuntimeError::Engine { .. }) => self.run_with_constants(&inputs, fetch, e),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn plan_key(inputs: &[&Feed], fetch: &[String]) -> PlanKey {
+    (
+        inputs
+            .iter()
+            .map(|f| (f.value.datum_type(), f.value.shape().to_vec()))
+            .collect(),
+        fetch.to_vec(),
+    )
+}
+
+/// tract's parse of the checked bytes, with `constants` turned into initializers.
+fn parse(
+    model: &OnnxModel,
+    constants: &[(String, Tensor)],
+) -> Result<InferenceModel, RuntimeError> {
+    let path = &model.path;
+    let dir = model.dir().and_then(Path::to_str);
+    let bytes = model.source();
+    let parsed = guard::catch(|| -> Result<InferenceModel, String> {
+        let mut proto = tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| e.to_string())?;
+        if !constants.is_empty() {
+            let graph = proto.graph.as_mut().ok_or("the model has no graph")?;
+            graph
+                .input
+                .retain(|i| !constants.iter().any(|(name, _)| name == &i.name));
+            for (name, t) in constants {
+                // Our encoder, then tract's decoder: the same wire format.
+                let ours = tensor_to_proto(name, t).map_err(|e| e.to_string())?;
+                let theirs = tract_onnx::pb::TensorProto::decode(&ours.encode_to_vec()[..])
+                    .map_err(|e| e.to_string())?;
+                graph.initializer.push(theirs);
+            }
+        }
+        let result = tract_onnx::onnx()
+            .parse(&proto, dir)
+            .map_err(|e| format!("{e:#}"))?;
+        if !result.unresolved_inputs.is_empty() {
+            return Err(format!(
+                "nodes read tensors that nothing produces: {:?}",
+                result.unresolved_inputs
+            ));
+        }
+        Ok(result.model)
+    });
+    match parsed {
+        Ok(Ok(model)) => Ok(model),
+        Ok(Err(message)) => Err(engine(path, "load", message, false)),
+        Err(panic) => Err(engine(path, "load", panic, true)),
+    }
+}
+
+/// tract's parse of the model with the named inputs turned into initializers holding the given
+/// values. Only the constants change: the file's own tensors were checked when it was opened,
+/// the values come from checked reference data, and the sizes they would ask for are checked
+/// here before tract folds them.
+fn with_constants(
+    model: &OnnxModel,
+    constants: &[(String, Tensor)],
+) -> Result<InferenceModel, RuntimeError> {
+    let mut graph = model.graph().clone();
+    for (name, t) in constants {
+        graph
+            .initializer
+            .push(tensor_to_proto(name, t).map_err(|e| RuntimeError::Model {
+                path: model.path.clone(),
+                message: format!("binding input '{name}' as a constant: {e}"),
+            })?);
+    }
+    super::sizes::check_graph(&graph, model.limits(), 0).map_err(|message| {
+        RuntimeError::Model {
+            path: model.path.clone(),
+            message: format!("with inputs bound as constants, {message}"),
+        }
+    })?;
+    parse(model, constants)
+}
+
+/// Binds the inputs' types and shapes, selects `fetch` as the outputs and optimizes up to
+/// `stage`. `inputs` are in the model's input order.
+fn prepare(
+    path: &Path,
+    parsed: &InferenceModel,
+    inputs: &[&Feed],
+    fetch: &[String],
+    stage: Stage,
+) -> Result<Arc<TypedRunnableModel>, RuntimeError> {
+    let mut m = parsed.clone();
+    let result = guard::catch(
+        || -> Result<Arc<TypedRunnableModel>, (&'static str, String)> {
+            let outlets = m
+                .input_outlets()
+                .map_err(|e| ("load", format!("{e:#}")))?
+                .to_vec();
+            if outlets.len() != inputs.len() {
+                return Err((
+                    "load",
+                    format!(
+                        "tract sees {} inputs, the file declares {}",
+                        outlets.len(),
+                        inputs.len()
+                    ),
+                ));
+            }
+            for (ix, f) in inputs.iter().enumerate() {
+                m.set_input_fact(
+                    ix,
+                    InferenceFact::dt_shape(f.value.datum_type(), f.value.shape()),
+                )
+                .map_err(|e| ("load", format!("binding input {ix}: {e:#}")))?;
+            }
+            let selected = fetch
+                .iter()
+                .map(|name| {
+                    m.find_outlet_label(name)
+                        .or_else(|| m.node_id_by_name(name).ok().map(|id| OutletId::new(id, 0)))
+                        .ok_or_else(|| {
+                            ("load", format!("no tensor named '{name}' in tract's graph"))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            m.select_output_outlets(&selected)
+                .map_err(|e| ("load", format!("{e:#}")))?;
+            let typed = match stage {
+                Stage::Optimized => m.into_optimized(),
+                Stage::Decluttered => m.into_typed().and_then(|t| t.into_decluttered()),
+            }
+            .map_err(|e| ("optimize", format!("{e:#}")))?;
+            typed
+                .into_runnable()
+                .map_err(|e| ("optimize", format!("{e:#}")))
+        },
+    );
+    match result {
+        Ok(Ok(runnable)) => Ok(runnable),
+        Ok(Err((stage, message))) => Err(engine(path, stage, message, false)),
+        Err(panic) => Err(engine(path, "optimize", panic, true)),
+    }
+}
+
+/// Runs a plan once on the inputs (one batch) and returns the fetched tensors.
+fn execute(path: &Path, plan: &mut Plan, inputs: &[&Feed]) -> Result<Vec<Tensor>, RuntimeError> {
+    let values: TVec<TValue> = inputs
+        .iter()
+        .map(|f| TValue::from_const(Arc::clone(&f.value)))
+        .collect();
+    let runnable = Arc::clone(&plan.runnable);
+    let state = plan.state.take();
+    let result = guard::catch(move || -> TractResult<_> {
+        let mut state = match state {
+            Some(s) => s,
+            None => runnable.spawn()?,
+        };
+        let outputs = state.run(values)?;
+        Ok((state, outputs))
+    });
+    match result {
+        Ok(Ok((state, outputs))) => {
+            plan.state = Some(state);
+            Ok(outputs
+                .into_iter()
+                .map(|v| plain(v.into_tensor()))
+                .collect())
+        }
+        Ok(Err(e)) => Err(engine(path, "run", format!("{e:#}"), false)),
+        Err(panic) => Err(engine(path, "run", panic, true)),
+    }
+}
+
+/// tract computes shapes as symbolic dims (TDim); ONNX calls them int64.
+fn plain(t: Tensor) -> Tensor {
+    if t.datum_type() == DatumType::TDim
+        && let Ok(c) = t.cast_to::<i64>()
+    {
+        return c.into_owned();
+    }
+    t
 }

@@ -15,9 +15,9 @@ use ndarray::{ArrayD, ArrayViewD};
 use serde::Serialize;
 use tract_onnx::prelude::{DatumType, Tensor};
 
-use super::model::SigmoidHead;
 use crate::loss;
 use crate::metrics::{Incomparable, Metrics, Tolerance, compare_tensors, serialize_f64};
+use crate::runtime::head::SigmoidHead;
 
 /// Metrics standing for an output that could not be compared element by element (wrong type
 /// or shape): every expected element counts as a mismatch and the errors as infinite, so that

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::onnx::OnnxError;
+use crate::refdata::RefDataError;
+use crate::runtime::RuntimeError;
 
 /// What kind of "could not run" an error is: the conformance runner counts the two apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -18,50 +19,15 @@ pub enum ErrorKind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
-    /// From the protobuf layer, which names the file (or the tensor inside a named file).
+    /// Opening or running the model.
     #[error(transparent)]
-    Onnx(#[from] OnnxError),
+    Runtime(#[from] RuntimeError),
 
-    #[error("reading {path}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading the reference data.
+    #[error(transparent)]
+    RefData(#[from] RefDataError),
 
-    /// A model that decodes but cannot be what it claims (no graph, a dangling name).
-    #[error("{path}: {message}")]
-    Model { path: PathBuf, message: String },
-
-    #[error("{path}: tensor {tensor}: external data refused: {reason}")]
-    ExternalData {
-        path: PathBuf,
-        tensor: String,
-        reason: String,
-    },
-
-    /// Something we do not support, found before tract saw the file.
-    #[error("{path}: {message}")]
-    Unsupported { path: PathBuf, message: String },
-
-    /// tract refused or failed (`stage` is load, optimize or run). `panicked` says tract
-    /// panicked rather than returned an error; the panic was caught.
-    #[error("{path}: tract could not {stage} the model{}: {message}", if *panicked { " (it panicked)" } else { "" })]
-    Tract {
-        path: PathBuf,
-        stage: &'static str,
-        message: String,
-        panicked: bool,
-    },
-
-    /// A test-data folder or file that cannot serve as reference data for this model.
-    #[error("{path}: {message}")]
-    TestData { path: PathBuf, message: String },
-
-    /// A `.npy` or `.npz` file that cannot be read.
-    #[error("{path}: {message}")]
-    Npy { path: PathBuf, message: String },
-
+    /// Labels that do not fit the loss output.
     #[error("{path}: {message}")]
     Labels { path: PathBuf, message: String },
 
@@ -71,37 +37,20 @@ pub enum ValidateError {
 
 impl ValidateError {
     pub fn kind(&self) -> ErrorKind {
-        match self {
-            ValidateError::Unsupported { .. } | ValidateError::Tract { .. } => {
-                ErrorKind::Unsupported
-            }
-            ValidateError::Onnx(e) if is_unsupported(e) => ErrorKind::Unsupported,
-            _ => ErrorKind::Invalid,
+        let unsupported = match self {
+            ValidateError::Runtime(e) => e.is_unsupported(),
+            ValidateError::RefData(e) => e.is_unsupported(),
+            _ => false,
+        };
+        if unsupported {
+            ErrorKind::Unsupported
+        } else {
+            ErrorKind::Invalid
         }
     }
 
     /// The message with its causes, outermost first, on one line.
     pub fn chain(&self) -> String {
-        chain(self)
+        crate::error_chain(self)
     }
-}
-
-fn is_unsupported(e: &OnnxError) -> bool {
-    match e {
-        OnnxError::Unsupported { .. } => true,
-        OnnxError::InFile { source, .. } => is_unsupported(source),
-        _ => false,
-    }
-}
-
-/// An error and its causes joined by ": ".
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
 }

@@ -32,6 +32,7 @@ use super::error::ValidateError;
 use super::{CaseReport, DEFAULT_LOSS_TOL, ValidateConfig, ValidateReport, validate};
 use crate::metrics::{Preset, Tolerance};
 use crate::onnx::TensorLimits;
+use crate::refdata::RefDataError;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +86,7 @@ fn manifest_err(path: &Path, message: String) -> ValidateError {
 
 /// Reads and checks a manifest (numbers finite and non-negative, digests well formed).
 pub fn read(path: &Path) -> Result<Manifest, ValidateError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ValidateError::Io {
+    let text = std::fs::read_to_string(path).map_err(|source| RefDataError::Io {
         path: path.to_owned(),
         source,
     })?;
@@ -197,7 +198,7 @@ pub fn run(path: &Path, limits: TensorLimits) -> Result<ValidateReport, Validate
         .chain(manifest.ignore.iter().map(|p| normalize(&base.join(p))))
         .collect();
     let mut found = Vec::new();
-    onnx_files(&base, &mut found, 0).map_err(|source| ValidateError::Io {
+    onnx_files(&base, &mut found, 0).map_err(|source| RefDataError::Io {
         path: base.clone(),
         source,
     })?;

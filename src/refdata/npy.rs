@@ -14,7 +14,7 @@ use std::path::Path;
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use tract_onnx::prelude::{Datum, Tensor, f16};
 
-use super::error::ValidateError;
+use super::RefDataError;
 use crate::onnx::TensorLimits;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
@@ -22,12 +22,12 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 const MAX_HEADER: usize = 1 << 16;
 
 /// Reads a `.npy` file.
-pub fn read_npy(path: &Path, limits: TensorLimits) -> Result<Tensor, ValidateError> {
-    let bytes = std::fs::read(path).map_err(|source| ValidateError::Io {
+pub fn read_npy(path: &Path, limits: TensorLimits) -> Result<Tensor, RefDataError> {
+    let bytes = std::fs::read(path).map_err(|source| RefDataError::Io {
         path: path.to_owned(),
         source,
     })?;
-    decode_npy(&bytes, limits).map_err(|message| ValidateError::Npy {
+    decode_npy(&bytes, limits).map_err(|message| RefDataError::Npy {
         path: path.to_owned(),
         message,
     })
@@ -35,12 +35,12 @@ pub fn read_npy(path: &Path, limits: TensorLimits) -> Result<Tensor, ValidateErr
 
 /// Reads every array of a `.npz` file, in archive order, with the `.npy` suffix dropped from
 /// the names (as numpy does).
-pub fn read_npz(path: &Path, limits: TensorLimits) -> Result<Vec<(String, Tensor)>, ValidateError> {
-    let fail = |message: String| ValidateError::Npy {
+pub fn read_npz(path: &Path, limits: TensorLimits) -> Result<Vec<(String, Tensor)>, RefDataError> {
+    let fail = |message: String| RefDataError::Npy {
         path: path.to_owned(),
         message,
     };
-    let file = std::fs::File::open(path).map_err(|source| ValidateError::Io {
+    let file = std::fs::File::open(path).map_err(|source| RefDataError::Io {
         path: path.to_owned(),
         source,
     })?;

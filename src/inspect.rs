@@ -1,4 +1,4 @@
-//! What a model file holds, read with our decoder only (tract never sees it): versions,
+//! `inspect`: what a model file holds, read with our decoder only (no runtime sees it): versions,
 //! producer, inputs and outputs with their dims, an operator histogram, parameter count and
 //! initializer bytes, metadata, and the sha256 a manifest entry needs.
 
@@ -7,10 +7,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::error::ValidateError;
-use super::model::{DimDecl, TensorDecl, sha256_hex};
 use crate::onnx::pb::{GraphProto, tensor_proto::DataLocation};
 use crate::onnx::{OnnxError, TensorLimits, check_tensor_proto, decode_model, dtype_name};
+use crate::onnx::{Signature, TensorDecl};
+use crate::runtime::RuntimeError;
+use crate::runtime::onnx_model::sha256_hex;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ValueSummary {
@@ -61,15 +62,10 @@ fn summary(d: &TensorDecl) -> ValueSummary {
         } else {
             "not a tensor".to_owned()
         },
-        dims: d.dims.as_ref().map(|dims| {
-            dims.iter()
-                .map(|x| match x {
-                    DimDecl::Fixed(n) => n.to_string(),
-                    DimDecl::Symbolic(s) => s.clone(),
-                    DimDecl::Unknown => "?".to_owned(),
-                })
-                .collect()
-        }),
+        dims: d
+            .dims
+            .as_ref()
+            .map(|dims| dims.iter().map(ToString::to_string).collect()),
     }
 }
 
@@ -95,14 +91,14 @@ fn count_ops(g: &GraphProto, ops: &mut BTreeMap<String, usize>, depth: usize) ->
 }
 
 /// Reads and describes a model file.
-pub fn inspect(path: &Path) -> Result<Inspection, ValidateError> {
-    let bytes = std::fs::read(path).map_err(|source| ValidateError::Io {
+pub fn inspect(path: &Path) -> Result<Inspection, RuntimeError> {
+    let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
         path: path.to_owned(),
         source,
     })?;
     let proto = decode_model(&bytes, path)?;
     let graph = proto.graph.clone().unwrap_or_default();
-    let sig = super::model::signature(&graph);
+    let sig = Signature::of_graph(&graph);
     let mut ops = BTreeMap::new();
     let nodes = count_ops(&graph, &mut ops, 0);
     let (mut parameters, mut initializer_bytes, mut external) = (0u64, 0u64, 0usize);

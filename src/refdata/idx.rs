@@ -14,11 +14,89 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
-use super::DatasetError;
+/// Why an IDX file cannot be read. Each variant names the file and the facts (expected vs
+/// found), so one line is enough to act on.
+#[derive(Debug, thiserror::Error)]
+pub enum IdxError {
+    #[error("reading {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+
+    #[error("reading {}: gzip data is corrupt or truncated: {source}", path.display())]
+    Gzip { path: PathBuf, source: io::Error },
+
+    #[error(
+        "reading {}: data ends after {found} bytes, inside the IDX header ({expected} bytes expected)",
+        path.display()
+    )]
+    TruncatedHeader {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+
+    #[error(
+        "reading {}: bad magic number 0x{found:08x} (an IDX file starts with two zero bytes; is this an IDX file?)",
+        path.display()
+    )]
+    NotIdx { path: PathBuf, found: u32 },
+
+    #[error(
+        "reading {}: unsupported element type 0x{code:02x} ({}); only 0x08 (unsigned byte) is supported",
+        path.display(),
+        type_name(*code)
+    )]
+    UnsupportedType { path: PathBuf, code: u8 },
+
+    #[error("reading {}: the IDX header declares 0 dimensions", path.display())]
+    NoDimensions { path: PathBuf },
+
+    #[error(
+        "reading {}: the header declares dims {} ({}), over the {limit}-byte limit",
+        path.display(),
+        fmt_dims(dims),
+        fmt_payload(dims)
+    )]
+    TooLarge {
+        path: PathBuf,
+        dims: Vec<usize>,
+        limit: usize,
+    },
+
+    #[error(
+        "reading {}: expected {expected} bytes of payload for dims {}, found {found}",
+        path.display(),
+        fmt_dims(dims)
+    )]
+    TruncatedPayload {
+        path: PathBuf,
+        dims: Vec<usize>,
+        expected: usize,
+        found: usize,
+    },
+
+    #[error(
+        "reading {}: {}{extra} unexpected bytes after the {expected}-byte payload the header declares",
+        path.display(),
+        if *more { "more than " } else { "" }
+    )]
+    TrailingBytes {
+        path: PathBuf,
+        expected: usize,
+        /// Bytes counted past the payload; the count stops at a limit, then `more` is set.
+        extra: u64,
+        more: bool,
+    },
+}
+
+/// `[60000, 28, 28]` as `60000x28x28`, the way people write image shapes.
+fn fmt_dims(dims: &[usize]) -> String {
+    let parts: Vec<String> = dims.iter().map(usize::to_string).collect();
+    parts.join("x")
+}
 
 /// Largest payload the reader accepts (1 GiB). Real MNIST training images are about 47 MB.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 30;
@@ -43,8 +121,8 @@ pub struct IdxArray {
 }
 
 /// Reads an IDX file, gzipped or not.
-pub fn read_idx(path: &Path) -> Result<IdxArray, DatasetError> {
-    let file = File::open(path).map_err(|source| DatasetError::Io {
+pub fn read_idx(path: &Path) -> Result<IdxArray, IdxError> {
+    let file = File::open(path).map_err(|source| IdxError::Io {
         path: path.to_owned(),
         source,
     })?;
@@ -52,7 +130,7 @@ pub fn read_idx(path: &Path) -> Result<IdxArray, DatasetError> {
 }
 
 /// Parses IDX bytes, gzipped or not, already in memory. `source` only names them in errors.
-pub fn parse_idx(bytes: &[u8], source: &Path) -> Result<IdxArray, DatasetError> {
+pub fn parse_idx(bytes: &[u8], source: &Path) -> Result<IdxArray, IdxError> {
     decode(bytes, source)
 }
 
@@ -114,9 +192,9 @@ fn element_count(dims: &[usize]) -> Option<usize> {
 }
 
 /// Peeks at the first two bytes to pick raw or gzip, then hands the whole stream on.
-fn decode<R: Read>(mut input: R, path: &Path) -> Result<IdxArray, DatasetError> {
+fn decode<R: Read>(mut input: R, path: &Path) -> Result<IdxArray, IdxError> {
     let mut head = [0u8; 2];
-    let n = read_full(&mut input, &mut head).map_err(|source| DatasetError::Io {
+    let n = read_full(&mut input, &mut head).map_err(|source| IdxError::Io {
         path: path.to_owned(),
         source,
     })?;
@@ -131,40 +209,40 @@ fn decode<R: Read>(mut input: R, path: &Path) -> Result<IdxArray, DatasetError> 
 
 /// Parses an uncompressed IDX stream, reading at most header + declared payload + a bounded count
 /// of trailing bytes, whatever the stream would yield.
-fn decode_idx<R: Read>(mut input: R, path: &Path, gzip: bool) -> Result<IdxArray, DatasetError> {
+fn decode_idx<R: Read>(mut input: R, path: &Path, gzip: bool) -> Result<IdxArray, IdxError> {
     let read_error = |source| {
         let path = path.to_owned();
         if gzip {
-            DatasetError::Gzip { path, source }
+            IdxError::Gzip { path, source }
         } else {
-            DatasetError::Io { path, source }
+            IdxError::Io { path, source }
         }
     };
 
     let mut magic = [0u8; 4];
     let got = read_full(&mut input, &mut magic).map_err(read_error)?;
     if got < magic.len() {
-        return Err(DatasetError::TruncatedHeader {
+        return Err(IdxError::TruncatedHeader {
             path: path.to_owned(),
             expected: magic.len(),
             found: got,
         });
     }
     if magic[..2] != [0, 0] {
-        return Err(DatasetError::NotIdx {
+        return Err(IdxError::NotIdx {
             path: path.to_owned(),
             found: u32::from_be_bytes(magic),
         });
     }
     if magic[2] != TYPE_U8 {
-        return Err(DatasetError::UnsupportedType {
+        return Err(IdxError::UnsupportedType {
             path: path.to_owned(),
             code: magic[2],
         });
     }
     let rank = usize::from(magic[3]);
     if rank == 0 {
-        return Err(DatasetError::NoDimensions {
+        return Err(IdxError::NoDimensions {
             path: path.to_owned(),
         });
     }
@@ -173,7 +251,7 @@ fn decode_idx<R: Read>(mut input: R, path: &Path, gzip: bool) -> Result<IdxArray
     let mut dim_bytes = vec![0u8; 4 * rank];
     let got = read_full(&mut input, &mut dim_bytes).map_err(read_error)?;
     if got < dim_bytes.len() {
-        return Err(DatasetError::TruncatedHeader {
+        return Err(IdxError::TruncatedHeader {
             path: path.to_owned(),
             expected: magic.len() + dim_bytes.len(),
             found: magic.len() + got,
@@ -186,7 +264,7 @@ fn decode_idx<R: Read>(mut input: R, path: &Path, gzip: bool) -> Result<IdxArray
 
     let expected = element_count(&dims)
         .filter(|&bytes| bytes <= MAX_PAYLOAD_BYTES)
-        .ok_or_else(|| DatasetError::TooLarge {
+        .ok_or_else(|| IdxError::TooLarge {
             path: path.to_owned(),
             dims: dims.clone(),
             limit: MAX_PAYLOAD_BYTES,
@@ -198,7 +276,7 @@ fn decode_idx<R: Read>(mut input: R, path: &Path, gzip: bool) -> Result<IdxArray
         .read_to_end(&mut data)
         .map_err(read_error)?;
     if data.len() < expected {
-        return Err(DatasetError::TruncatedPayload {
+        return Err(IdxError::TruncatedPayload {
             path: path.to_owned(),
             dims,
             expected,
@@ -213,7 +291,7 @@ fn decode_idx<R: Read>(mut input: R, path: &Path, gzip: bool) -> Result<IdxArray
     )
     .map_err(read_error)?;
     if extra > 0 {
-        return Err(DatasetError::TrailingBytes {
+        return Err(IdxError::TrailingBytes {
             path: path.to_owned(),
             expected,
             extra: extra.min(TRAILING_COUNT_LIMIT),
@@ -265,7 +343,7 @@ mod tests {
         (dims, data, bytes)
     }
 
-    fn parse_err(bytes: &[u8]) -> DatasetError {
+    fn parse_err(bytes: &[u8]) -> IdxError {
         parse_idx(bytes, &src()).unwrap_err()
     }
 
@@ -321,7 +399,7 @@ mod tests {
     #[test]
     fn missing_file_names_the_path() {
         let err = read_idx(Path::new("no/such/file-idx1-ubyte")).unwrap_err();
-        assert!(matches!(err, DatasetError::Io { .. }));
+        assert!(matches!(err, IdxError::Io { .. }));
         assert!(
             err.to_string()
                 .starts_with("reading no/such/file-idx1-ubyte: ")
@@ -332,7 +410,7 @@ mod tests {
     fn empty_and_tiny_inputs() {
         for (bytes, want) in [(&[][..], 0), (&[0, 0, 8][..], 3)] {
             let err = parse_err(bytes);
-            let DatasetError::TruncatedHeader {
+            let IdxError::TruncatedHeader {
                 expected, found, ..
             } = err
             else {
@@ -347,12 +425,12 @@ mod tests {
         // A single 0x1f byte is not a gzip stream; it is a too-short raw file.
         assert!(matches!(
             parse_err(&[0x1f]),
-            DatasetError::TruncatedHeader { found: 1, .. }
+            IdxError::TruncatedHeader { found: 1, .. }
         ));
         // An empty gzip stream decompresses to nothing.
         assert!(matches!(
             parse_err(&gz(&[])),
-            DatasetError::TruncatedHeader { found: 0, .. }
+            IdxError::TruncatedHeader { found: 0, .. }
         ));
     }
 
@@ -361,7 +439,7 @@ mod tests {
         let err = parse_err(b"PK\x03\x04 a zip file");
         assert!(matches!(
             err,
-            DatasetError::NotIdx {
+            IdxError::NotIdx {
                 found: 0x504b_0304,
                 ..
             }
@@ -374,10 +452,7 @@ mod tests {
         let (_, _, mut bytes) = sample();
         bytes[2] = 0x0d;
         let err = parse_err(&bytes);
-        assert!(matches!(
-            err,
-            DatasetError::UnsupportedType { code: 0x0d, .. }
-        ));
+        assert!(matches!(err, IdxError::UnsupportedType { code: 0x0d, .. }));
         assert_eq!(
             err.to_string(),
             "reading data/x-idx3-ubyte: unsupported element type 0x0d (32-bit float); \
@@ -395,10 +470,7 @@ mod tests {
     fn wrong_dim_counts() {
         let (_, _, mut bytes) = sample();
         bytes[3] = 0;
-        assert!(matches!(
-            parse_err(&bytes),
-            DatasetError::NoDimensions { .. }
-        ));
+        assert!(matches!(parse_err(&bytes), IdxError::NoDimensions { .. }));
 
         // Too few dims declared: the remaining dims and data become trailing bytes.
         bytes[3] = 1;
@@ -406,7 +478,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                DatasetError::TrailingBytes {
+                IdxError::TrailingBytes {
                     expected: 3,
                     extra: 29,
                     more: false,
@@ -425,7 +497,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                DatasetError::TruncatedHeader {
+                IdxError::TruncatedHeader {
                     expected: 12,
                     found: 11,
                     ..
@@ -446,7 +518,7 @@ mod tests {
         let err = parse_err(&gz(&bytes[..bytes.len() - 1]));
         assert!(matches!(
             err,
-            DatasetError::TruncatedPayload {
+            IdxError::TruncatedPayload {
                 expected: 24,
                 found: 23,
                 ..
@@ -468,7 +540,7 @@ mod tests {
         let err = parse_err(&gz(&bytes));
         assert!(matches!(
             err,
-            DatasetError::TrailingBytes {
+            IdxError::TrailingBytes {
                 extra: TRAILING_COUNT_LIMIT,
                 more: true,
                 ..
@@ -483,7 +555,7 @@ mod tests {
     #[test]
     fn absurd_headers_fail_fast_without_allocating() {
         let err = parse_err(&header(&[u32::MAX, u32::MAX]));
-        assert!(matches!(err, DatasetError::TooLarge { .. }), "{err:?}");
+        assert!(matches!(err, IdxError::TooLarge { .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
             "reading data/x-idx3-ubyte: the header declares dims 4294967295x4294967295 \
@@ -491,19 +563,19 @@ mod tests {
         );
         // Five such dims overflow usize, and even the u128 used to print the size.
         let err = parse_err(&gz(&header(&[u32::MAX; 5])));
-        assert!(matches!(err, DatasetError::TooLarge { .. }));
+        assert!(matches!(err, IdxError::TooLarge { .. }));
         assert!(err.to_string().contains("(more than 2^128 bytes)"));
         // One byte over the limit is refused; exactly at the limit is read (and found short)
         // without reserving the declared gigabyte up front.
         let over = u32::try_from(MAX_PAYLOAD_BYTES + 1).unwrap();
         assert!(matches!(
             parse_err(&header(&[over])),
-            DatasetError::TooLarge { .. }
+            IdxError::TooLarge { .. }
         ));
         let at = u32::try_from(MAX_PAYLOAD_BYTES).unwrap();
         assert!(matches!(
             parse_err(&header(&[at])),
-            DatasetError::TruncatedPayload { found: 0, .. }
+            IdxError::TruncatedPayload { found: 0, .. }
         ));
     }
 
@@ -515,10 +587,7 @@ mod tests {
         let bomb = gz(&bytes);
         assert!(bomb.len() < 1 << 20);
         let err = parse_err(&bomb);
-        assert!(matches!(
-            err,
-            DatasetError::TrailingBytes { more: true, .. }
-        ));
+        assert!(matches!(err, IdxError::TrailingBytes { more: true, .. }));
     }
 
     #[test]
@@ -529,10 +598,7 @@ mod tests {
         // Cut inside the deflate data, and cut just before the CRC/length trailer ends.
         for cut in [good.len() / 2, good.len() - 3] {
             let err = parse_err(&good[..cut]);
-            assert!(
-                matches!(err, DatasetError::Gzip { .. }),
-                "cut {cut}: {err:?}"
-            );
+            assert!(matches!(err, IdxError::Gzip { .. }), "cut {cut}: {err:?}");
             assert!(
                 err.to_string()
                     .starts_with("reading data/x-idx3-ubyte: gzip data is corrupt or truncated: ")
@@ -543,6 +609,6 @@ mod tests {
         let mut bad_crc = good.clone();
         let crc_at = bad_crc.len() - 8;
         bad_crc[crc_at] ^= 0xff;
-        assert!(matches!(parse_err(&bad_crc), DatasetError::Gzip { .. }));
+        assert!(matches!(parse_err(&bad_crc), IdxError::Gzip { .. }));
     }
 }

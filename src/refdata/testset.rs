@@ -10,15 +10,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tract_onnx::prelude::Tensor;
 
-use super::error::ValidateError;
-use super::model::{DimDecl, Signature, TensorDecl};
+use super::RefDataError;
 use super::npy;
 use crate::metrics::datum_name;
 use crate::onnx::{
-    OnnxError, TensorLimits, dtype_name, onnx_data_type, read_tensor_pb, tensor_from_proto,
+    DimDecl, OnnxError, Signature, TensorDecl, TensorLimits, dtype_name, onnx_data_type,
+    read_tensor_pb, tensor_from_proto,
 };
 
 /// How a reference file was paired with a model tensor.
@@ -37,7 +38,8 @@ pub struct RefTensor {
     /// File name within the test set, with `:member` for `.npz` members.
     pub file: String,
     pub matched_by: MatchedBy,
-    pub tensor: Tensor,
+    /// Shared, so that a runtime can take it as an input without a copy.
+    pub tensor: Arc<Tensor>,
 }
 
 /// One set of inputs and expected outputs.
@@ -50,8 +52,8 @@ pub struct TestSet {
     pub outputs: Vec<RefTensor>,
 }
 
-fn test_data_err(path: &Path, message: impl Into<String>) -> ValidateError {
-    ValidateError::TestData {
+fn test_data_err(path: &Path, message: impl Into<String>) -> RefDataError {
+    RefDataError::TestData {
         path: path.to_owned(),
         message: message.into(),
     }
@@ -63,8 +65,8 @@ fn set_number(name: &str) -> Option<u64> {
 }
 
 /// Every `test_data_set_N` folder directly inside `dir`, in numeric order.
-pub fn test_set_dirs(dir: &Path) -> Result<Vec<PathBuf>, ValidateError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ValidateError::Io {
+pub fn test_set_dirs(dir: &Path) -> Result<Vec<PathBuf>, RefDataError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| RefDataError::Io {
         path: dir.to_owned(),
         source,
     })?;
@@ -80,7 +82,7 @@ pub fn test_set_dirs(dir: &Path) -> Result<Vec<PathBuf>, ValidateError> {
 }
 
 /// The test sets beside a model (every `test_data_set_*` in its folder).
-pub fn discover(model: &Path) -> Result<Vec<PathBuf>, ValidateError> {
+pub fn discover(model: &Path) -> Result<Vec<PathBuf>, RefDataError> {
     let dir = match model.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -100,7 +102,7 @@ pub fn discover(model: &Path) -> Result<Vec<PathBuf>, ValidateError> {
 
 /// The test sets a command uses: each `--test-data` argument expanded, or, when none was given,
 /// every `test_data_set_*` beside `model`.
-pub fn resolve(model: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, ValidateError> {
+pub fn resolve(model: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, RefDataError> {
     if given.is_empty() {
         return discover(model);
     }
@@ -112,7 +114,7 @@ pub fn resolve(model: &Path, given: &[PathBuf]) -> Result<Vec<PathBuf>, Validate
 }
 
 /// A `--test-data` argument: a folder holding `test_data_set_*` folders stands for all of them.
-pub fn expand(path: &Path) -> Result<Vec<PathBuf>, ValidateError> {
+pub fn expand(path: &Path) -> Result<Vec<PathBuf>, RefDataError> {
     if path.is_dir() {
         let sets = test_set_dirs(path)?;
         if !sets.is_empty() {
@@ -135,7 +137,7 @@ struct Found {
 }
 
 /// Loads one test set for a model with `sig`.
-pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSet, ValidateError> {
+pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSet, RefDataError> {
     let mut inputs_pb = Vec::new();
     let mut outputs_pb = Vec::new();
     let mut named = Vec::new();
@@ -157,7 +159,7 @@ pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSe
             }
         }
     } else {
-        let entries = std::fs::read_dir(path).map_err(|source| ValidateError::Io {
+        let entries = std::fs::read_dir(path).map_err(|source| RefDataError::Io {
             path: path.to_owned(),
             source,
         })?;
@@ -228,7 +230,7 @@ pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSe
             name: f.name,
             file: f.file,
             matched_by: MatchedBy::Name,
-            tensor: f.tensor,
+            tensor: Arc::new(f.tensor),
         });
     }
 
@@ -294,7 +296,7 @@ fn pb_file(
     fname: String,
     k: usize,
     limits: TensorLimits,
-) -> Result<Found, ValidateError> {
+) -> Result<Found, RefDataError> {
     let proto = read_tensor_pb(file)?;
     let tensor = tensor_from_proto(&proto, limits).map_err(|e| OnnxError::InFile {
         path: file.to_owned(),
@@ -308,7 +310,7 @@ fn pb_file(
     })
 }
 
-fn npz_entries(path: &Path, limits: TensorLimits) -> Result<Vec<Found>, ValidateError> {
+fn npz_entries(path: &Path, limits: TensorLimits) -> Result<Vec<Found>, RefDataError> {
     let fname = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -330,7 +332,7 @@ fn assign(
     files: Vec<Found>,
     decls: &[TensorDecl],
     what: &str,
-) -> Result<Vec<Option<RefTensor>>, ValidateError> {
+) -> Result<Vec<Option<RefTensor>>, RefDataError> {
     let mut slots: Vec<Option<RefTensor>> = vec![None; decls.len()];
     let mut rest = Vec::new();
     for f in files {
@@ -343,7 +345,7 @@ fn assign(
                     name: decls[i].name.clone(),
                     file: f.file,
                     matched_by: MatchedBy::Name,
-                    tensor: f.tensor,
+                    tensor: Arc::new(f.tensor),
                 });
             }
             _ => rest.push(f),
@@ -357,7 +359,7 @@ fn assign(
                     name: decls[k].name.clone(),
                     file: f.file,
                     matched_by: MatchedBy::Position,
-                    tensor: f.tensor,
+                    tensor: Arc::new(f.tensor),
                 });
             }
             _ => {
@@ -382,18 +384,6 @@ fn assign(
     Ok(slots)
 }
 
-fn dims_text(dims: &[DimDecl]) -> String {
-    let parts: Vec<String> = dims
-        .iter()
-        .map(|d| match d {
-            DimDecl::Fixed(n) => n.to_string(),
-            DimDecl::Symbolic(s) => s.clone(),
-            DimDecl::Unknown => "?".to_owned(),
-        })
-        .collect();
-    format!("[{}]", parts.join(", "))
-}
-
 /// Checks a reference tensor against the model's declaration of the tensor it stands for.
 fn check_decl(
     path: &Path,
@@ -401,12 +391,9 @@ fn check_decl(
     d: &TensorDecl,
     what: &str,
     bound: &mut BTreeMap<String, usize>,
-) -> Result<(), ValidateError> {
+) -> Result<(), RefDataError> {
     let t = &r.tensor;
-    let declared = match &d.dims {
-        Some(dims) => dims_text(dims),
-        None => "[any rank]".to_owned(),
-    };
+    let declared = d.dims_text();
     let declared_type = d.elem_type.map_or("any type".to_owned(), dtype_name);
     let mismatch = |why: String| {
         test_data_err(

@@ -1,4 +1,4 @@
-//! Running `validate` over a folder of ONNX node tests (one folder per case, each with
+//! `conformance`: `validate` over a folder of ONNX node tests (one folder per case, each with
 //! `model.onnx` and `test_data_set_*`), classifying every case.
 //!
 //! - **pass**: every output within tolerance;
@@ -16,9 +16,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::error::ValidateError;
-use super::{CaseReport, ErrorKind, Status, ValidateConfig, guard, validate};
 use crate::metrics::{ONNX_BACKEND, Tolerance};
+use crate::runtime::guard;
+use crate::validate::{CaseReport, ErrorKind, Status, ValidateConfig, ValidateError, validate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,9 +76,11 @@ pub struct SuiteReport {
 
 /// Subfolders of `dir` holding a `model.onnx`, sorted by name.
 pub fn case_dirs(dir: &Path) -> Result<Vec<PathBuf>, ValidateError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ValidateError::Io {
-        path: dir.to_owned(),
-        source,
+    let entries = std::fs::read_dir(dir).map_err(|source| {
+        ValidateError::from(crate::refdata::RefDataError::Io {
+            path: dir.to_owned(),
+            source,
+        })
     })?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -87,10 +89,11 @@ pub fn case_dirs(dir: &Path) -> Result<Vec<PathBuf>, ValidateError> {
         .collect();
     dirs.sort();
     if dirs.is_empty() {
-        return Err(ValidateError::TestData {
+        return Err(crate::refdata::RefDataError::TestData {
             path: dir.to_owned(),
             message: "no case folders (subfolders with a model.onnx)".to_owned(),
-        });
+        }
+        .into());
     }
     Ok(dirs)
 }

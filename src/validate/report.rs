@@ -1,0 +1,163 @@
+//! What `validate` found, as plain data: one case per model and test set, and the whole verdict.
+//! JSON keys are stable (README lists them); renderers live in `crate::report`.
+
+use serde::Serialize;
+
+use super::check::{AccuracyReport, LossReport};
+use super::error::{ErrorKind, ValidateError};
+use crate::artifacts::Tool;
+use crate::metrics::{Metrics, Tolerance};
+use crate::refdata::MatchedBy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Error,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShaCheck {
+    pub actual: String,
+    pub expected: Option<String>,
+    pub matches: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputReport {
+    pub name: String,
+    pub file: String,
+    pub matched_by: MatchedBy,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    /// The input was bound into the graph as a constant because tract could not run the graph
+    /// with it as an input (see [`model::with_constants`]).
+    pub bound_as_constant: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputReport {
+    pub name: String,
+    pub file: String,
+    pub matched_by: MatchedBy,
+    pub status: Status,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    pub expected_dtype: String,
+    pub expected_shape: Vec<usize>,
+    pub tolerance: Tolerance,
+    #[serde(flatten)]
+    pub metrics: Metrics,
+    /// Why the output could not be compared element by element (type or shape differ).
+    pub problem: Option<String>,
+}
+
+/// One model on one test set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseReport {
+    pub model: String,
+    pub test_data: Option<String>,
+    pub status: Status,
+    /// Why it could not run (status `error`), with the file named.
+    pub error: Option<String>,
+    pub error_kind: Option<ErrorKind>,
+    /// Why it failed, one line each (outputs, loss gates, sha256).
+    pub problems: Vec<String>,
+    pub sha256: Option<ShaCheck>,
+    pub tolerance_name: String,
+    pub inputs: Vec<InputReport>,
+    pub outputs: Vec<OutputReport>,
+    pub loss: Option<LossReport>,
+    pub binary_accuracy: Option<AccuracyReport>,
+}
+
+impl CaseReport {
+    pub(super) fn empty(model: &str, test_data: Option<String>, tolerance_name: &str) -> Self {
+        Self {
+            model: model.to_owned(),
+            test_data,
+            status: Status::Pass,
+            error: None,
+            error_kind: None,
+            problems: Vec::new(),
+            sha256: None,
+            tolerance_name: tolerance_name.to_owned(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            loss: None,
+            binary_accuracy: None,
+        }
+    }
+
+    /// A case that could not run.
+    pub fn error(model: &str, test_data: Option<String>, e: &ValidateError) -> Self {
+        Self {
+            status: Status::Error,
+            error: Some(e.chain()),
+            error_kind: Some(e.kind()),
+            ..Self::empty(model, test_data, "")
+        }
+    }
+
+    /// A case that failed for a reason outside any run (an unlisted file in a manifest).
+    pub fn failed(model: &str, problem: String) -> Self {
+        Self {
+            status: Status::Fail,
+            problems: vec![problem],
+            ..Self::empty(model, None, "")
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub cases: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+/// The whole verdict: `error` if any case could not run, else `fail` if any failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidateReport {
+    pub tool: Tool,
+    pub status: Status,
+    pub summary: Summary,
+    pub cases: Vec<CaseReport>,
+}
+
+impl ValidateReport {
+    pub fn new(cases: Vec<CaseReport>) -> Self {
+        let count = |s: Status| cases.iter().filter(|c| c.status == s).count();
+        let summary = Summary {
+            cases: cases.len(),
+            passed: count(Status::Pass),
+            failed: count(Status::Fail),
+            errors: count(Status::Error),
+        };
+        let status = if summary.errors > 0 {
+            Status::Error
+        } else if summary.failed > 0 || cases.is_empty() {
+            Status::Fail
+        } else {
+            Status::Pass
+        };
+        Self {
+            tool: Tool::default(),
+            status,
+            summary,
+            cases,
+        }
+    }
+}
