@@ -22,7 +22,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use ndarray_npy::WriteNpyExt;
 use prost::Message;
 
 use crate::loss::Formulation;
@@ -134,12 +133,4 @@ pub fn write_model_case(
     )?;
     dir.write(&model_path(form), onnx_bytes)?;
     Ok(())
-}
-
-/// `.npy` bytes of an f32 matrix.
-pub fn npy_bytes(a: &Array2<f32>) -> Vec<u8> {
-    let mut out = Vec::new();
-    a.write_npy(&mut out)
-        .expect("writing npy to memory cannot fail");
-    out
 }

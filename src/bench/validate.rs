@@ -69,8 +69,11 @@ fn fixture(models: &Path, data: &Dataset) -> Result<Fixture, BenchError> {
     artifacts::write_model_case(&dir, Formulation::Probs, &onnx, &data.images, &outputs)
         .map_err(write)?;
     let labels = binarize(&data.labels, CLASSES);
-    dir.write("labels.npy", &artifacts::npy_bytes(&labels))
-        .map_err(write)?;
+    dir.write(
+        "labels.npy",
+        &crate::refdata::npy::npy_bytes(&labels.view().into_dyn()),
+    )
+    .map_err(write)?;
     let folder = root.join(artifacts::model_folder(Formulation::Probs));
     Ok(Fixture {
         _dir: guard,

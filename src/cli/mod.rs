@@ -440,7 +440,7 @@ fn write_artifacts(
     let labels = binarize(&t.eval_set.labels, CLASSES);
     dir.write(
         "labels.npy",
-        &artifacts::npy_bytes(&pipeline::head_rows(&labels, n)),
+        &crate::refdata::npy::npy_bytes(&pipeline::head_rows(&labels, n).view().into_dyn()),
     )?;
     #[derive(serde::Serialize)]
     struct ConfigFile<'a> {

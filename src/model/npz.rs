@@ -3,17 +3,19 @@
 //! Why: weights cross between this crate and Keras in both directions. The convention is the one
 //! Keras's `model.weights` paths use: `dense/kernel` `[in, out]`, `dense/bias` `[out]`, then
 //! `dense_1/...`, `dense_2/...`, float32. Reading checks every name, shape and dtype and names
-//! the offending array; nothing is guessed or transposed.
+//! the offending array; nothing is guessed or transposed. Files are read and written by
+//! [`crate::refdata::npy`]; this module knows only the layout.
 //! This module must never decide what the weights are used for.
 
-use std::fs::File;
-use std::io::{BufReader, Cursor};
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
-use ndarray_npy::{NpzReader, NpzWriter, ReadNpyExt};
+use ndarray::{Array1, Array2, Ix1, Ix2};
+use tract_onnx::prelude::{DatumType, Tensor};
 
+use crate::metrics::datum_name;
 use crate::model::weights::{Dense, MlpWeights, keras_dense_name};
+use crate::onnx::TensorLimits;
+use crate::refdata::npy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -36,14 +38,41 @@ fn read_err(path: &Path, e: impl std::fmt::Display) -> WeightsError {
     }
 }
 
+/// The error message of a hardened read, without the path it already names.
+fn reader_message(e: crate::refdata::RefDataError) -> String {
+    match e {
+        crate::refdata::RefDataError::Npy { message, .. } => message,
+        other => crate::error_chain(&other),
+    }
+}
+
+/// A float32 array of rank `D`, or why this member is not one.
+fn float_array<D: ndarray::Dimension>(
+    t: &Tensor,
+    what: &str,
+) -> Result<ndarray::Array<f32, D>, String> {
+    if t.datum_type() != DatumType::F32 {
+        return Err(format!(
+            "expected a {what}, found {} {:?}",
+            datum_name(t.datum_type()),
+            t.shape()
+        ));
+    }
+    t.to_plain_array_view::<f32>()
+        .ok()
+        .and_then(|v| v.into_dimensionality::<D>().ok())
+        .map(|v| v.to_owned())
+        .ok_or_else(|| format!("expected a {what}, found shape {:?}", t.shape()))
+}
+
 /// Read an MLP from `dense/kernel`, `dense/bias`, `dense_1/kernel`, ... Every array must be
 /// float32, kernels 2-D, biases 1-D, consecutive layers must chain, and no other array may be
-/// present (an extra array usually means a different model).
+/// present (an extra array usually means a different model). The archive goes through the
+/// hardened reader: sizes are checked before anything is allocated.
 pub fn read_weights(path: &Path) -> Result<MlpWeights, WeightsError> {
-    let file = File::open(path).map_err(|e| read_err(path, e))?;
-    let mut npz = NpzReader::new(BufReader::new(file))
-        .map_err(|e| read_err(path, format!("not a valid .npz file: {e}")))?;
-    let mut names = npz.names().map_err(|e| read_err(path, e))?;
+    let arrays = npy::read_npz(path, TensorLimits::default())
+        .map_err(|e| read_err(path, reader_message(e)))?;
+    let mut names: Vec<String> = arrays.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
     let layout = |message: String| WeightsError::Layout {
         path: path.to_path_buf(),
@@ -54,23 +83,21 @@ pub fn read_weights(path: &Path) -> Result<MlpWeights, WeightsError> {
         array: name.to_string(),
         message,
     };
+    let get = |name: &str| arrays.iter().find(|(n, _)| n == name).map(|(_, t)| t);
     let mut layers: Vec<Dense> = Vec::new();
     loop {
         let name = keras_dense_name(layers.len());
         let (k, b) = (format!("{name}/kernel"), format!("{name}/bias"));
-        let has = |n: &str| names.iter().any(|x| x == n);
-        match (has(&k), has(&b)) {
-            (false, false) => break,
-            (true, false) => return Err(layout(format!("{k} is present but {b} is missing"))),
-            (false, true) => return Err(layout(format!("{b} is present but {k} is missing"))),
-            (true, true) => {}
-        }
-        let kernel: Array2<f32> = npz
-            .by_name::<_, Ix2>(&k)
-            .map_err(|e| array(&k, format!("expected a 2-D float32 array [in, out]: {e}")))?;
-        let bias: Array1<f32> = npz
-            .by_name::<_, Ix1>(&b)
-            .map_err(|e| array(&b, format!("expected a 1-D float32 array [out]: {e}")))?;
+        let (kernel, bias) = match (get(&k), get(&b)) {
+            (None, None) => break,
+            (Some(_), None) => return Err(layout(format!("{k} is present but {b} is missing"))),
+            (None, Some(_)) => return Err(layout(format!("{b} is present but {k} is missing"))),
+            (Some(kt), Some(bt)) => (kt, bt),
+        };
+        let kernel: Array2<f32> =
+            float_array::<Ix2>(kernel, "2-D float32 array [in, out]").map_err(|m| array(&k, m))?;
+        let bias: Array1<f32> =
+            float_array::<Ix1>(bias, "1-D float32 array [out]").map_err(|m| array(&b, m))?;
         if bias.len() != kernel.ncols() {
             return Err(array(
                 &b,
@@ -120,36 +147,49 @@ pub fn read_weights(path: &Path) -> Result<MlpWeights, WeightsError> {
 /// The `.npz` bytes of `weights` in the layout [`read_weights`] reads. Uncompressed, arrays in
 /// layer order, so equal weights give equal bytes.
 pub fn weights_npz_bytes(weights: &MlpWeights) -> Vec<u8> {
-    let mut npz = NpzWriter::new(Cursor::new(Vec::new()));
-    for l in &weights.layers {
-        npz.add_array(format!("{}/kernel", l.name), &l.kernel)
-            .expect("in-memory npz write");
-        npz.add_array(format!("{}/bias", l.name), &l.bias)
-            .expect("in-memory npz write");
-    }
-    npz.finish().expect("in-memory npz write").into_inner()
+    let arrays: Vec<(String, ndarray::ArrayViewD<f32>)> = weights
+        .layers
+        .iter()
+        .flat_map(|l| {
+            [
+                (format!("{}/kernel", l.name), l.kernel.view().into_dyn()),
+                (format!("{}/bias", l.name), l.bias.view().into_dyn()),
+            ]
+        })
+        .collect();
+    npy::npz_bytes(&arrays)
 }
 
 /// Read a 1-D array of sample indices (int64, NumPy's default, or int32). Negative values are
 /// refused here; the upper bound is checked where the data is known.
 pub fn read_indices(path: &Path) -> Result<Vec<usize>, WeightsError> {
-    let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
-    let (values, ndim): (Vec<i64>, usize) = match ArrayD::<i64>::read_npy(&bytes[..]) {
-        Ok(a) => (a.iter().copied().collect(), a.ndim()),
-        Err(e) => match ArrayD::<i32>::read_npy(&bytes[..]) {
-            Ok(a) => (a.iter().map(|&v| i64::from(v)).collect(), a.ndim()),
-            Err(_) => {
-                return Err(read_err(
-                    path,
-                    format!("expected a 1-D int64 or int32 .npy array: {e}"),
-                ));
-            }
-        },
-    };
-    if ndim != 1 {
+    let t = npy::read_npy(path, TensorLimits::default())
+        .map_err(|e| read_err(path, reader_message(e)))?;
+    let values: Vec<i64> = match t.datum_type() {
+        DatumType::I64 => t
+            .to_plain_array_view::<i64>()
+            .map(|v| v.iter().copied().collect()),
+        DatumType::I32 => t
+            .to_plain_array_view::<i32>()
+            .map(|v| v.iter().map(|&x| i64::from(x)).collect()),
+        other => {
+            return Err(read_err(
+                path,
+                format!(
+                    "expected a 1-D int64 or int32 .npy array, found {}",
+                    datum_name(other)
+                ),
+            ));
+        }
+    }
+    .map_err(|e| read_err(path, format!("{e:#}")))?;
+    if t.rank() != 1 {
         return Err(read_err(
             path,
-            format!("expected a 1-D array of sample indices, found {ndim} dims"),
+            format!(
+                "expected a 1-D array of sample indices, found {} dims",
+                t.rank()
+            ),
         ));
     }
     if values.is_empty() {
@@ -168,8 +208,9 @@ pub fn read_indices(path: &Path) -> Result<Vec<usize>, WeightsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::Array1;
-    use ndarray_npy::WriteNpyExt;
+    use ndarray::{Array1, ArrayD};
+    use ndarray_npy::{NpzWriter, WriteNpyExt};
+    use std::fs::File;
 
     fn write(dir: &Path, name: &str, arrays: &[(&str, ArrayD<f32>)]) -> PathBuf {
         let path = dir.join(name);

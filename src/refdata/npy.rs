@@ -7,11 +7,16 @@
 //! member's declared size checked before it is decompressed.
 //!
 //! Element types: `f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1`, either byte order, C or Fortran order.
+//!
+//! Writing f32 arrays for artifacts ([`npy_bytes`], [`npz_bytes`]) goes through ndarray-npy,
+//! whose header layout the committed artifacts have; [`encode_npy`] writes any tensor numpy's
+//! way, for tests and tools.
 
-use std::io::Read;
+use std::io::{Cursor, Read};
 use std::path::Path;
 
-use ndarray::{ArrayD, IxDyn, ShapeBuilder};
+use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray_npy::{NpzWriter, WriteNpyExt};
 use tract_onnx::prelude::{Datum, Tensor, f16};
 
 use super::RefDataError;
@@ -400,6 +405,25 @@ impl Literal<'_> {
             _ => Err(format!("header: unexpected input at byte {}", self.at)),
         }
     }
+}
+
+/// `.npy` bytes of an f32 array (version 1, C order, little endian).
+pub fn npy_bytes(a: &ArrayViewD<f32>) -> Vec<u8> {
+    let mut out = Vec::new();
+    a.write_npy(&mut out)
+        .expect("writing npy to memory cannot fail");
+    out
+}
+
+/// `.npz` bytes of named f32 arrays, uncompressed, in the order given: equal arrays give equal
+/// bytes.
+pub fn npz_bytes(arrays: &[(String, ArrayViewD<f32>)]) -> Vec<u8> {
+    let mut npz = NpzWriter::new(Cursor::new(Vec::new()));
+    for (name, a) in arrays {
+        npz.add_array(name.as_str(), a)
+            .expect("in-memory npz write");
+    }
+    npz.finish().expect("in-memory npz write").into_inner()
 }
 
 /// Encodes a tensor as `.npy` bytes (version 1, C order, little endian). For tests and for
