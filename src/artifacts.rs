@@ -1,21 +1,9 @@
-//! Writing a run's artifacts to a folder.
+//! Writing files so that a reader never sees half of one: into a checked folder, under a
+//! temporary name, then renamed into place. Also who wrote a file ([`Tool`]).
 //!
-//! Layout (documented in the README):
-//!
-//! ```text
-//! OUT/config.json                          training config, data fingerprint, tool version
-//! OUT/train-log.json                       config, per-epoch and per-step records
-//! OUT/logits/model.onnx                    export of the logits-formulation model
-//! OUT/logits/test_data_set_0/input_0.pb    reference inputs (TensorProto "input")
-//! OUT/logits/test_data_set_0/output_0.pb   the trained graph's outputs on them
-//! OUT/sigmoid/...                          the same for the probability-formulation model
-//! OUT/labels.npy                           binary targets of the reference inputs, f32 [n, 10]
-//! OUT/report.json                          the demo's report (demo only)
-//! ```
-//!
-//! Why here: this is the only module that writes into a user's folder. Every file is written to
-//! a temporary name in the same folder and renamed into place, so an interrupted run never
-//! leaves a truncated file that looks valid.
+//! Why here: this is the only module that writes into a user's folder. An interrupted run never
+//! leaves a truncated file that looks valid. `crate::pipeline::outputs` decides what a run
+//! writes; this module only writes it.
 
 use std::fs;
 use std::io;
@@ -50,6 +38,31 @@ pub enum ArtifactError {
     Folder { path: PathBuf, source: io::Error },
     #[error("writing {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+}
+
+/// Writes one file atomically beside where it goes, creating its folder.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => (
+            if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            },
+            name,
+        ),
+        _ => {
+            return Err(ArtifactError::Write {
+                path: path.to_owned(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not a file path"),
+            });
+        }
+    };
+    let folder = ArtifactDir::create(dir)?;
+    folder.write(&name.to_string_lossy(), bytes)?;
+    Ok(())
 }
 
 /// A folder that artifacts go into, checked for writability before any work starts.

@@ -18,31 +18,32 @@ use serde::Serialize;
 
 use crate::metrics::{ONNX_BACKEND, Tolerance};
 use crate::runtime::guard;
-use crate::validate::{CaseReport, ErrorKind, Status, ValidateConfig, ValidateError, validate};
+use crate::validate::{CaseReport, ErrorKind, ValidateConfig, ValidateError, validate};
+use crate::verdict::Verdict;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum Outcome {
     Pass,
     Fail,
     Unsupported,
     Error,
 }
 
-impl Verdict {
-    pub const ALL: [Verdict; 4] = [
-        Verdict::Pass,
-        Verdict::Fail,
-        Verdict::Unsupported,
-        Verdict::Error,
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Pass,
+        Outcome::Fail,
+        Outcome::Unsupported,
+        Outcome::Error,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Unsupported => "unsupported",
-            Verdict::Error => "error",
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Unsupported => "unsupported",
+            Outcome::Error => "error",
         }
     }
 }
@@ -50,7 +51,8 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseOutcome {
     pub name: String,
-    pub verdict: Verdict,
+    /// Serialized as `verdict`, the name the JSON report has always used.
+    pub verdict: Outcome,
     /// The error, or the first failing check, on one line.
     pub reason: Option<String>,
     pub seconds: f64,
@@ -72,6 +74,33 @@ pub struct SuiteReport {
     pub counts: Counts,
     pub seconds: f64,
     pub cases: Vec<CaseOutcome>,
+}
+
+impl SuiteReport {
+    /// `Fail` when a case ended in an error on our side, or fewer than `min_pass` cases passed
+    /// (a guard against silent regressions); the reason says which.
+    pub fn verdict(&self, min_pass: Option<usize>) -> (Verdict, Option<String>) {
+        let c = &self.counts;
+        if c.error > 0 {
+            return (
+                Verdict::Fail,
+                Some(format!(
+                    "{} conformance case(s) ended in an error on our side (list them with --list error)",
+                    c.error
+                )),
+            );
+        }
+        match min_pass {
+            Some(min) if c.pass < min => (
+                Verdict::Fail,
+                Some(format!(
+                    "{} case(s) passed, fewer than --min-pass {min}",
+                    c.pass
+                )),
+            ),
+            _ => (Verdict::Pass, None),
+        }
+    }
 }
 
 /// Subfolders of `dir` holding a `model.onnx`, sorted by name.
@@ -99,18 +128,18 @@ pub fn case_dirs(dir: &Path) -> Result<Vec<PathBuf>, ValidateError> {
 }
 
 /// Classifies the cases of one model.
-pub fn classify(cases: &[CaseReport]) -> (Verdict, Option<String>) {
-    if let Some(c) = cases.iter().find(|c| c.status == Status::Error) {
+pub fn classify(cases: &[CaseReport]) -> (Outcome, Option<String>) {
+    if let Some(c) = cases.iter().find(|c| c.status == Verdict::Error) {
         let verdict = match c.error_kind {
-            Some(ErrorKind::Unsupported) => Verdict::Unsupported,
-            _ => Verdict::Error,
+            Some(ErrorKind::Unsupported) => Outcome::Unsupported,
+            _ => Outcome::Error,
         };
         return (verdict, c.error.clone());
     }
-    if let Some(c) = cases.iter().find(|c| c.status == Status::Fail) {
-        return (Verdict::Fail, c.problems.first().cloned());
+    if let Some(c) = cases.iter().find(|c| c.status == Verdict::Fail) {
+        return (Outcome::Fail, c.problems.first().cloned());
     }
-    (Verdict::Pass, None)
+    (Outcome::Pass, None)
 }
 
 /// Validates one case folder with `tol`.
@@ -125,7 +154,7 @@ pub fn run_case(dir: &Path, tol: Tolerance) -> CaseOutcome {
     cfg.tolerance_name = "onnx backend".to_owned();
     let (verdict, reason) = match guard::catch(|| validate(&cfg)) {
         Ok(cases) => classify(&cases),
-        Err(panic) => (Verdict::Error, Some(format!("panicked: {panic}"))),
+        Err(panic) => (Outcome::Error, Some(format!("panicked: {panic}"))),
     };
     CaseOutcome {
         name,
@@ -154,10 +183,10 @@ pub fn run_suite(
         let outcome = run_case(&case, tol);
         counts.total += 1;
         match outcome.verdict {
-            Verdict::Pass => counts.pass += 1,
-            Verdict::Fail => counts.fail += 1,
-            Verdict::Unsupported => counts.unsupported += 1,
-            Verdict::Error => counts.error += 1,
+            Outcome::Pass => counts.pass += 1,
+            Outcome::Fail => counts.fail += 1,
+            Outcome::Unsupported => counts.unsupported += 1,
+            Outcome::Error => counts.error += 1,
         }
         cases.push(outcome);
     }

@@ -1,16 +1,15 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use onnx_parity::verdict::Verdict;
 
 fn main() -> ExitCode {
     let cli = onnx_parity::cli::Cli::parse();
-    match onnx_parity::cli::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            // One line: the error and its causes, outermost first.
-            let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-            eprintln!("error: {}", chain.join(": "));
-            ExitCode::from(2)
-        }
-    }
+    let verdict = onnx_parity::cli::run(cli).unwrap_or_else(|err| {
+        // One line: the error and its causes, outermost first.
+        let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+        eprintln!("error: {}", chain.join(": "));
+        Verdict::Error
+    });
+    ExitCode::from(verdict.exit_code())
 }

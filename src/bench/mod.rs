@@ -11,7 +11,6 @@
 //! the same tract plans as `demo` and `validate`.
 
 mod infer;
-mod render;
 mod train;
 mod validate;
 
@@ -21,7 +20,6 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-pub use render::render_text;
 pub use validate::{ValidateChild, run_validate_child};
 
 use crate::artifacts::Tool;

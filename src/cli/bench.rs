@@ -1,17 +1,18 @@
-//! `bench`: arguments to a [`crate::bench`] config, the report to stdout as a table or JSON.
+//! `bench`: flags to a [`crate::bench`] config, the report to stdout as a table or JSON.
 //!
 //! `--validate-child` is the other half of the peak-memory figure: the benchmark starts this
 //! binary again to run one `validate` in a process of its own and read its peak RSS.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
+use super::args::{emit, format_parser};
 use crate::bench::{self, BenchConfig, Sections};
-use crate::report;
+use crate::report::{self, Report, ReportKind};
+use crate::verdict::Verdict;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
 pub(super) enum Section {
@@ -38,8 +39,11 @@ pub(super) struct BenchArgs {
     /// Measure only these groups (comma-separated). Default: all.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Section>,
-    /// Print the report as JSON (what scripts/bench_reference.py reads).
-    #[arg(long)]
+    /// Report format on stdout (json is what scripts/bench_reference.py reads).
+    #[arg(long, value_parser = format_parser(ReportKind::Bench), default_value = "text")]
+    format: String,
+    /// The same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     json: bool,
     /// Internal: validate MODEL once in this process and print its time and peak RSS as JSON.
     #[arg(
@@ -54,11 +58,11 @@ pub(super) struct BenchArgs {
     validate_labels: Option<PathBuf>,
 }
 
-pub(super) fn run_bench(args: &BenchArgs) -> Result<ExitCode> {
+pub(super) fn run_bench(args: &BenchArgs) -> Result<Verdict> {
     if let (Some(model), Some(labels)) = (&args.validate_child, &args.validate_labels) {
         let child = bench::run_validate_child(model, labels);
         std::io::stdout().write_all(&report::to_json_bytes(&child))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Verdict::Pass);
     }
     if args.repeat == 0 {
         bail!("--repeat: must be at least 1");
@@ -82,11 +86,7 @@ pub(super) fn run_bench(args: &BenchArgs) -> Result<ExitCode> {
         validate_child: std::env::current_exe().ok(),
     };
     let report = bench::run(&cfg)?;
-    let bytes = if args.json {
-        report::to_json_bytes(&report)
-    } else {
-        bench::render_text(&report).into_bytes()
-    };
-    std::io::stdout().write_all(&bytes)?;
-    Ok(ExitCode::SUCCESS)
+    let format = if args.json { "json" } else { &args.format };
+    emit(Report::Bench(&report), format, None)?;
+    Ok(Verdict::Pass)
 }

@@ -1,17 +1,16 @@
-//! `compare A B`: arguments to a [`crate::compare`] config, the report to stdout (and
-//! `--report FILE`), the verdict to an exit code (0 pass, 1 divergence, 2 could not run).
+//! `compare A B`: flags to a [`crate::compare`] config, the report to stdout (and
+//! `--report FILE`).
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
-use super::validate::{ReportFormat, ToleranceArgs};
-use crate::compare::{CompareConfig, CompareReport};
+use super::args::{ToleranceArgs, emit, format_parser};
+use crate::compare::{CompareConfig, compare};
 use crate::onnx::TensorLimits;
-use crate::report;
+use crate::report::{Report, ReportKind};
+use crate::verdict::Verdict;
 
 #[derive(Debug, Args)]
 pub(super) struct CompareArgs {
@@ -32,22 +31,14 @@ pub(super) struct CompareArgs {
     #[command(flatten)]
     tol: ToleranceArgs,
     /// Report format on stdout (or in --report FILE).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    #[arg(long, value_parser = format_parser(ReportKind::Compare), default_value = "text")]
+    format: String,
     /// Write the report (in --format) to FILE; stdout then gets the text report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
 }
 
-fn render(r: &CompareReport, format: ReportFormat) -> Vec<u8> {
-    match format {
-        ReportFormat::Text => report::render_compare_text(r),
-        ReportFormat::Json => report::render_compare_json(r),
-        ReportFormat::Junit => report::render_compare_junit(r),
-    }
-}
-
-pub(super) fn run_compare(args: &CompareArgs) -> Result<ExitCode> {
+pub(super) fn run_compare(args: &CompareArgs) -> Result<Verdict> {
     let (tolerance, tolerance_name) = args.tol.resolve()?;
     let cfg = CompareConfig {
         a: args.a.clone(),
@@ -58,19 +49,11 @@ pub(super) fn run_compare(args: &CompareArgs) -> Result<ExitCode> {
         tolerance_name,
         limits: TensorLimits::default(),
     };
-    let report = crate::compare::compare(&cfg)?;
-    let mut stdout = std::io::stdout();
-    match &args.report {
-        Some(path) => {
-            std::fs::write(path, render(&report, args.format))
-                .with_context(|| format!("--report: writing {}", path.display()))?;
-            stdout.write_all(&report::render_compare_text(&report))?;
-        }
-        None => stdout.write_all(&render(&report, args.format))?,
-    }
-    Ok(if report.status == "pass" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let report = compare(&cfg)?;
+    emit(
+        Report::Compare(&report),
+        &args.format,
+        args.report.as_deref(),
+    )?;
+    Ok(report.status)
 }

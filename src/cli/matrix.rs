@@ -1,16 +1,15 @@
-//! `matrix`: arguments to a [`crate::matrix`] config, the report to stdout, the verdict to an
-//! exit code (0 every pair within tolerance, 1 some pair outside, 2 could not run).
+//! `matrix`: flags to a [`crate::matrix`] config, the report to stdout.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::Format;
+use super::args::{emit, format_parser, preset_parser};
 use crate::matrix::{self, Case, MatrixConfig};
 use crate::metrics::Preset;
+use crate::report::{Report, ReportKind};
+use crate::verdict::Verdict;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum CaseChoice {
@@ -33,14 +32,14 @@ pub(super) struct MatrixArgs {
     #[arg(long, value_name = "DIR", default_value = "models")]
     models: PathBuf,
     /// Tolerance preset every pair must meet (exact, strict, default, relaxed, loose).
-    #[arg(long, value_parser = super::preset_parser(), default_value = "default")]
+    #[arg(long, value_parser = preset_parser(), default_value = "default")]
     tolerance: Preset,
     /// Report format on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_parser = format_parser(ReportKind::Matrix), default_value = "text")]
+    format: String,
 }
 
-pub(super) fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
+pub(super) fn run_matrix(args: &MatrixArgs) -> Result<Verdict> {
     let cases = match args.model {
         CaseChoice::Seed => vec![Case::Seed],
         CaseChoice::KerasSeed => vec![Case::KerasSeed],
@@ -54,14 +53,6 @@ pub(super) fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         tolerance_name: args.tolerance.name().to_string(),
     };
     let report = matrix::run_matrix(&cfg)?;
-    let bytes = match args.format {
-        Format::Text => matrix::render_text(&report),
-        Format::Json => matrix::render_json(&report),
-    };
-    std::io::stdout().write_all(&bytes)?;
-    Ok(if report.status == "pass" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    emit(Report::Matrix(&report), &args.format, None)?;
+    Ok(report.status)
 }

@@ -1,37 +1,25 @@
-//! `validate`, `inspect` and `conformance`: arguments to [`crate::validate`] configs, reports
-//! to stdout (and `--report FILE`), verdicts to exit codes (0 pass, 1 fail, 2 could not run).
+//! `validate`, `inspect` and `conformance`: flags to [`crate::validate`] configs, reports to
+//! stdout (and `--report FILE`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use crate::conformance::{self, Verdict};
+use super::args::{ToleranceArgs, emit, format_parser, non_negative};
+use crate::conformance::{self, Outcome};
 use crate::inspect;
-use crate::metrics::{Preset, Tolerance};
+use crate::metrics::Tolerance;
 use crate::onnx::TensorLimits;
-use crate::report;
+use crate::report::{Report, ReportKind};
 use crate::validate::{
-    DEFAULT_LOSS_TOL, ExpectLoss, Status, ValidateConfig, ValidateReport, manifest, validate,
+    DEFAULT_LOSS_TOL, ExpectLoss, ValidateConfig, ValidateReport, manifest, validate,
 };
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
-pub(super) enum ReportFormat {
-    Text,
-    Json,
-    Junit,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
-pub(super) enum PlainFormat {
-    Text,
-    Json,
-}
+use crate::verdict::Verdict;
 
 #[derive(Debug, Args)]
 pub(super) struct ValidateArgs {
@@ -73,8 +61,8 @@ pub(super) struct ValidateArgs {
     #[arg(long, value_name = "ATOL", default_value_t = DEFAULT_LOSS_TOL)]
     loss_tol: f64,
     /// Report format on stdout (or in --report FILE).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    #[arg(long, value_parser = format_parser(ReportKind::Validate), default_value = "text")]
+    format: String,
     /// Write the report (in --format) to FILE; stdout then gets the text report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -84,8 +72,8 @@ pub(super) struct ValidateArgs {
 pub(super) struct InspectArgs {
     #[arg(value_name = "MODEL.onnx")]
     model: PathBuf,
-    #[arg(long, value_enum, default_value_t = PlainFormat::Text)]
-    format: PlainFormat,
+    #[arg(long, value_parser = format_parser(ReportKind::Inspect), default_value = "text")]
+    format: String,
 }
 
 #[derive(Debug, Args)]
@@ -96,8 +84,8 @@ pub(super) struct ConformanceArgs {
     /// A case running longer than this is a hang: the run stops with exit code 2, naming it.
     #[arg(long, value_name = "N", default_value_t = 60)]
     timeout_secs: u64,
-    #[arg(long, value_enum, default_value_t = PlainFormat::Text)]
-    format: PlainFormat,
+    #[arg(long, value_parser = format_parser(ReportKind::Conformance), default_value = "text")]
+    format: String,
     /// List the cases with these verdicts and why (text format), e.g. `--list fail,unsupported`.
     #[arg(long, value_enum, value_delimiter = ',', value_name = "VERDICTS")]
     list: Vec<ListVerdict>,
@@ -112,13 +100,6 @@ enum ListVerdict {
     Fail,
     Unsupported,
     Error,
-}
-
-fn non_negative(flag: &str, v: f64) -> Result<f64> {
-    if !(v.is_finite() && v >= 0.0) {
-        bail!("{flag}: must be a finite number >= 0, got {v}");
-    }
-    Ok(v)
 }
 
 fn finite(flag: &str, v: Option<f64>) -> Result<Option<f64>> {
@@ -146,43 +127,6 @@ fn parse_output_tol(spec: &str, allow_nonfinite: bool) -> Result<(String, Tolera
             allow_nonfinite,
         },
     ))
-}
-
-/// `--tolerance`, `--atol`, `--rtol` and `--allow-nonfinite`, shared by every command that
-/// compares tensors.
-#[derive(Debug, Args)]
-pub(super) struct ToleranceArgs {
-    /// Tolerance preset (exact, strict, default, relaxed, loose; see README).
-    #[arg(long, value_parser = super::preset_parser(), default_value = "default")]
-    tolerance: Preset,
-    /// Absolute tolerance, overriding the preset's.
-    #[arg(long, value_name = "ATOL")]
-    atol: Option<f64>,
-    /// Relative tolerance, overriding the preset's.
-    #[arg(long, value_name = "RTOL")]
-    rtol: Option<f64>,
-    /// Let NaN/inf pass where both sides hold the same non-finite value.
-    #[arg(long)]
-    allow_nonfinite: bool,
-}
-
-impl ToleranceArgs {
-    /// The tolerance with its label for reports (the preset's name, marked when --atol/--rtol
-    /// override it).
-    pub(super) fn resolve(&self) -> Result<(Tolerance, String)> {
-        let p = self.tolerance.tolerance();
-        let tolerance = Tolerance {
-            atol: non_negative("--atol", self.atol.unwrap_or(p.atol))?,
-            rtol: non_negative("--rtol", self.rtol.unwrap_or(p.rtol))?,
-            allow_nonfinite: self.allow_nonfinite,
-        };
-        let name = if self.atol.is_some() || self.rtol.is_some() {
-            format!("{} with --atol/--rtol", self.tolerance.name())
-        } else {
-            self.tolerance.name().to_owned()
-        };
-        Ok((tolerance, name))
-    }
 }
 
 impl ValidateArgs {
@@ -216,23 +160,7 @@ impl ValidateArgs {
     }
 }
 
-fn exit_code(status: Status) -> ExitCode {
-    match status {
-        Status::Pass => ExitCode::SUCCESS,
-        Status::Fail => ExitCode::from(1),
-        Status::Error => ExitCode::from(2),
-    }
-}
-
-fn render(report: &ValidateReport, format: ReportFormat) -> Vec<u8> {
-    match format {
-        ReportFormat::Text => report::render_validate_text(report),
-        ReportFormat::Json => report::render_validate_json(report),
-        ReportFormat::Junit => report::render_validate_junit(report),
-    }
-}
-
-pub(super) fn run_validate(args: &ValidateArgs) -> Result<ExitCode> {
+pub(super) fn run_validate(args: &ValidateArgs) -> Result<Verdict> {
     let report = match (&args.manifest, &args.model) {
         (Some(path), _) => manifest::run(path, TensorLimits::default())?,
         (None, Some(model)) => ValidateReport::new(validate(&args.config(model)?)),
@@ -244,29 +172,21 @@ pub(super) fn run_validate(args: &ValidateArgs) -> Result<ExitCode> {
             eprintln!("error: {e}");
         }
     }
-    let mut stdout = std::io::stdout();
-    match &args.report {
-        Some(path) => {
-            std::fs::write(path, render(&report, args.format))
-                .with_context(|| format!("--report: writing {}", path.display()))?;
-            stdout.write_all(&report::render_validate_text(&report))?;
-        }
-        None => stdout.write_all(&render(&report, args.format))?,
-    }
-    Ok(exit_code(report.status))
+    emit(
+        Report::Validate(&report),
+        &args.format,
+        args.report.as_deref(),
+    )?;
+    Ok(report.status)
 }
 
-pub(super) fn run_inspect(args: &InspectArgs) -> Result<ExitCode> {
+pub(super) fn run_inspect(args: &InspectArgs) -> Result<Verdict> {
     let i = inspect::inspect(&args.model)?;
-    let bytes = match args.format {
-        PlainFormat::Text => report::render_inspect_text(&i),
-        PlainFormat::Json => report::render_inspect_json(&i),
-    };
-    std::io::stdout().write_all(&bytes)?;
-    Ok(ExitCode::SUCCESS)
+    emit(Report::Inspect(&i), &args.format, None)?;
+    Ok(Verdict::Pass)
 }
 
-/// Exits the process with code 2, naming the case, if one case runs longer than `timeout`.
+/// Stops the process as could-not-run, naming the case, if one case runs longer than `timeout`.
 /// In-process cases cannot be interrupted safely; stopping everything is what CI needs.
 fn watchdog(timeout: Duration) -> Arc<Mutex<Option<(String, Instant)>>> {
     let current: Arc<Mutex<Option<(String, Instant)>>> = Arc::new(Mutex::new(None));
@@ -283,14 +203,14 @@ fn watchdog(timeout: Duration) -> Arc<Mutex<Option<(String, Instant)>>> {
                     timeout.as_secs()
                 );
                 let _ = std::io::stderr().flush();
-                std::process::exit(2);
+                std::process::exit(i32::from(Verdict::Error.exit_code()));
             }
         }
     });
     current
 }
 
-pub(super) fn run_conformance(args: &ConformanceArgs) -> Result<ExitCode> {
+pub(super) fn run_conformance(args: &ConformanceArgs) -> Result<Verdict> {
     if args.timeout_secs == 0 {
         bail!("--timeout-secs: must be at least 1");
     }
@@ -300,37 +220,20 @@ pub(super) fn run_conformance(args: &ConformanceArgs) -> Result<ExitCode> {
             Some((name.to_owned(), Instant::now()));
     })?;
     *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    let list: Vec<Verdict> = args
+    let list: Vec<Outcome> = args
         .list
         .iter()
         .map(|v| match v {
-            ListVerdict::Pass => Verdict::Pass,
-            ListVerdict::Fail => Verdict::Fail,
-            ListVerdict::Unsupported => Verdict::Unsupported,
-            ListVerdict::Error => Verdict::Error,
+            ListVerdict::Pass => Outcome::Pass,
+            ListVerdict::Fail => Outcome::Fail,
+            ListVerdict::Unsupported => Outcome::Unsupported,
+            ListVerdict::Error => Outcome::Error,
         })
         .collect();
-    let bytes = match args.format {
-        PlainFormat::Text => report::render_conformance_text(&suite, &list),
-        PlainFormat::Json => report::render_conformance_json(&suite),
-    };
-    std::io::stdout().write_all(&bytes)?;
-    let c = &suite.counts;
-    if c.error > 0 {
-        eprintln!(
-            "error: {} conformance case(s) ended in an error on our side (list them with --list error)",
-            c.error
-        );
-        return Ok(ExitCode::from(1));
+    emit(Report::Conformance(&suite, &list), &args.format, None)?;
+    let (verdict, problem) = suite.verdict(args.min_pass);
+    if let Some(problem) = problem {
+        eprintln!("error: {problem}");
     }
-    if let Some(min) = args.min_pass
-        && c.pass < min
-    {
-        eprintln!(
-            "error: {} case(s) passed, fewer than --min-pass {min}",
-            c.pass
-        );
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(verdict)
 }

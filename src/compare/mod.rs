@@ -28,7 +28,7 @@ use crate::refdata::{MatchedBy, RefDataError, testset};
 use crate::runtime::{
     BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Stage, Tract, head,
 };
-use crate::validate::Status;
+use crate::verdict::Verdict;
 
 /// What `compare` needs, as library types.
 #[derive(Debug, Clone)]
@@ -217,12 +217,12 @@ pub struct CaseComparison {
     /// Whether fetching intermediate tensors changed any final output bit (it must not).
     pub probes_changed_outputs: bool,
     pub stages: Vec<StageDelta>,
-    pub status: Status,
+    pub status: Verdict,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CompareReport {
-    pub status: &'static str,
+    pub status: Verdict,
     pub a: String,
     pub b: String,
     pub tolerance: Tolerance,
@@ -311,9 +311,9 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
             cfg, &mut a, &mut b, set_path, &in_a, &in_b, by,
         )?);
     }
-    let passed = cases.iter().all(|c| c.status == Status::Pass);
+    let passed = cases.iter().all(|c| c.status == Verdict::Pass);
     Ok(CompareReport {
-        status: if passed { "pass" } else { "fail" },
+        status: Verdict::of(passed),
         a: a.label(),
         b: b.label(),
         tolerance: cfg.tolerance,
@@ -483,6 +483,6 @@ fn compare_case(
         first_divergence,
         probes_changed_outputs,
         stages,
-        status: if ok { Status::Pass } else { Status::Fail },
+        status: Verdict::of(ok),
     })
 }

@@ -10,8 +10,6 @@
 //! is a column with a note, not an error and not a failure; a pair outside tolerance is a
 //! failure (data), and `Err` means a file could not be read or run.
 
-mod render;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,8 +24,7 @@ use crate::model::npz;
 use crate::onnx::{TensorLimits, load_tensor_pb};
 use crate::runtime::recorded::RecordedRunnable;
 use crate::runtime::{BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Tract};
-
-pub use render::{render_json, render_text};
+use crate::verdict::Verdict;
 
 /// The models a matrix can be made for, each from committed artifacts under `models/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,7 +97,7 @@ pub struct MatrixReport {
     /// Whether burn-import's generated models are in this build.
     pub burn_import_built: bool,
     /// `pass` when every compared pair of every case is within tolerance, else `fail`.
-    pub status: &'static str,
+    pub status: Verdict,
     pub cases: Vec<MatrixCase>,
 }
 
@@ -113,7 +110,7 @@ pub struct MatrixCase {
     pub columns: Vec<Column>,
     /// Every pair of available columns, `expected` listed before `actual`.
     pub pairs: Vec<Pair>,
-    pub status: &'static str,
+    pub status: Verdict,
 }
 
 /// One implementation of the model.
@@ -263,13 +260,13 @@ pub fn run_matrix(cfg: &MatrixConfig) -> Result<MatrixReport, MatrixError> {
         .iter()
         .map(|&case| run_case(cfg, case))
         .collect::<Result<Vec<_>, _>>()?;
-    let passed = cases.iter().all(|c| c.status == "pass");
+    let passed = cases.iter().all(|c| c.status == Verdict::Pass);
     Ok(MatrixReport {
         tool: Tool::default(),
         tolerance: cfg.tolerance,
         tolerance_name: cfg.tolerance_name.clone(),
         burn_import_built: BURN_IMPORT_BUILT,
-        status: if passed { "pass" } else { "fail" },
+        status: Verdict::of(passed),
         cases,
     })
 }
@@ -333,7 +330,7 @@ fn run_case(cfg: &MatrixConfig, case: Case) -> Result<MatrixCase, MatrixError> {
         input_shape: x.shape().to_vec(),
         columns,
         pairs,
-        status: if passed { "pass" } else { "fail" },
+        status: Verdict::of(passed),
     })
 }
 

@@ -1,12 +1,42 @@
-//! JUnit XML for CI systems: one `<testsuite>` per model, one `<testcase>` per test set;
-//! a failed case carries `<failure>` with its problems, a case that could not run `<error>`.
+//! JUnit XML for CI dashboards, for the reports that are lists of checks.
+//!
+//! `validate`: one `<testsuite>` per model, one `<testcase>` per test set; a failed case carries
+//! `<failure>` with its problems, a case that could not run `<error>`. `compare`: one
+//! `<testsuite>` per test set, one `<testcase>` per output and per matched layer.
 
 use std::fmt::Write;
 
-use crate::validate::{CaseReport, Status, ValidateReport};
+use super::text::pair_line;
+use super::{Renderer, Report, ReportKind};
+use crate::compare::CompareReport;
+use crate::validate::{CaseReport, ValidateReport};
+use crate::verdict::Verdict;
+
+pub struct Junit;
+
+impl Renderer for Junit {
+    fn name(&self) -> &'static str {
+        "junit"
+    }
+
+    fn renders(&self, kind: ReportKind) -> bool {
+        matches!(kind, ReportKind::Validate | ReportKind::Compare)
+    }
+
+    fn render(&self, report: &Report<'_>) -> Vec<u8> {
+        match report {
+            Report::Validate(r) => validate(r),
+            Report::Compare(r) => compare(r),
+            other => unreachable!(
+                "junit renders validate and compare only, not {:?}",
+                other.kind()
+            ),
+        }
+    }
+}
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot hold.
-pub(super) fn esc(s: &str) -> String {
+fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -43,7 +73,7 @@ fn case_details(c: &CaseReport) -> String {
     s
 }
 
-pub fn render_validate_junit(r: &ValidateReport) -> Vec<u8> {
+fn validate(r: &ValidateReport) -> Vec<u8> {
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
@@ -59,14 +89,14 @@ pub fn render_validate_junit(r: &ValidateReport) -> Vec<u8> {
         }
     }
     for (model, cases) in groups {
-        let count = |st: Status| cases.iter().filter(|c| c.status == st).count();
+        let count = |st: Verdict| cases.iter().filter(|c| c.status == st).count();
         let _ = writeln!(
             s,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
             esc(model),
             cases.len(),
-            count(Status::Fail),
-            count(Status::Error)
+            count(Verdict::Fail),
+            count(Verdict::Error)
         );
         for c in cases {
             let name = c.test_data.as_deref().unwrap_or(model);
@@ -77,8 +107,8 @@ pub fn render_validate_junit(r: &ValidateReport) -> Vec<u8> {
                 esc(name)
             );
             match c.status {
-                Status::Pass => s.push_str("/>\n"),
-                Status::Fail => {
+                Verdict::Pass => s.push_str("/>\n"),
+                Verdict::Fail => {
                     let first = c.problems.first().map_or("failed", String::as_str);
                     let body = format!("{}\n{}", c.problems.join("\n"), case_details(c));
                     let _ = writeln!(
@@ -88,7 +118,7 @@ pub fn render_validate_junit(r: &ValidateReport) -> Vec<u8> {
                         esc(&body)
                     );
                 }
-                Status::Error => {
+                Verdict::Error => {
                     let msg = c.error.as_deref().unwrap_or("could not run");
                     let _ = writeln!(
                         s,
@@ -97,6 +127,70 @@ pub fn render_validate_junit(r: &ValidateReport) -> Vec<u8> {
                         esc(msg)
                     );
                 }
+            }
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s.into_bytes()
+}
+
+fn compare(r: &CompareReport) -> Vec<u8> {
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let tests: usize = r
+        .cases
+        .iter()
+        .map(|c| c.outputs.len() + c.layers.len())
+        .sum();
+    let failures: usize = r
+        .cases
+        .iter()
+        .map(|c| {
+            c.outputs
+                .iter()
+                .chain(c.layers.iter().map(|l| &l.pair))
+                .filter(|p| !p.passed())
+                .count()
+        })
+        .sum();
+    let _ = writeln!(
+        s,
+        "<testsuites name=\"onnx-parity compare\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+    );
+    for c in &r.cases {
+        let _ = writeln!(
+            s,
+            "  <testsuite name=\"{}\" tests=\"{}\">",
+            esc(&c.test_data),
+            c.outputs.len() + c.layers.len()
+        );
+        let rows = c
+            .outputs
+            .iter()
+            .map(|o| (format!("output {} ~ {}", o.a, o.b), o))
+            .chain(c.layers.iter().map(|l| {
+                (
+                    format!("layer {} {} {} ~ {}", l.index, l.kind, l.pair.a, l.pair.b),
+                    &l.pair,
+                )
+            }));
+        for (name, p) in rows {
+            let _ = write!(
+                s,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                esc(&c.test_data),
+                esc(&name)
+            );
+            if p.passed() {
+                s.push_str("/>\n");
+            } else {
+                let line = pair_line(p);
+                let _ = writeln!(
+                    s,
+                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    esc(&line),
+                    esc(&line)
+                );
             }
         }
         s.push_str("  </testsuite>\n");
@@ -118,14 +212,14 @@ mod tests {
         }
         .into();
         let mut pass = CaseReport::failed("a.onnx", "x".into());
-        pass.status = Status::Pass;
+        pass.status = Verdict::Pass;
         pass.problems.clear();
         let r = ValidateReport::new(vec![
             pass,
             CaseReport::error("a.onnx", Some("a/<set>".into()), &err),
             CaseReport::failed("b.onnx", "b.onnx is not listed".into()),
         ]);
-        let xml = String::from_utf8(render_validate_junit(&r)).unwrap();
+        let xml = String::from_utf8(validate(&r)).unwrap();
         let want = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
 <testsuites name=\"onnx-parity validate\" tests=\"3\" failures=\"1\" errors=\"1\">
   <testsuite name=\"a.onnx\" tests=\"2\" failures=\"0\" errors=\"1\">

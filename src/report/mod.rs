@@ -1,36 +1,112 @@
-//! Renderers: plain data in, bytes out.
+//! Renderers: a report in, bytes out, one implementation per format.
 //!
-//! Why: the same report goes to a terminal, a JSON file for CI, and snapshot tests. Renderers do
-//! no I/O and make no decisions; the verdict is already in the data.
+//! Why one seam: the same result goes to a terminal, a JSON file for CI, a JUnit file for a CI
+//! dashboard, and snapshot tests. Every command's result is one [`Report`]; every format is one
+//! [`Renderer`] in a file of its own and one line in [`FORMATS`]. Adding a format is that file
+//! and that line; the CLI offers each command exactly the formats that render its report.
+//! Renderers do no I/O and make no decisions: the verdict is already in the data.
 
-mod divergence;
-mod junit;
-mod text;
-mod validate;
+pub mod json;
+pub mod junit;
+pub mod text;
 
-pub use divergence::{render_compare_json, render_compare_junit, render_compare_text};
-pub use junit::render_validate_junit;
-pub use text::{render_demo_text, render_epoch_table};
-pub use validate::{
-    render_conformance_json, render_conformance_text, render_inspect_json, render_inspect_text,
-    render_validate_json, render_validate_text,
-};
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 
-use crate::artifacts::Tool;
-use crate::model::train::{EpochRecord, StepRecord, TrainConfig};
-use crate::pipeline::{DataInfo, DemoReport};
+use crate::bench::BenchReport;
+use crate::compare::CompareReport;
+use crate::conformance::{Outcome, SuiteReport};
+use crate::inspect::Inspection;
+use crate::matrix::MatrixReport;
+use crate::pipeline::{DemoReport, TrainLog};
+use crate::validate::ValidateReport;
 
-/// The training log written by `--log-json`: the run's config, then per-epoch and per-step
-/// records (the step records are the forward pass before each update).
-#[derive(Debug, Serialize)]
-pub struct TrainLog<'a> {
-    pub tool: Tool,
-    pub config: &'a TrainConfig,
-    pub data: &'a DataInfo,
-    pub epochs: &'a [EpochRecord],
-    pub steps: &'a [StepRecord],
+/// Every command's result, as the renderers take it.
+#[derive(Debug, Clone, Copy)]
+pub enum Report<'a> {
+    Demo(&'a DemoReport),
+    Train(&'a TrainLog<'a>),
+    Validate(&'a ValidateReport),
+    Compare(&'a CompareReport),
+    Matrix(&'a MatrixReport),
+    Bench(&'a BenchReport),
+    Inspect(&'a Inspection),
+    /// With the outcomes whose cases the text lists one by one.
+    Conformance(&'a SuiteReport, &'a [Outcome]),
+}
+
+/// Which command a report comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Demo,
+    Train,
+    Validate,
+    Compare,
+    Matrix,
+    Bench,
+    Inspect,
+    Conformance,
+}
+
+impl Report<'_> {
+    pub fn kind(&self) -> ReportKind {
+        match self {
+            Report::Demo(_) => ReportKind::Demo,
+            Report::Train(_) => ReportKind::Train,
+            Report::Validate(_) => ReportKind::Validate,
+            Report::Compare(_) => ReportKind::Compare,
+            Report::Matrix(_) => ReportKind::Matrix,
+            Report::Bench(_) => ReportKind::Bench,
+            Report::Inspect(_) => ReportKind::Inspect,
+            Report::Conformance(..) => ReportKind::Conformance,
+        }
+    }
+}
+
+/// One output format.
+pub trait Renderer: Sync {
+    /// Its name, as `--format` takes it.
+    fn name(&self) -> &'static str;
+
+    /// Whether it has a rendering of this kind of report.
+    fn renders(&self, kind: ReportKind) -> bool;
+
+    /// The report's bytes. Only called for kinds it [`renders`](Renderer::renders).
+    fn render(&self, report: &Report<'_>) -> Vec<u8>;
+}
+
+/// Every format, in the order `--help` lists them.
+pub static FORMATS: &[&dyn Renderer] = &[&text::Text, &json::Json, &junit::Junit];
+
+/// The names of the formats that render `kind`.
+pub fn formats_for(kind: ReportKind) -> Vec<&'static str> {
+    FORMATS
+        .iter()
+        .filter(|f| f.renders(kind))
+        .map(|f| f.name())
+        .collect()
+}
+
+/// A format that cannot render what it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("format '{format}' has no rendering of a {kind:?} report (formats: {})", formats_for(*kind).join(", "))]
+pub struct NoRendering {
+    pub format: String,
+    pub kind: ReportKind,
+}
+
+/// Renders `report` in the format named `format`.
+pub fn render(format: &str, report: &Report<'_>) -> Result<Vec<u8>, NoRendering> {
+    FORMATS
+        .iter()
+        .find(|f| f.name() == format && f.renders(report.kind()))
+        .map(|f| f.render(report))
+        .ok_or_else(|| NoRendering {
+            format: format.to_owned(),
+            kind: report.kind(),
+        })
 }
 
 /// Pretty JSON with a trailing newline.
@@ -38,8 +114,4 @@ pub fn to_json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(value).expect("plain data serializes");
     out.push(b'\n');
     out
-}
-
-pub fn render_demo_json(report: &DemoReport) -> Vec<u8> {
-    to_json_bytes(report)
 }

@@ -9,8 +9,9 @@
 
 use std::path::Path;
 
-use super::{Status, ValidateConfig, validate};
+use super::{ValidateConfig, validate};
 use crate::onnx::TensorLimits;
+use crate::verdict::Verdict;
 
 /// Small limits so that a fuzzed header cannot make a single iteration slow.
 pub const FUZZ_LIMITS: TensorLimits = TensorLimits {
@@ -43,7 +44,7 @@ pub fn unpack(data: &[u8]) -> (&[u8], &[u8], &[u8]) {
 
 /// Writes the three files into `dir` and validates them. `None` if the files could not be
 /// written (the harness's problem, not the input's).
-pub fn run_one(data: &[u8], dir: &Path) -> Option<Status> {
+pub fn run_one(data: &[u8], dir: &Path) -> Option<Verdict> {
     let (model, input, output) = unpack(data);
     let set = dir.join("test_data_set_0");
     std::fs::create_dir_all(&set).ok()?;
@@ -101,7 +102,7 @@ mod tests {
     #[test]
     fn the_seed_passes() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(run_one(&seed(), dir.path()), Some(Status::Pass));
+        assert_eq!(run_one(&seed(), dir.path()), Some(Verdict::Pass));
     }
 
     /// A few thousand mutations of the seed (bit flips, byte overwrites, truncations,

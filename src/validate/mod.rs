@@ -24,14 +24,13 @@ use ndarray::ArrayD;
 
 pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport};
 pub use error::{ErrorKind, ValidateError};
-pub use report::{
-    CaseReport, InputReport, OutputReport, ShaCheck, Status, Summary, ValidateReport,
-};
+pub use report::{CaseReport, InputReport, OutputReport, ShaCheck, Summary, ValidateReport};
 
 use crate::metrics::{Preset, Tolerance, datum_name};
 use crate::onnx::TensorLimits;
 use crate::refdata::{self, RefDataError, testset};
 use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head};
+use crate::verdict::Verdict;
 
 /// Default absolute tolerance of `--expect-loss` gates.
 pub const DEFAULT_LOSS_TOL: f64 = 1e-6;
@@ -134,7 +133,7 @@ pub fn validate_with(
                             sha.actual,
                             sha.expected.as_deref().unwrap_or("")
                         ));
-                        case.status = Status::Fail;
+                        case.status = Verdict::Fail;
                     }
                     case.sha256 = Some(sha.clone());
                     case
@@ -240,9 +239,9 @@ fn run_case(
             .unwrap_or(cfg.tolerance);
         let (metrics, problem) = check::compare_output(actual, &r.tensor, &tol);
         let status = if metrics.passed() && problem.is_none() {
-            Status::Pass
+            Verdict::Pass
         } else {
-            Status::Fail
+            Verdict::Fail
         };
         if let Some(p) = &problem {
             case.problems
@@ -314,7 +313,7 @@ fn run_case(
         case.binary_accuracy = Some(accuracy);
     }
     if !case.problems.is_empty() {
-        case.status = Status::Fail;
+        case.status = Verdict::Fail;
     }
     Ok(case)
 }

@@ -8,24 +8,7 @@ use super::error::{ErrorKind, ValidateError};
 use crate::artifacts::Tool;
 use crate::metrics::{Metrics, Tolerance};
 use crate::refdata::MatchedBy;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pass,
-    Fail,
-    Error,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Error => "error",
-        }
-    }
-}
+use crate::verdict::Verdict;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShaCheck {
@@ -51,7 +34,7 @@ pub struct OutputReport {
     pub name: String,
     pub file: String,
     pub matched_by: MatchedBy,
-    pub status: Status,
+    pub status: Verdict,
     pub dtype: String,
     pub shape: Vec<usize>,
     pub expected_dtype: String,
@@ -68,7 +51,7 @@ pub struct OutputReport {
 pub struct CaseReport {
     pub model: String,
     pub test_data: Option<String>,
-    pub status: Status,
+    pub status: Verdict,
     /// Why it could not run (status `error`), with the file named.
     pub error: Option<String>,
     pub error_kind: Option<ErrorKind>,
@@ -87,7 +70,7 @@ impl CaseReport {
         Self {
             model: model.to_owned(),
             test_data,
-            status: Status::Pass,
+            status: Verdict::Pass,
             error: None,
             error_kind: None,
             problems: Vec::new(),
@@ -103,7 +86,7 @@ impl CaseReport {
     /// A case that could not run.
     pub fn error(model: &str, test_data: Option<String>, e: &ValidateError) -> Self {
         Self {
-            status: Status::Error,
+            status: Verdict::Error,
             error: Some(e.chain()),
             error_kind: Some(e.kind()),
             ..Self::empty(model, test_data, "")
@@ -113,7 +96,7 @@ impl CaseReport {
     /// A case that failed for a reason outside any run (an unlisted file in a manifest).
     pub fn failed(model: &str, problem: String) -> Self {
         Self {
-            status: Status::Fail,
+            status: Verdict::Fail,
             problems: vec![problem],
             ..Self::empty(model, None, "")
         }
@@ -132,26 +115,26 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ValidateReport {
     pub tool: Tool,
-    pub status: Status,
+    pub status: Verdict,
     pub summary: Summary,
     pub cases: Vec<CaseReport>,
 }
 
 impl ValidateReport {
     pub fn new(cases: Vec<CaseReport>) -> Self {
-        let count = |s: Status| cases.iter().filter(|c| c.status == s).count();
+        let count = |s: Verdict| cases.iter().filter(|c| c.status == s).count();
         let summary = Summary {
             cases: cases.len(),
-            passed: count(Status::Pass),
-            failed: count(Status::Fail),
-            errors: count(Status::Error),
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            errors: count(Verdict::Error),
         };
         let status = if summary.errors > 0 {
-            Status::Error
+            Verdict::Error
         } else if summary.failed > 0 || cases.is_empty() {
-            Status::Fail
+            Verdict::Fail
         } else {
-            Status::Pass
+            Verdict::Pass
         };
         Self {
             tool: Tool::default(),

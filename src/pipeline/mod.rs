@@ -1,26 +1,36 @@
-//! The demo pipeline: data -> train both formulations -> export -> reload in tract -> compare.
+//! The seed pipeline, `demo` and `train`: data -> train both formulations -> export -> reload
+//! in a runtime -> compare, and the run's files ([`outputs`]).
 //!
 //! Why a module of its own: the CLI, the tests and the library example all run the same
 //! sequence, and each stage stays unaware of the others. This module wires them and turns their
-//! results into a [`DemoReport`]; it never prints and never touches the file system (see
-//! [`crate::artifacts`] for that).
+//! results into a [`DemoReport`]; it never prints.
 
-use std::path::PathBuf;
+pub mod outputs;
+
+pub use outputs::{
+    ExportSummary, export_weights, save_weights, suffixed, train_log, write_log, write_run,
+    write_synthetic_idx,
+};
+
+use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayView2, s};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::artifacts::{ArtifactError, Tool};
 use crate::dataset::{self, Dataset, DatasetError, binarize};
 use crate::loss::Head;
 use crate::loss::{self, Formulation, LossPair};
 use crate::metrics::{Metrics, Tolerance, compare_arrays};
 use crate::model::export;
-use crate::model::train::{self, CLASSES, FormPair, Progress, TrainConfig, TrainRun};
+use crate::model::npz::{self, WeightsError};
+use crate::model::train::{self, CLASSES, FormPair, InitSource, Progress, TrainConfig, TrainRun};
 use crate::model::weights::MlpWeights;
 use crate::onnx::TensorLimits;
 use crate::runtime::head::{Prediction, predict};
 use crate::runtime::{BurnMlpRunnable, OnnxModel, Runtime, RuntimeError, Tract};
+use crate::verdict::Verdict;
 
 /// Where samples come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,11 +275,21 @@ pub fn training_parity(run: &TrainRun, tol: &Tolerance) -> TrainingParity {
     }
 }
 
+/// The training log written by `--log-json` and `DIR/train-log.json`: the run's config, then
+/// per-epoch and per-step records (the step records are the forward pass before each update).
+#[derive(Debug, Serialize)]
+pub struct TrainLog<'a> {
+    pub tool: Tool,
+    pub config: &'a TrainConfig,
+    pub data: &'a DataInfo,
+    pub epochs: &'a [train::EpochRecord],
+    pub steps: &'a [train::StepRecord],
+}
+
 /// Everything the demo found, as plain data for the renderers.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
-    /// "pass" or "fail".
-    pub status: &'static str,
+    pub status: Verdict,
     pub config: TrainConfig,
     pub data: DataInfo,
     pub tolerance: Tolerance,
@@ -287,16 +307,35 @@ pub struct Trained {
     pub eval_set: Dataset,
 }
 
+/// Why a run could not be made or written. Every message names the file or the setting.
 #[derive(Debug, thiserror::Error)]
-pub enum DemoError {
+pub enum PipelineError {
     #[error(transparent)]
     Data(#[from] DatasetError),
     #[error(transparent)]
     Config(#[from] train::ConfigError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    Onnx(#[from] crate::onnx::OnnxError),
     #[error("initial weights have layer sizes {got:?}, but this data and config need {want:?}")]
     InitMismatch { got: Vec<usize>, want: Vec<usize> },
+}
+
+/// Initial weights from a Keras-layout `.npz`, and how the training config records them (by
+/// the file's sha256, so that the config names no path).
+pub fn read_init(path: &Path) -> Result<(InitSource, MlpWeights), PipelineError> {
+    let weights = npz::read_weights(path)?;
+    let bytes = std::fs::read(path).map_err(|source| ArtifactError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+    Ok((InitSource::File { sha256 }, weights))
 }
 
 /// Load the data, train both formulations in lockstep and export both models. `initial`
@@ -306,7 +345,7 @@ pub fn train_and_export(
     data: &DataConfig,
     initial: Option<MlpWeights>,
     observe: impl FnMut(Progress<'_>),
-) -> Result<Trained, DemoError> {
+) -> Result<Trained, PipelineError> {
     config.validate()?;
     let (train_set, eval_set, info) = load_data(data, config.seed)?;
     let features = train_set.rows * train_set.cols;
@@ -314,7 +353,7 @@ pub fn train_and_export(
         None => config.glorot_init(features),
         Some(w) if w.sizes() == config.sizes(features) => w,
         Some(w) => {
-            return Err(DemoError::InitMismatch {
+            return Err(PipelineError::InitMismatch {
                 got: w.sizes(),
                 want: config.sizes(features),
             });
@@ -339,7 +378,7 @@ pub fn check_parity(
     t: &Trained,
     tol: Tolerance,
     tolerance_name: &str,
-) -> Result<DemoReport, DemoError> {
+) -> Result<DemoReport, PipelineError> {
     let targets = binarize(&t.eval_set.labels, CLASSES);
     let exports = Formulation::BOTH
         .iter()
@@ -357,7 +396,7 @@ pub fn check_parity(
     let parity = training_parity(&t.run, &tol);
     let passed = parity.passed && exports.iter().all(|e| e.passed);
     Ok(DemoReport {
-        status: if passed { "pass" } else { "fail" },
+        status: Verdict::of(passed),
         config: t.run.config.clone(),
         data: t.data.clone(),
         tolerance: tol,

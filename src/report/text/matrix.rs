@@ -1,15 +1,10 @@
-//! The matrix report as text (two lower-triangular tables per case) or JSON. Returns bytes, no I/O.
+//! The `matrix` report as text: two lower-triangular tables per case (max abs, max ULP).
 
 use std::fmt::Write as _;
 
-use super::{MatrixCase, MatrixReport, Pair};
-use crate::report::to_json_bytes;
+use crate::matrix::{MatrixCase, MatrixReport, Pair};
 
-pub fn render_json(report: &MatrixReport) -> Vec<u8> {
-    to_json_bytes(report)
-}
-
-pub fn render_text(report: &MatrixReport) -> Vec<u8> {
+pub(super) fn render(report: &MatrixReport) -> Vec<u8> {
     let mut out = String::new();
     for case in &report.cases {
         render_case(&mut out, case);
@@ -20,7 +15,7 @@ pub fn render_text(report: &MatrixReport) -> Vec<u8> {
     let _ = writeln!(
         out,
         "verdict: {} ({} of {} pairs within tolerance {}: {})",
-        report.status.to_uppercase(),
+        report.status,
         pairs.len() - failed,
         pairs.len(),
         report.tolerance_name,
@@ -70,10 +65,17 @@ fn render_case(out: &mut String, case: &MatrixCase) {
         let (a, e) = (tag(p.actual), tag(p.expected));
         match &p.metrics {
             None => {
+                let shape = |i: usize| {
+                    case.columns[i]
+                        .output_shape
+                        .as_ref()
+                        .map_or("-".to_owned(), |s| format!("{s:?}"))
+                };
                 let _ = writeln!(
                     out,
-                    "  {a} vs {e}: output shapes {:?} and {:?} differ",
-                    case.columns[p.actual].output_shape, case.columns[p.expected].output_shape
+                    "  {a} vs {e}: output shapes {} and {} differ",
+                    shape(p.actual),
+                    shape(p.expected)
                 );
             }
             Some(m) => {
@@ -98,7 +100,7 @@ fn render_case(out: &mut String, case: &MatrixCase) {
         out,
         "  {}: {} ({} of {} pairs within tolerance)",
         case.case.name(),
-        case.status.to_uppercase(),
+        case.status,
         case.pairs.len() - failed,
         case.pairs.len()
     );

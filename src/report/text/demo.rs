@@ -1,4 +1,4 @@
-//! The human-readable report.
+//! The `demo` report and `train`'s epoch table as text.
 
 use std::fmt::Write;
 
@@ -24,7 +24,7 @@ fn optimizer_line(c: &TrainConfig) -> String {
 }
 
 /// The per-epoch table of both formulations on the eval set.
-pub fn render_epoch_table(epochs: &[EpochRecord]) -> String {
+pub(super) fn epoch_table(epochs: &[EpochRecord]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -72,7 +72,7 @@ fn metrics_line(label: &str, m: &Metrics) -> String {
     s
 }
 
-pub fn render_demo_text(r: &DemoReport) -> String {
+pub(super) fn render(r: &DemoReport) -> String {
     let mut s = String::new();
     let c = &r.config;
     let steps = r.epochs.iter().map(|e| e.steps).sum::<usize>();
@@ -106,7 +106,7 @@ pub fn render_demo_text(r: &DemoReport) -> String {
         s,
         "\nBoth formulations, same initial weights and batches; held-out set, each model by its own loss:"
     );
-    s.push_str(&render_epoch_table(&r.epochs));
+    s.push_str(&epoch_table(&r.epochs));
     let p = &r.training_parity;
     let _ = writeln!(
         s,
@@ -169,6 +169,6 @@ pub fn render_demo_text(r: &DemoReport) -> String {
             e.loss_max_abs_diff
         );
     }
-    let _ = writeln!(s, "\nverdict: {}", r.status.to_uppercase());
+    let _ = writeln!(s, "\nverdict: {}", r.status);
     s
 }

@@ -1,8 +1,8 @@
-//! The bench report as a text table (JSON is the report serialized as is).
+//! The `bench` report as a table: every figure with its range, GFLOP/s where known.
 
 use std::fmt::Write;
 
-use super::{BenchReport, Figure, Unit};
+use crate::bench::{BenchReport, Figure, Unit};
 
 fn number(v: f64, unit: Unit) -> String {
     match unit {
@@ -27,7 +27,7 @@ fn range(f: &Figure) -> String {
     format!("{}..{}", short(f.low.min(f.high)), short(f.low.max(f.high)))
 }
 
-pub fn render_text(r: &BenchReport) -> String {
+pub(super) fn render(r: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -107,7 +107,7 @@ mod tests {
             ],
             skipped: vec!["models/x.onnx: missing".into()],
         };
-        let text = render_text(&r);
+        let text = render(&r);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 5, "{text}");
         assert!(lines[2].contains("50000 samples/s") && lines[2].contains("40000..60000"));

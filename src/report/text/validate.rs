@@ -1,34 +1,9 @@
-//! Renderers of `validate`, `inspect` and `conformance` results: text for people, JSON for
-//! machines. Plain data in, bytes out; the verdicts are already in the data.
-//!
-//! JSON schema of a validate report (keys are stable; more may be added):
-//! `status` ("pass" | "fail" | "error"), `summary` {cases, passed, failed, errors}, `cases[]`
-//! each with `model`, `test_data`, `status`, `error`, `error_kind`, `problems[]`, `sha256`,
-//! `inputs[]`, `outputs[]` (`name`, `status`, `dtype`, `shape`, `max_abs_err`, `max_rel_err`,
-//! `max_ulp`, `mismatches`, `mismatch_fraction`, `first_mismatch`, `worst`, ...), `loss`
-//! (`logits_form`, `probs_form`, each {f32, f64, reference, expected, abs_diff, passed};
-//! `clipped`, `head`) and `binary_accuracy` {model, reference, decisions_flipped, elements}.
-//! Non-finite numbers are written as the strings "NaN", "inf", "-inf".
+//! The `validate` report as text: per model and test set, every input, output, loss and gate.
 
 use std::fmt::Write;
 
-use super::to_json_bytes;
-use crate::conformance::{SuiteReport, Verdict};
-use crate::inspect::Inspection;
 use crate::metrics::Metrics;
-use crate::validate::{CaseReport, FormLoss, Status, ValidateReport};
-
-pub fn render_validate_json(report: &ValidateReport) -> Vec<u8> {
-    to_json_bytes(report)
-}
-
-fn upper(s: Status) -> &'static str {
-    match s {
-        Status::Pass => "PASS",
-        Status::Fail => "FAIL",
-        Status::Error => "ERROR",
-    }
-}
+use crate::validate::{CaseReport, FormLoss, ValidateReport};
 
 fn opt(v: Option<f64>, prec: usize) -> String {
     v.map_or("-".to_owned(), |x| format!("{x:.prec$}"))
@@ -76,7 +51,7 @@ fn render_case(s: &mut String, c: &CaseReport) {
         s,
         "  {}: {}",
         c.test_data.as_deref().unwrap_or("(no test data)"),
-        upper(c.status)
+        c.status
     );
     if let Some(e) = &c.error {
         let _ = writeln!(s, "    error: {e}");
@@ -104,12 +79,7 @@ fn render_case(s: &mut String, c: &CaseReport) {
         let _ = writeln!(
             s,
             "    output '{}' <- {} {} {:?}, tolerance {}: {}",
-            o.name,
-            o.file,
-            o.dtype,
-            o.shape,
-            o.tolerance,
-            upper(o.status)
+            o.name, o.file, o.dtype, o.shape, o.tolerance, o.status
         );
         match &o.problem {
             Some(p) => {
@@ -192,7 +162,7 @@ fn render_case(s: &mut String, c: &CaseReport) {
     }
 }
 
-pub fn render_validate_text(r: &ValidateReport) -> Vec<u8> {
+pub(super) fn render(r: &ValidateReport) -> Vec<u8> {
     let mut s = String::new();
     let mut last_model: Option<&str> = None;
     for c in &r.cases {
@@ -208,125 +178,7 @@ pub fn render_validate_text(r: &ValidateReport) -> Vec<u8> {
     let _ = writeln!(
         s,
         "\nverdict: {} ({} case(s): {} pass, {} fail, {} error)",
-        upper(r.status),
-        r.summary.cases,
-        r.summary.passed,
-        r.summary.failed,
-        r.summary.errors
-    );
-    s.into_bytes()
-}
-
-pub fn render_inspect_json(i: &Inspection) -> Vec<u8> {
-    to_json_bytes(i)
-}
-
-pub fn render_inspect_text(i: &Inspection) -> Vec<u8> {
-    let mut s = String::new();
-    let _ = writeln!(s, "{}", i.path);
-    let _ = writeln!(s, "  sha256      {}", i.sha256);
-    let _ = writeln!(s, "  file bytes  {}", i.file_bytes);
-    let _ = writeln!(
-        s,
-        "  ir_version  {}",
-        i.ir_version.map_or("-".to_owned(), |v| v.to_string())
-    );
-    let opsets: Vec<String> = i
-        .opsets
-        .iter()
-        .map(|o| {
-            format!(
-                "{} {}",
-                if o.domain.is_empty() {
-                    "ai.onnx"
-                } else {
-                    &o.domain
-                },
-                o.version
-            )
-        })
-        .collect();
-    let _ = writeln!(s, "  opsets      {}", opsets.join(", "));
-    let _ = writeln!(
-        s,
-        "  producer    {} {}",
-        i.producer_name, i.producer_version
-    );
-    if !i.domain.is_empty() || i.model_version.is_some() {
-        let _ = writeln!(
-            s,
-            "  domain      {} (model version {})",
-            i.domain,
-            i.model_version.map_or("-".to_owned(), |v| v.to_string())
-        );
-    }
-    let _ = writeln!(s, "  graph       {}", i.graph_name);
-    for (what, values) in [("input ", &i.inputs), ("output", &i.outputs)] {
-        for v in values {
-            let dims = v
-                .dims
-                .as_ref()
-                .map_or("[any rank]".to_owned(), |d| format!("[{}]", d.join(", ")));
-            let _ = writeln!(s, "  {what}      '{}' {} {dims}", v.name, v.dtype);
-        }
-    }
-    let _ = writeln!(
-        s,
-        "  parameters  {} in {} initializer(s), {} bytes{}",
-        i.parameters,
-        i.initializers,
-        i.initializer_bytes,
-        if i.external_initializers > 0 {
-            format!(" ({} external)", i.external_initializers)
-        } else {
-            String::new()
-        }
-    );
-    let _ = writeln!(s, "  nodes       {}", i.nodes);
-    for (op, n) in &i.ops {
-        let _ = writeln!(s, "    {n:>6}  {op}");
-    }
-    if !i.metadata.is_empty() {
-        let _ = writeln!(s, "  metadata");
-        for (k, v) in &i.metadata {
-            // Values can be long JSON blobs: keep the listing readable.
-            let shown: String = v.chars().take(120).collect();
-            let more = if v.chars().count() > 120 { "..." } else { "" };
-            let _ = writeln!(s, "    {k} = {shown}{more}");
-        }
-    }
-    if !i.doc_string.is_empty() {
-        let _ = writeln!(
-            s,
-            "  doc         {}",
-            i.doc_string.lines().next().unwrap_or("")
-        );
-    }
-    s.into_bytes()
-}
-
-pub fn render_conformance_json(r: &SuiteReport) -> Vec<u8> {
-    to_json_bytes(r)
-}
-
-/// Counts, then the cases whose verdicts are in `list`, with their reasons.
-pub fn render_conformance_text(r: &SuiteReport, list: &[Verdict]) -> Vec<u8> {
-    let mut s = String::new();
-    for v in list {
-        let cases: Vec<_> = r.cases.iter().filter(|c| c.verdict == *v).collect();
-        if cases.is_empty() {
-            continue;
-        }
-        let _ = writeln!(s, "{} ({}):", v.name(), cases.len());
-        for c in cases {
-            let _ = writeln!(s, "  {}: {}", c.name, c.reason.as_deref().unwrap_or("-"));
-        }
-    }
-    let c = &r.counts;
-    let _ = writeln!(
-        s,
-        "conformance {}: {} case(s): {} pass, {} fail, {} unsupported, {} error ({:.1} s, tolerance {})",
-        r.dir, c.total, c.pass, c.fail, c.unsupported, c.error, r.seconds, r.tolerance
+        r.status, r.summary.cases, r.summary.passed, r.summary.failed, r.summary.errors
     );
     s.into_bytes()
 }
@@ -339,6 +191,7 @@ mod tests {
     use crate::validate::{
         AccuracyReport, HeadReport, InputReport, LossReport, OutputReport, ShaCheck, ValidateError,
     };
+    use crate::verdict::Verdict;
 
     fn metrics(mismatches: usize) -> Metrics {
         let worst = ElementDiff {
@@ -362,9 +215,9 @@ mod tests {
 
     fn case(mismatches: usize) -> CaseReport {
         let status = if mismatches > 0 {
-            Status::Fail
+            Verdict::Fail
         } else {
-            Status::Pass
+            Verdict::Pass
         };
         let form = |v: f64| FormLoss {
             value_f32: v,
@@ -439,7 +292,7 @@ mod tests {
     #[test]
     fn text_names_inputs_outputs_losses_and_the_worst_element() {
         let r = ValidateReport::new(vec![case(1)]);
-        let text = String::from_utf8(render_validate_text(&r)).unwrap();
+        let text = String::from_utf8(render(&r)).unwrap();
         let want = "\
 m/model.onnx
   m/test_data_set_0: FAIL
@@ -472,7 +325,8 @@ verdict: FAIL (1 case(s): 0 pass, 1 fail, 0 error)
             case(0),
             CaseReport::error("m/model.onnx", Some("m/test_data_set_1".into()), &err),
         ]);
-        let v: serde_json::Value = serde_json::from_slice(&render_validate_json(&r)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&crate::report::to_json_bytes(&r)).unwrap();
         assert_eq!(v["status"], "error");
         assert_eq!(v["summary"]["errors"], 1);
         let c = &v["cases"][0];
@@ -502,7 +356,8 @@ verdict: FAIL (1 case(s): 0 pass, 1 fail, 0 error)
         let mut c = case(1);
         c.outputs[0].metrics.max_abs_err = f64::INFINITY;
         let v: serde_json::Value =
-            serde_json::from_slice(&render_validate_json(&ValidateReport::new(vec![c]))).unwrap();
+            serde_json::from_slice(&crate::report::to_json_bytes(&ValidateReport::new(vec![c])))
+                .unwrap();
         assert_eq!(v["cases"][0]["outputs"][0]["max_abs_err"], "inf");
     }
 }

@@ -1,14 +1,9 @@
-//! Renderers of the `compare` report: text for people, JSON and JUnit for CI.
+//! The `compare` report as text: outputs, layers in A's order, the first divergence.
 
 use std::fmt::Write;
 
-use super::junit::esc;
 use crate::compare::{CompareReport, PairReport};
 use crate::metrics::Metrics;
-
-pub fn render_compare_json(r: &CompareReport) -> Vec<u8> {
-    super::to_json_bytes(r)
-}
 
 fn figures(m: &Metrics) -> String {
     format!(
@@ -17,7 +12,7 @@ fn figures(m: &Metrics) -> String {
     )
 }
 
-fn pair_line(p: &PairReport) -> String {
+pub(crate) fn pair_line(p: &PairReport) -> String {
     match (&p.metrics, &p.problem) {
         (Some(m), _) => {
             let mut s = figures(m);
@@ -35,7 +30,7 @@ fn pair_line(p: &PairReport) -> String {
     }
 }
 
-pub fn render_compare_text(r: &CompareReport) -> Vec<u8> {
+pub(super) fn render(r: &CompareReport) -> Vec<u8> {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -46,11 +41,7 @@ pub fn render_compare_text(r: &CompareReport) -> Vec<u8> {
         let _ = writeln!(
             s,
             "\n{} ({} samples; inputs matched by {:?}, outputs by {:?}): {}",
-            c.test_data,
-            c.samples,
-            c.inputs_matched_by,
-            c.outputs_matched_by,
-            c.status.name().to_uppercase()
+            c.test_data, c.samples, c.inputs_matched_by, c.outputs_matched_by, c.status
         );
         for o in &c.outputs {
             let _ = writeln!(s, "  output {} ~ {}: {}", o.a, o.b, pair_line(o));
@@ -114,70 +105,6 @@ pub fn render_compare_text(r: &CompareReport) -> Vec<u8> {
             }
         }
     }
-    let _ = writeln!(s, "\nverdict: {}", r.status.to_uppercase());
-    s.into_bytes()
-}
-
-pub fn render_compare_junit(r: &CompareReport) -> Vec<u8> {
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let tests: usize = r
-        .cases
-        .iter()
-        .map(|c| c.outputs.len() + c.layers.len())
-        .sum();
-    let failures: usize = r
-        .cases
-        .iter()
-        .map(|c| {
-            c.outputs
-                .iter()
-                .chain(c.layers.iter().map(|l| &l.pair))
-                .filter(|p| !p.passed())
-                .count()
-        })
-        .sum();
-    let _ = writeln!(
-        s,
-        "<testsuites name=\"onnx-parity compare\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
-    );
-    for c in &r.cases {
-        let _ = writeln!(
-            s,
-            "  <testsuite name=\"{}\" tests=\"{}\">",
-            esc(&c.test_data),
-            c.outputs.len() + c.layers.len()
-        );
-        let rows = c
-            .outputs
-            .iter()
-            .map(|o| (format!("output {} ~ {}", o.a, o.b), o))
-            .chain(c.layers.iter().map(|l| {
-                (
-                    format!("layer {} {} {} ~ {}", l.index, l.kind, l.pair.a, l.pair.b),
-                    &l.pair,
-                )
-            }));
-        for (name, p) in rows {
-            let _ = write!(
-                s,
-                "    <testcase classname=\"{}\" name=\"{}\"",
-                esc(&c.test_data),
-                esc(&name)
-            );
-            if p.passed() {
-                s.push_str("/>\n");
-            } else {
-                let line = pair_line(p);
-                let _ = writeln!(
-                    s,
-                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    esc(&line),
-                    esc(&line)
-                );
-            }
-        }
-        s.push_str("  </testsuite>\n");
-    }
-    s.push_str("</testsuites>\n");
+    let _ = writeln!(s, "\nverdict: {}", r.status);
     s.into_bytes()
 }

@@ -1,0 +1,85 @@
+//! Flags several commands share, and the one way a report leaves the process.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+
+use crate::metrics::{Preset, Tolerance};
+use crate::report::{self, Report, ReportKind};
+
+/// `--tolerance PRESET`: the preset names, parsed into the library's [`Preset`].
+pub(super) fn preset_parser() -> impl TypedValueParser<Value = Preset> {
+    PossibleValuesParser::new(Preset::ALL.map(Preset::name)).map(|name| {
+        name.parse::<Preset>()
+            .expect("only preset names pass the parser")
+    })
+}
+
+/// `--format NAME`: the formats whose renderer has a rendering of `kind`'s report, straight from
+/// the registry in [`crate::report::FORMATS`], so a new format appears here by itself.
+pub(super) fn format_parser(kind: ReportKind) -> PossibleValuesParser {
+    PossibleValuesParser::new(report::formats_for(kind))
+}
+
+pub(super) fn non_negative(flag: &str, v: f64) -> Result<f64> {
+    if !(v.is_finite() && v >= 0.0) {
+        bail!("{flag}: must be a finite number >= 0, got {v}");
+    }
+    Ok(v)
+}
+
+/// `--tolerance`, `--atol`, `--rtol` and `--allow-nonfinite`, shared by every command that
+/// compares tensors.
+#[derive(Debug, Args)]
+pub(super) struct ToleranceArgs {
+    /// Tolerance preset (exact, strict, default, relaxed, loose; see README).
+    #[arg(long, value_parser = preset_parser(), default_value = "default")]
+    tolerance: Preset,
+    /// Absolute tolerance, overriding the preset's.
+    #[arg(long, value_name = "ATOL")]
+    atol: Option<f64>,
+    /// Relative tolerance, overriding the preset's.
+    #[arg(long, value_name = "RTOL")]
+    rtol: Option<f64>,
+    /// Let NaN/inf pass where both sides hold the same non-finite value.
+    #[arg(long)]
+    allow_nonfinite: bool,
+}
+
+impl ToleranceArgs {
+    /// The tolerance with its label for reports (the preset's name, marked when --atol/--rtol
+    /// override it).
+    pub(super) fn resolve(&self) -> Result<(Tolerance, String)> {
+        let p = self.tolerance.tolerance();
+        let tolerance = Tolerance {
+            atol: non_negative("--atol", self.atol.unwrap_or(p.atol))?,
+            rtol: non_negative("--rtol", self.rtol.unwrap_or(p.rtol))?,
+            allow_nonfinite: self.allow_nonfinite,
+        };
+        let name = if self.atol.is_some() || self.rtol.is_some() {
+            format!("{} with --atol/--rtol", self.tolerance.name())
+        } else {
+            self.tolerance.name().to_owned()
+        };
+        Ok((tolerance, name))
+    }
+}
+
+/// Writes the report in `format` to stdout; with `file`, writes that format to the file and
+/// the text report to stdout.
+pub(super) fn emit(report: Report<'_>, format: &str, file: Option<&Path>) -> Result<()> {
+    let rendered = report::render(format, &report)?;
+    let mut stdout = std::io::stdout();
+    match file {
+        Some(path) => {
+            std::fs::write(path, rendered)
+                .with_context(|| format!("--report: writing {}", path.display()))?;
+            stdout.write_all(&report::render("text", &report)?)?;
+        }
+        None => stdout.write_all(&rendered)?,
+    }
+    Ok(())
+}

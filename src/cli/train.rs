@@ -1,0 +1,393 @@
+//! `demo`, `train`, `export` and `data`: flags to the seed pipeline's configs, progress on
+//! stderr, the report on stdout; what the run writes is the library's
+//! ([`crate::pipeline::outputs`]).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::args::{emit, format_parser, preset_parser};
+use crate::artifacts::ArtifactDir;
+use crate::dataset::DatasetError;
+use crate::loss::Head;
+use crate::metrics::Preset;
+use crate::model::npz;
+use crate::model::train::{InitSource, Progress, TrainConfig};
+use crate::model::{AdamVariant, MlpWeights, OptimizerConfig};
+use crate::pipeline::{self, DataConfig, DataSource, DemoReport, PipelineError, Trained};
+use crate::report::{Report, ReportKind};
+use crate::verdict::Verdict;
+
+/// Largest sample count accepted for --train/--eval (guards against absurd allocations).
+const MAX_SAMPLES: usize = 1_000_000;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OptimizerKind {
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AdamKind {
+    Keras,
+    Pytorch,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct TrainArgs {
+    /// Folder with MNIST IDX files (train-*/t10k-*, optionally .gz). Default: embedded synthetic digits.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Training samples (the first N of the data).
+    #[arg(long = "train", value_name = "N", default_value_t = 8000)]
+    train_samples: usize,
+    /// Held-out samples (the N after the training samples).
+    #[arg(long = "eval", value_name = "N", default_value_t = 2000)]
+    eval_samples: usize,
+    /// Passes over the training samples.
+    #[arg(long, value_name = "N", default_value_t = 3, conflicts_with = "steps")]
+    epochs: usize,
+    /// Stop after N steps (batches) instead of whole epochs.
+    #[arg(long, value_name = "N")]
+    steps: Option<usize>,
+    /// Samples per step.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    batch: usize,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    optimizer: OptimizerKind,
+    /// Learning rate. Default: 0.001 for adam, 0.1 for sgd.
+    #[arg(long, value_name = "LR")]
+    lr: Option<f32>,
+    /// Hidden layer widths, comma-separated (default 128; taken from --init when given).
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Initial weights from an .npz in Keras layout (dense/kernel [in,out], dense/bias, dense_1/...).
+    #[arg(long, value_name = "FILE.npz")]
+    init: Option<PathBuf>,
+    /// Train on these sample indices (int64/int32 .npy into the whole data), in order, unshuffled.
+    #[arg(long, value_name = "FILE.npy")]
+    indices: Option<PathBuf>,
+    /// Where Adam adds epsilon: keras (TensorFlow) or pytorch (also burn's).
+    #[arg(long, value_enum, default_value_t = AdamKind::Keras)]
+    adam: AdamKind,
+    /// Adam epsilon. Default: 1e-7 for keras, 1e-8 for pytorch.
+    #[arg(long, value_name = "EPS")]
+    adam_epsilon: Option<f32>,
+    /// Write each model's final weights in --init layout: FILE-logits.npz and FILE-probs.npz.
+    #[arg(long, value_name = "FILE.npz")]
+    save_weights: Option<PathBuf>,
+    /// Seed of the initial weights, the synthetic data and the batch order.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Keep the training samples in file order instead of reshuffling every epoch.
+    #[arg(long)]
+    no_shuffle: bool,
+    /// Write artifacts (config, log, both ONNX exports, reference data) into DIR.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write the training log (config, epochs, steps) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    log_json: Option<PathBuf>,
+    /// Reference samples written next to each export (from the eval set).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    reference_samples: usize,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct TrainCommandArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Format of the per-epoch table on stdout (json: the training log).
+    #[arg(long, value_parser = format_parser(ReportKind::Train), default_value = "text")]
+    format: String,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct DemoArgs {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Tolerance preset for every comparison (see README).
+    #[arg(long, value_parser = preset_parser(), default_value = "default")]
+    tolerance: Preset,
+    /// Report format on stdout.
+    #[arg(long, value_parser = format_parser(ReportKind::Demo), default_value = "text")]
+    format: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum HeadKind {
+    Logits,
+    Sigmoid,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ExportArgs {
+    /// Weights in Keras layout: dense/kernel [in,out], dense/bias, dense_1/..., float32.
+    #[arg(long, value_name = "FILE.npz")]
+    weights: PathBuf,
+    /// What the graph outputs: logits, or a Sigmoid of them (the tensor "logits" stays inside).
+    #[arg(long, value_enum)]
+    head: HeadKind,
+    /// Where to write the ONNX file.
+    #[arg(long, value_name = "FILE.onnx")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct DataArgs {
+    /// Folder to write train-images-idx3-ubyte and train-labels-idx1-ubyte into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Number of samples (the same samples `--train`/`--eval` split in the other commands).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    samples: usize,
+    /// Seed of the synthetic data (the training seed of the other commands).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl TrainArgs {
+    /// Library configs from the flags, plus initial weights when `--init` is given.
+    fn configs(&self) -> Result<(TrainConfig, DataConfig, Option<MlpWeights>)> {
+        let lr = self.lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Adam => 1e-3,
+            OptimizerKind::Sgd => 0.1,
+        });
+        let optimizer = match (self.optimizer, self.adam) {
+            (OptimizerKind::Sgd, _) => OptimizerConfig::sgd(lr),
+            (OptimizerKind::Adam, kind) => {
+                let variant = match kind {
+                    AdamKind::Keras => AdamVariant::Keras,
+                    AdamKind::Pytorch => AdamVariant::Pytorch,
+                };
+                let mut adam = OptimizerConfig::adam_variant(lr, variant);
+                if let (Some(eps), OptimizerConfig::Adam { epsilon, .. }) =
+                    (self.adam_epsilon, &mut adam)
+                {
+                    if !(eps.is_finite() && eps >= 0.0) {
+                        bail!("--adam-epsilon: must be a finite number >= 0, got {eps}");
+                    }
+                    *epsilon = eps;
+                }
+                adam
+            }
+        };
+        let stream = match &self.indices {
+            Some(path) => Some(npz::read_indices(path)?),
+            None => None,
+        };
+        let (init, initial) = match &self.init {
+            Some(path) => {
+                let (source, weights) = pipeline::read_init(path)?;
+                (source, Some(weights))
+            }
+            None => (InitSource::GlorotUniform, None),
+        };
+        let hidden = match (&self.hidden, &initial) {
+            (Some(h), Some(w)) if *h != w.sizes()[1..w.sizes().len() - 1] => bail!(
+                "--hidden {h:?} disagrees with --init {}, whose hidden widths are {:?}",
+                self.init
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                &w.sizes()[1..w.sizes().len() - 1]
+            ),
+            (Some(h), _) => h.clone(),
+            (None, Some(w)) => w.sizes()[1..w.sizes().len() - 1].to_vec(),
+            (None, None) => vec![128],
+        };
+        let stream_len = stream.as_ref().map_or(self.train_samples, Vec::len);
+        let epochs = match self.steps {
+            // Enough epochs to reach the step count; the step limit stops the run.
+            Some(steps) => steps
+                .div_ceil(stream_len.div_ceil(self.batch.max(1)).max(1))
+                .max(1),
+            None => self.epochs,
+        };
+        let config = TrainConfig {
+            seed: self.seed,
+            hidden,
+            init,
+            epochs,
+            max_steps: self.steps,
+            batch_size: self.batch,
+            optimizer,
+            shuffle: !self.no_shuffle && stream.is_none(),
+        };
+        config.validate()?;
+        for (flag, n) in [
+            ("--train", self.train_samples),
+            ("--eval", self.eval_samples),
+        ] {
+            if n == 0 || n > MAX_SAMPLES {
+                bail!("{flag}: must be between 1 and {MAX_SAMPLES}, got {n}");
+            }
+        }
+        if self.reference_samples == 0 {
+            bail!("--reference-samples: must be at least 1");
+        }
+        let source = match &self.data {
+            Some(dir) => DataSource::Mnist(dir.clone()),
+            None => DataSource::Synthetic,
+        };
+        let data = DataConfig {
+            source,
+            train: self.train_samples,
+            eval: self.eval_samples,
+            stream,
+        };
+        Ok((config, data, initial))
+    }
+
+    /// Fail before training if an output location cannot be written.
+    fn prepare_outputs(&self) -> Result<Option<ArtifactDir>> {
+        if let Some(log) = &self.log_json {
+            let parent = log
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                bail!(
+                    "--log-json {}: folder {} does not exist",
+                    log.display(),
+                    parent.display()
+                );
+            }
+        }
+        self.out
+            .as_deref()
+            .map(ArtifactDir::create)
+            .transpose()
+            .map_err(Into::into)
+    }
+}
+
+fn progress_bar(stderr_is_terminal: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if stderr_is_terminal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} training [{bar:30}] {pos}/{len} steps {msg} ({eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn observer(bar: &ProgressBar) -> impl FnMut(Progress<'_>) + '_ {
+    move |p| match p {
+        Progress::Started { total_steps } => bar.set_length(total_steps as u64),
+        Progress::Step(s) => {
+            bar.inc(1);
+            bar.set_message(format!("loss {:.4} / {:.4}", s.logits.loss, s.probs.loss));
+        }
+        Progress::Epoch(_) => {}
+    }
+}
+
+/// Train and export, showing progress; write the log and artifacts the arguments ask for
+/// (the report too, when there is one).
+fn train_with_outputs(
+    args: &TrainArgs,
+    report_for: impl FnOnce(&Trained) -> Result<Option<DemoReport>>,
+) -> Result<(Trained, Option<DemoReport>)> {
+    let (config, data, initial) = args.configs()?;
+    let out = args.prepare_outputs()?;
+    let bar = progress_bar(std::io::stderr().is_terminal());
+    let trained = pipeline::train_and_export(&config, &data, initial, observer(&bar)).map_err(
+        |e| match (&e, &args.indices, &args.init) {
+            (PipelineError::Data(DatasetError::IndexOutOfRange { .. }), Some(p), _) => {
+                anyhow::Error::new(e).context(format!("--indices {}", p.display()))
+            }
+            (PipelineError::InitMismatch { .. }, _, Some(p)) => {
+                anyhow::Error::new(e).context(format!("--init {}", p.display()))
+            }
+            _ => e.into(),
+        },
+    )?;
+    bar.finish_and_clear();
+    let report = report_for(&trained)?;
+    if let Some(dir) = &out {
+        pipeline::write_run(dir, &trained, report.as_ref(), args.reference_samples)?;
+    }
+    if let Some(path) = &args.log_json {
+        pipeline::write_log(path, &trained)?;
+    }
+    if let Some(path) = &args.save_weights {
+        pipeline::save_weights(path, &trained)?;
+    }
+    Ok((trained, report))
+}
+
+/// `w.npz` -> `w-logits.npz`.
+pub(super) fn run_demo(args: &DemoArgs) -> Result<Verdict> {
+    let preset = args.tolerance;
+    let (_, report) = train_with_outputs(&args.train, |t| {
+        Ok(Some(pipeline::check_parity(
+            t,
+            preset.tolerance(),
+            preset.name(),
+        )?))
+    })?;
+    let report = report.expect("the demo always makes a report");
+    emit(Report::Demo(&report), &args.format, None)?;
+    Ok(report.status)
+}
+
+pub(super) fn run_train(args: &TrainCommandArgs) -> Result<Verdict> {
+    let (trained, _) = train_with_outputs(&args.train, |_| Ok(None))?;
+    emit(
+        Report::Train(&pipeline::train_log(&trained)),
+        &args.format,
+        None,
+    )?;
+    Ok(Verdict::Pass)
+}
+
+pub(super) fn run_export(args: &ExportArgs) -> Result<Verdict> {
+    let head = match args.head {
+        HeadKind::Logits => Head::Logits,
+        HeadKind::Sigmoid => Head::Sigmoid,
+    };
+    let summary = pipeline::export_weights(&args.weights, head, &args.out)
+        .with_context(|| format!("exporting {}", args.weights.display()))?;
+    println!(
+        "wrote {} ({} bytes): MLP {}, {} head",
+        args.out.display(),
+        summary.bytes,
+        summary
+            .sizes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("-"),
+        head.name()
+    );
+    Ok(Verdict::Pass)
+}
+
+pub(super) fn run_data(args: &DataArgs) -> Result<Verdict> {
+    if args.samples == 0 || args.samples > MAX_SAMPLES {
+        bail!(
+            "--samples: must be between 1 and {MAX_SAMPLES}, got {}",
+            args.samples
+        );
+    }
+    let (img_name, lbl_name) = pipeline::write_synthetic_idx(&args.out, args.samples, args.seed)?;
+    println!(
+        "wrote {} synthetic samples (seed {}) to {} as {img_name} and {lbl_name}",
+        args.samples,
+        args.seed,
+        args.out.display()
+    );
+    Ok(Verdict::Pass)
+}

@@ -1,0 +1,29 @@
+//! JSON: every report serialized as it is (keys documented in the README, stable; more may be
+//! added). Numbers that are not finite are written as the strings `"NaN"`, `"inf"`, `"-inf"`.
+
+use super::{Renderer, Report, ReportKind, to_json_bytes};
+
+pub struct Json;
+
+impl Renderer for Json {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn renders(&self, _: ReportKind) -> bool {
+        true
+    }
+
+    fn render(&self, report: &Report<'_>) -> Vec<u8> {
+        match report {
+            Report::Demo(r) => to_json_bytes(r),
+            Report::Train(r) => to_json_bytes(r),
+            Report::Validate(r) => to_json_bytes(r),
+            Report::Compare(r) => to_json_bytes(r),
+            Report::Matrix(r) => to_json_bytes(r),
+            Report::Bench(r) => to_json_bytes(r),
+            Report::Inspect(r) => to_json_bytes(r),
+            Report::Conformance(r, _) => to_json_bytes(r),
+        }
+    }
+}

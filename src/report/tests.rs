@@ -1,0 +1,536 @@
+//! Snapshot tests: one small report of every kind, rendered in every format that renders it,
+//! compared byte for byte with `src/report/snapshots/KIND.FORMAT`.
+//!
+//! A new format gets its snapshots by running `UPDATE_SNAPSHOTS=1 cargo test --lib report`,
+//! then reading them; a missing or different snapshot fails the test otherwise. The reports are
+//! built here by hand, so a snapshot changes only when a renderer does.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{FORMATS, Report, ReportKind, formats_for, render};
+use crate::artifacts::Tool;
+use crate::bench::{BenchReport, Figure, Machine, Unit};
+use crate::compare::layers::{Layer, LayerKind};
+use crate::compare::{
+    CaseComparison, CompareReport, Divergence, LayerPair, PairReport, StageDelta,
+};
+use crate::conformance::{CaseOutcome, Counts, Outcome, SuiteReport};
+use crate::inspect::{Inspection, Opset, ValueSummary};
+use crate::loss::{Formulation, Head, LossPair};
+use crate::matrix::{Case, Column, MatrixCase, MatrixReport, Pair};
+use crate::metrics::{ElementDiff, Metrics, Preset, Value};
+use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, TrainConfig};
+use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
+use crate::refdata::MatchedBy;
+use crate::validate::{
+    AccuracyReport, CaseReport, FormLoss, HeadReport, InputReport, LossReport, OutputReport,
+    ShaCheck, ValidateError, ValidateReport,
+};
+use crate::verdict::Verdict;
+
+fn tool() -> Tool {
+    Tool {
+        name: "onnx-parity".into(),
+        version: "0.0.0-snapshot".into(),
+    }
+}
+
+fn metrics(mismatches: usize) -> Metrics {
+    let worst = ElementDiff {
+        index: vec![3, 7],
+        actual: Value::F32(0.25),
+        expected: Value::F32(0.5),
+        abs_err: 0.25,
+    };
+    Metrics {
+        elements: 20,
+        max_abs_err: if mismatches > 0 { 0.25 } else { 1.5e-7 },
+        max_rel_err: if mismatches > 0 { 0.5 } else { 3.0e-7 },
+        max_ulp: if mismatches > 0 { 8388608 } else { 3 },
+        mismatches,
+        mismatch_fraction: mismatches as f64 / 20.0,
+        nonfinite: 0,
+        first_mismatch: (mismatches > 0).then(|| worst.clone()),
+        worst: Some(worst),
+    }
+}
+
+fn form(v: f64, expected: Option<f64>) -> FormLoss {
+    FormLoss {
+        value_f32: v,
+        value_f64: v + 1e-10,
+        reference: Some(v),
+        expected,
+        abs_diff: expected.map(|e| (v - e).abs()),
+        passed: expected.map(|e| (v - e).abs() <= 1e-6),
+    }
+}
+
+fn validate_report() -> ValidateReport {
+    let pass = CaseReport {
+        model: "m/model.onnx".into(),
+        test_data: Some("m/test_data_set_0".into()),
+        status: Verdict::Pass,
+        error: None,
+        error_kind: None,
+        problems: vec![],
+        sha256: Some(ShaCheck {
+            actual: "ab".repeat(32),
+            expected: Some("ab".repeat(32)),
+            matches: true,
+        }),
+        tolerance_name: "default".into(),
+        inputs: vec![InputReport {
+            name: "x".into(),
+            file: "input_0.pb".into(),
+            matched_by: MatchedBy::Position,
+            dtype: "FLOAT".into(),
+            shape: vec![4, 5],
+            bound_as_constant: false,
+        }],
+        outputs: vec![OutputReport {
+            name: "y".into(),
+            file: "output_0.pb".into(),
+            matched_by: MatchedBy::Name,
+            status: Verdict::Pass,
+            dtype: "FLOAT".into(),
+            shape: vec![4, 5],
+            expected_dtype: "FLOAT".into(),
+            expected_shape: vec![4, 5],
+            tolerance: Preset::Default.tolerance(),
+            metrics: metrics(0),
+            problem: None,
+        }],
+        loss: Some(LossReport {
+            labels: "labels.npy".into(),
+            head: HeadReport {
+                kind: "sigmoid",
+                output: "y".into(),
+                sigmoid_node: Some("head/Sigmoid".into()),
+                logits_tensor: "logits".into(),
+            },
+            elements: 20,
+            clipped: 1,
+            reference_clipped: Some(0),
+            logits_form: form(0.125, Some(0.125)),
+            probs_form: form(0.25, None),
+            tolerance: 1e-6,
+        }),
+        binary_accuracy: Some(AccuracyReport {
+            model: 0.75,
+            reference: Some(0.8),
+            decisions_flipped: Some(1),
+            elements: 20,
+        }),
+    };
+    let mut fail = pass.clone();
+    fail.test_data = Some("m/test_data_set_1".into());
+    fail.status = Verdict::Fail;
+    fail.outputs[0].status = Verdict::Fail;
+    fail.outputs[0].metrics = metrics(1);
+    fail.problems = vec!["output 'y': 1 of 20 elements beyond tolerance".into()];
+    let err: ValidateError = crate::refdata::RefDataError::TestData {
+        path: "m/test_data_set_2".into(),
+        message: "empty test set".into(),
+    }
+    .into();
+    let error = CaseReport::error("m/model.onnx", Some("m/test_data_set_2".into()), &err);
+    let mut r = ValidateReport::new(vec![pass, fail, error]);
+    r.tool = tool();
+    r
+}
+
+fn pair(a: &str, b: &str, mismatches: usize) -> PairReport {
+    PairReport {
+        a: a.into(),
+        b: b.into(),
+        shape_a: vec![4, 5],
+        shape_b: vec![4, 5],
+        metrics: Some(metrics(mismatches)),
+        problem: None,
+    }
+}
+
+fn compare_report() -> CompareReport {
+    let dense = LayerPair {
+        index: 0,
+        kind: LayerKind::Dense,
+        nodes_a: vec!["dense/Gemm".into()],
+        nodes_b: vec!["d/MatMul".into(), "d/BiasAdd".into()],
+        pair: pair("dense/linear", "d/BiasAdd:0", 1),
+    };
+    let relu = LayerPair {
+        index: 1,
+        kind: LayerKind::Op("Relu".into()),
+        nodes_a: vec!["dense/Relu".into()],
+        nodes_b: vec!["d/Relu".into()],
+        pair: PairReport {
+            problem: Some("element type DOUBLE, expected FLOAT".into()),
+            metrics: None,
+            ..pair("dense/relu", "d/Relu:0", 0)
+        },
+    };
+    let case = CaseComparison {
+        test_data: "m/test_data_set_0".into(),
+        samples: 4,
+        inputs_matched_by: MatchedBy::Name,
+        outputs: vec![pair("probabilities", "Identity:0", 1)],
+        outputs_matched_by: MatchedBy::Position,
+        layers: vec![dense.clone(), relu],
+        unmatched_a: vec![],
+        unmatched_b: vec![Layer {
+            kind: LayerKind::Op("LeakyRelu".into()),
+            tensor: "d/LeakyRelu:0".into(),
+            nodes: vec!["d/LeakyRelu".into()],
+        }],
+        first_divergence: Some(Divergence {
+            a: dense.pair.a.clone(),
+            b: dense.pair.b.clone(),
+            kind: LayerKind::Dense,
+            index: 0,
+            tolerance: Preset::Default.tolerance(),
+            metrics: metrics(1),
+        }),
+        probes_changed_outputs: false,
+        stages: vec![StageDelta {
+            side: "tract: a.onnx".into(),
+            outputs: vec![pair("probabilities", "probabilities", 0)],
+        }],
+        status: Verdict::Fail,
+    };
+    CompareReport {
+        status: Verdict::Fail,
+        a: "tract: a.onnx".into(),
+        b: "tract: b.onnx".into(),
+        tolerance: Preset::Default.tolerance(),
+        tolerance_name: "default".into(),
+        cases: vec![case],
+    }
+}
+
+fn matrix_report() -> MatrixReport {
+    let column = |label: &str, shape: Option<Vec<usize>>, unavailable: Option<&str>| Column {
+        label: label.into(),
+        source: format!("models/{}", label.replace(' ', "-")),
+        output_shape: shape,
+        unavailable: unavailable.map(str::to_owned),
+    };
+    let metric_pair = |expected, actual, mismatches| Pair {
+        expected,
+        actual,
+        metrics: Some(metrics(mismatches)),
+    };
+    MatrixReport {
+        tool: tool(),
+        tolerance: Preset::Default.tolerance(),
+        tolerance_name: "default".into(),
+        burn_import_built: false,
+        status: Verdict::Fail,
+        cases: vec![MatrixCase {
+            case: Case::Seed,
+            title: "the seed MLP",
+            inputs: "models/x/input_0.pb".into(),
+            input_shape: vec![4, 784],
+            columns: vec![
+                column("TF", Some(vec![4, 5]), None),
+                column("burn", Some(vec![4, 5]), None),
+                column("tract", Some(vec![4, 6]), None),
+                column("burn-import", None, Some("not in this build")),
+            ],
+            pairs: vec![
+                metric_pair(0, 1, 1),
+                Pair {
+                    expected: 0,
+                    actual: 2,
+                    metrics: None,
+                },
+                Pair {
+                    expected: 1,
+                    actual: 2,
+                    metrics: None,
+                },
+            ],
+            status: Verdict::Fail,
+        }],
+    }
+}
+
+fn bench_report() -> BenchReport {
+    let figure = |key: &str, unit, value: f64, flops| Figure {
+        key: key.into(),
+        what: format!("what {key} measures"),
+        unit,
+        value,
+        low: value * 0.9,
+        high: value * 1.1,
+        repetitions: 5,
+        flops_per_sample: flops,
+    };
+    BenchReport {
+        tool: tool(),
+        machine: Machine {
+            cpu: "a CPU".into(),
+            cores: 2,
+            os: "linux".into(),
+            build: "release".into(),
+        },
+        data: "synthetic".into(),
+        repeat: 5,
+        warmup: 1,
+        figures: vec![
+            figure(
+                "train.logits",
+                Unit::SamplesPerSecond,
+                210_342.0,
+                Some(409_088.0),
+            ),
+            figure("validate.run", Unit::Seconds, 0.0285, None),
+            figure("validate.peak_rss", Unit::MiB, 111.2, None),
+            figure("roof.gemm", Unit::GflopsPerSecond, 130.0, None),
+        ],
+        skipped: vec!["models/x.onnx: missing".into()],
+    }
+}
+
+fn inspection() -> Inspection {
+    Inspection {
+        path: "m/model.onnx".into(),
+        file_bytes: 1234,
+        sha256: "cd".repeat(32),
+        ir_version: Some(8),
+        opsets: vec![Opset {
+            domain: String::new(),
+            version: 17,
+        }],
+        producer_name: "onnx-parity".into(),
+        producer_version: "0.1.0".into(),
+        domain: String::new(),
+        model_version: None,
+        doc_string: "MLP 784-128-10".into(),
+        graph_name: "mlp".into(),
+        inputs: vec![ValueSummary {
+            name: "input".into(),
+            dtype: "FLOAT".into(),
+            dims: Some(vec!["N".into(), "784".into()]),
+        }],
+        outputs: vec![ValueSummary {
+            name: "logits".into(),
+            dtype: "FLOAT".into(),
+            dims: None,
+        }],
+        ops: BTreeMap::from([("Gemm".into(), 2), ("Relu".into(), 1)]),
+        nodes: 3,
+        initializers: 4,
+        parameters: 101_770,
+        initializer_bytes: 407_080,
+        external_initializers: 0,
+        metadata: BTreeMap::from([("onnx_parity.formulation".into(), "logits".into())]),
+    }
+}
+
+fn suite() -> SuiteReport {
+    let case = |name: &str, outcome, reason: Option<&str>| CaseOutcome {
+        name: name.into(),
+        verdict: outcome,
+        reason: reason.map(str::to_owned),
+        seconds: 0.01,
+    };
+    SuiteReport {
+        dir: "node-tests".into(),
+        tolerance: crate::metrics::ONNX_BACKEND,
+        counts: Counts {
+            total: 3,
+            pass: 1,
+            fail: 1,
+            unsupported: 1,
+            error: 0,
+        },
+        seconds: 0.5,
+        cases: vec![
+            case("test_relu", Outcome::Pass, None),
+            case(
+                "test_dft",
+                Outcome::Fail,
+                Some("output 'y': 2 of 8 elements beyond"),
+            ),
+            case(
+                "test_wrap_pad",
+                Outcome::Unsupported,
+                Some("tract could not load"),
+            ),
+        ],
+    }
+}
+
+fn epochs() -> Vec<EpochRecord> {
+    let score = Score {
+        loss: 0.125,
+        binary_accuracy: 0.96,
+    };
+    let eval = |clipped| EvalScore {
+        loss: 0.12052307,
+        binary_accuracy: 0.96025,
+        clipped,
+    };
+    vec![EpochRecord {
+        epoch: 0,
+        steps: 80,
+        train: FormPair {
+            logits: score,
+            probs: score,
+        },
+        eval: FormPair {
+            logits: eval(0),
+            probs: eval(16),
+        },
+        eval_loss_diff: 5.9e-10,
+        eval_accuracy_diff: 0.0,
+    }]
+}
+
+fn data() -> DataInfo {
+    DataInfo {
+        source: "synthetic".into(),
+        features: 784,
+        train_samples: 8000,
+        eval_samples: 2000,
+        pixels_sha256: "ef".repeat(32),
+    }
+}
+
+fn demo_report() -> DemoReport {
+    let losses = LossPair {
+        logits_form_f32: 0.0439534,
+        logits_form_f64: 0.0439535,
+        probs_form_f32: 0.0439536,
+        probs_form_f64: 0.0439537,
+        clipped: 191,
+        elements: 20_000,
+    };
+    let export = |form: Formulation, mismatches| ExportCheck {
+        formulation: form,
+        head: Head::for_formulation(form),
+        output_name: "logits".into(),
+        onnx_bytes: 407_985,
+        onnx_sha256: "12".repeat(32),
+        samples: 2000,
+        output: metrics(mismatches),
+        logits: metrics(0),
+        loss_burn: losses,
+        loss_tract: losses,
+        loss_max_abs_diff: 0.0,
+        loss_passed: true,
+        passed: mismatches == 0,
+    };
+    DemoReport {
+        status: Verdict::Fail,
+        config: TrainConfig::default(),
+        data: data(),
+        tolerance: Preset::Default.tolerance(),
+        tolerance_name: "default".into(),
+        epochs: epochs(),
+        training_parity: TrainingParity {
+            max_eval_loss_diff: 5.9e-10,
+            max_eval_accuracy_diff: 0.0,
+            max_step_loss_diff: 5.96e-8,
+            steps_with_clipping: 3,
+            clipped_elements: 7,
+            max_weight_diff: 5.96e-8,
+            passed: true,
+        },
+        exports: vec![
+            export(Formulation::Logits, 0),
+            export(Formulation::Probs, 1),
+        ],
+    }
+}
+
+fn snapshot(name: &str, bytes: &[u8]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("src/report/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        return;
+    }
+    let want = std::fs::read(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run UPDATE_SNAPSHOTS=1 cargo test --lib report, then read it",
+            path.display()
+        )
+    });
+    if bytes != want {
+        let got = String::from_utf8_lossy(bytes);
+        let want = String::from_utf8_lossy(&want);
+        let line = got
+            .lines()
+            .zip(want.lines())
+            .position(|(g, w)| g != w)
+            .unwrap_or_else(|| got.lines().count().min(want.lines().count()));
+        panic!(
+            "{name} differs from its snapshot at line {}:\n  got:  {:?}\n  want: {:?}",
+            line + 1,
+            got.lines().nth(line),
+            want.lines().nth(line)
+        );
+    }
+}
+
+#[test]
+fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
+    let (demo, validate, compare, matrix, bench, inspect, suite) = (
+        demo_report(),
+        validate_report(),
+        compare_report(),
+        matrix_report(),
+        bench_report(),
+        inspection(),
+        suite(),
+    );
+    let (config, data, epochs) = (TrainConfig::default(), data(), epochs());
+    let steps = vec![StepRecord {
+        step: 0,
+        epoch: 0,
+        logits: epochs[0].train.logits,
+        probs: epochs[0].train.probs,
+        probs_clipped: 2,
+    }];
+    let train = TrainLog {
+        tool: tool(),
+        config: &config,
+        data: &data,
+        epochs: &epochs,
+        steps: &steps,
+    };
+    let listed = [Outcome::Fail, Outcome::Unsupported];
+    let reports = [
+        ("demo", Report::Demo(&demo)),
+        ("train", Report::Train(&train)),
+        ("validate", Report::Validate(&validate)),
+        ("compare", Report::Compare(&compare)),
+        ("matrix", Report::Matrix(&matrix)),
+        ("bench", Report::Bench(&bench)),
+        ("inspect", Report::Inspect(&inspect)),
+        ("conformance", Report::Conformance(&suite, &listed)),
+    ];
+    let mut rendered = 0;
+    for (name, report) in &reports {
+        for format in FORMATS.iter().filter(|f| f.renders(report.kind())) {
+            snapshot(&format!("{name}.{}", format.name()), &format.render(report));
+            rendered += 1;
+        }
+    }
+    // text and json render all eight kinds, junit two.
+    assert_eq!(rendered, 8 + 8 + 2);
+}
+
+#[test]
+fn the_cli_is_offered_exactly_the_formats_that_render() {
+    assert_eq!(formats_for(ReportKind::Validate), ["text", "json", "junit"]);
+    assert_eq!(formats_for(ReportKind::Matrix), ["text", "json"]);
+    let suite = suite();
+    let err = render("junit", &Report::Conformance(&suite, &[])).unwrap_err();
+    assert!(err.to_string().contains("formats: text, json"), "{err}");
+}

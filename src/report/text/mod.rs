@@ -1,0 +1,44 @@
+//! Text for people: what a terminal shows, one file per report.
+
+mod bench;
+mod compare;
+mod conformance;
+mod demo;
+mod inspect;
+mod matrix;
+mod validate;
+
+pub(crate) use compare::pair_line;
+
+use super::{Renderer, Report, ReportKind};
+
+pub struct Text;
+
+impl Renderer for Text {
+    fn name(&self) -> &'static str {
+        "text"
+    }
+
+    fn renders(&self, _: ReportKind) -> bool {
+        true
+    }
+
+    fn render(&self, report: &Report<'_>) -> Vec<u8> {
+        match report {
+            Report::Demo(r) => demo::render(r).into_bytes(),
+            Report::Train(r) => {
+                let mut out = String::from(
+                    "Both formulations on the held-out set, each model by its own loss:\n",
+                );
+                out.push_str(&demo::epoch_table(r.epochs));
+                out.into_bytes()
+            }
+            Report::Validate(r) => validate::render(r),
+            Report::Compare(r) => compare::render(r),
+            Report::Matrix(r) => matrix::render(r),
+            Report::Bench(r) => bench::render(r).into_bytes(),
+            Report::Inspect(r) => inspect::render(r),
+            Report::Conformance(r, list) => conformance::render(r, list),
+        }
+    }
+}
