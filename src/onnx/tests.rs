@@ -1,12 +1,9 @@
-//! Tests across the layer: built models run in tract, and official ONNX test inputs decode.
+//! Tests across the layer: built models run in tract (through the runtime seam), and official
+//! ONNX test inputs decode.
 
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::Path;
-
-use tract_onnx::prelude::{
-    Framework, InferenceModelExt, IntoRunnable, Tensor, tract_ndarray, tvec,
-};
 
 use super::pb::tensor_proto::DataType;
 use super::pb::{ModelProto, type_proto};
@@ -144,14 +141,13 @@ fn batch() -> Vec<f32> {
     (0..BATCH * INPUTS).map(|_| g.grid(4, 8.0) + 0.5).collect()
 }
 
+/// The bytes run by tract through the runtime seam, as every command runs a model.
 fn run_tract(bytes: &[u8], x: &[f32]) -> anyhow::Result<Vec<f32>> {
-    let plan = tract_onnx::onnx()
-        .model_for_read(&mut &bytes[..])?
-        .into_optimized()?
-        .into_runnable()?;
-    let input = tract_ndarray::Array2::from_shape_vec((BATCH, INPUTS), x.to_vec())?;
-    let outputs = plan.run(tvec![Tensor::from(input).into()])?;
-    let y = outputs[0].to_plain_array_view::<f32>()?;
+    use crate::runtime::{OnnxModel, Runtime, Tract, head};
+    let model = OnnxModel::from_bytes(bytes, Path::new("memory"), None, TensorLimits::default())?;
+    let mut runnable = Tract::default().prepare(&model)?;
+    let input = ndarray::Array2::from_shape_vec((BATCH, INPUTS), x.to_vec())?;
+    let y = head::predict(runnable.as_mut(), input.view())?.output;
     assert_eq!(y.shape(), [BATCH, CLASSES]);
     Ok(y.iter().copied().collect())
 }
@@ -196,20 +192,15 @@ fn built_mlps_load_from_files() -> anyhow::Result<()> {
         let model = mlp.model(sigmoid);
         write_model(&path, &model)?;
         assert_eq!(read_model(&path)?, model);
-        let plan = tract_onnx::onnx().model_for_path(&path)?.into_optimized()?;
-        assert_eq!(plan.input_outlets()?.len(), 1);
+        let loaded = crate::runtime::OnnxModel::open(&path, TensorLimits::default())?;
+        assert_eq!(loaded.signature.inputs.len(), 1);
+        crate::runtime::Runtime::prepare(&crate::runtime::Tract::default(), &loaded)?;
     }
     Ok(())
 }
 
 fn chain(e: &dyn Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s += &format!(": {c}");
-        cause = c.source();
-    }
-    s
+    crate::error_chain(e)
 }
 
 /// True when the model declares its first runtime input as a tensor. Sequence, optional and
