@@ -44,7 +44,7 @@ mod burn_import_models {
     /// `(module name, artifact)`: the module name is how `src/runtime/burn_import.rs` refers to it.
     pub const MODELS: &[(&str, &str)] = &[
         ("keras_seed", "models/keras-mlp-sigmoid/model.onnx"),
-        ("our_export", "models/mnist-mlp/sigmoid/model.onnx"),
+        ("our_export", "models/mnist-mlp/probs/model.onnx"),
         ("tf2onnx_export", "models/keras-from-rust-mlp/model.onnx"),
         ("keras_cnn", "models/keras-cnn/model.onnx"),
     ];

@@ -14,7 +14,7 @@ open(dest, "wb").write(struct.pack("<II", len(model), len(inp)) + model + inp + 
 PY
 }
 n=0
-for case in ../../shared/onnx-node-tests/test_*/ ../models/mnist-mlp/logits/ ../models/mnist-mlp/sigmoid/; do
+for case in ../../shared/onnx-node-tests/test_*/ ../models/mnist-mlp/logits/ ../models/mnist-mlp/probs/; do
     set0="$case/test_data_set_0"
     [ -f "$case/model.onnx" ] && [ -f "$set0/input_0.pb" ] && [ -f "$set0/output_0.pb" ] || continue
     # Small cases only: big seeds make every iteration slow.

@@ -45,7 +45,7 @@ EPS = np.float32(1e-7)
 # Inference cases: key (as in the Rust report), path under --models, NHWC image input.
 INFER_CASES = [
     ("mnist-mlp-logits", "mnist-mlp/logits/model.onnx", False),
-    ("mnist-mlp-sigmoid", "mnist-mlp/sigmoid/model.onnx", False),
+    ("mnist-mlp-probs", "mnist-mlp/probs/model.onnx", False),
     ("keras-mlp-sigmoid", "keras-mlp-sigmoid/model.onnx", False),
     ("keras-cnn", "keras-cnn/model.onnx", True),
 ]
@@ -241,7 +241,7 @@ def write_fixture(models: Path, x, y, folder: Path) -> Path:
     import onnxruntime as ort
     from onnx import numpy_helper
 
-    model = onnx.load(str(models / "mnist-mlp/sigmoid/model.onnx"))
+    model = onnx.load(str(models / "mnist-mlp/probs/model.onnx"))
     logits = onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", 10])
     model.graph.output.append(logits)
     path = folder / "model.onnx"
@@ -376,10 +376,10 @@ PAIRS = [
     for b in (1, 256)
     for suffix, label in (("", ", ort 1 thread"), (".threads", ", ort default threads"))
 ] + [
-    ("our Runtime sigmoid b1 (ort 1 thread)", "infer.mnist-mlp-sigmoid.b1.runtime",
-     "infer.mnist-mlp-sigmoid.b1"),
-    ("our Runtime sigmoid b256 (ort 1 thread)", "infer.mnist-mlp-sigmoid.b256.runtime",
-     "infer.mnist-mlp-sigmoid.b256"),
+    ("our Runtime sigmoid b1 (ort 1 thread)", "infer.mnist-mlp-probs.b1.runtime",
+     "infer.mnist-mlp-probs.b1"),
+    ("our Runtime sigmoid b256 (ort 1 thread)", "infer.mnist-mlp-probs.b256.runtime",
+     "infer.mnist-mlp-probs.b256"),
     ("validate: load model (+ plan)", "validate.load_model+plan", "validate.load_model"),
     ("validate: load test data", "validate.load_data", "validate.load_data"),
     ("validate: run", "validate.run", "validate.run"),

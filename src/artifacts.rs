@@ -111,9 +111,10 @@ impl ArtifactDir {
     }
 }
 
-/// Folder of one export inside an artifact folder: `logits` or `sigmoid`.
+/// Folder of one export inside an artifact folder, named for its formulation: `logits` or
+/// `probs`.
 pub fn model_folder(form: Formulation) -> &'static str {
-    Head::for_formulation(form).name()
+    form.name()
 }
 
 /// `FOLDER/model.onnx`.

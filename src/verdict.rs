@@ -4,10 +4,10 @@
 //! question (did it compute the same thing?), a CI reads the answer from the exit code, and the
 //! code must mean the same everywhere. [`Verdict::exit_code`] is the only mapping in the crate.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Pass, fail or could not run. Ordered from best to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Everything within tolerance.

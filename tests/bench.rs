@@ -35,7 +35,7 @@ fn json_report_carries_machine_and_figures() {
 #[test]
 fn validate_child_reports_status_and_peak_memory() {
     let case = root().join("models/mnist-mlp");
-    let model = case.join("sigmoid/model.onnx");
+    let model = case.join("probs/model.onnx");
     let labels = case.join("labels.npy");
     let r = run(
         &[

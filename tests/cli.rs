@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{files_below, root, run, shared_mnist};
+use common::{files_below, root, run, shared_mnist, write_npy, write_npz};
 
 /// A small, fast run: enough steps to train, small enough for a debug build.
 const SMALL: &[&str] = &[
@@ -86,11 +86,11 @@ fn demo_writes_the_documented_artifact_layout() {
             "logits/test_data_set_0/input_0.pb",
             "logits/test_data_set_0/output_0.pb",
             "logits/weights.npz",
+            "probs/model.onnx",
+            "probs/test_data_set_0/input_0.pb",
+            "probs/test_data_set_0/output_0.pb",
+            "probs/weights.npz",
             "report.json",
-            "sigmoid/model.onnx",
-            "sigmoid/test_data_set_0/input_0.pb",
-            "sigmoid/test_data_set_0/output_0.pb",
-            "sigmoid/weights.npz",
             "train-log.json",
         ]
     );
@@ -379,7 +379,7 @@ fn saved_weights_reload_as_init_and_export_reproduces_the_training_export() {
         r.stdout
     );
     let ours = onnx_parity::onnx::read_model(dir.path().join("e/m.onnx")).unwrap();
-    let trained = onnx_parity::onnx::read_model(dir.path().join("a/sigmoid/model.onnx")).unwrap();
+    let trained = onnx_parity::onnx::read_model(dir.path().join("a/probs/model.onnx")).unwrap();
     assert_eq!(ours.graph, trained.graph, "same weights, same graph");
     // Training from saved weights starts where the first run ended: the first step's loss of
     // the second run equals the loss on those weights, and the init is recorded by hash.
@@ -411,9 +411,7 @@ fn indices_fix_the_training_stream() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     let write_indices = |name: &str, v: Vec<i64>| {
-        let mut bytes = Vec::new();
-        ndarray_npy::WriteNpyExt::write_npy(&ndarray::Array1::from(v), &mut bytes).unwrap();
-        std::fs::write(dir.path().join(name), bytes).unwrap();
+        write_npy(&dir.path().join(name), &ndarray::Array1::from(v));
     };
     write_indices("fwd.npy", (0..200).collect());
     write_indices("rev.npy", (0..200).rev().collect());
@@ -484,12 +482,9 @@ fn bad_weight_files_exit_2_naming_the_array() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     let write = |name: &str, arrays: &[(&str, ndarray::ArrayD<f32>)]| {
-        let mut npz =
-            ndarray_npy::NpzWriter::new(std::fs::File::create(dir.path().join(name)).unwrap());
-        for (n, a) in arrays {
-            npz.add_array(*n, a).unwrap();
-        }
-        npz.finish().unwrap();
+        let named: Vec<(&str, &ndarray::ArrayD<f32>)> =
+            arrays.iter().map(|(n, a)| (*n, a)).collect();
+        write_npz(&dir.path().join(name), &named, false);
     };
     let z = |s: &[usize]| ndarray::ArrayD::<f32>::zeros(s.to_vec());
     // Right layout but 100 inputs where the data has 784.

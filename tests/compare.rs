@@ -7,7 +7,7 @@ use common::{root, run};
 use onnx_parity::onnx::{self, pb::ModelProto};
 use prost::Message;
 
-const OURS: &str = "models/mnist-mlp/sigmoid/model.onnx";
+const OURS: &str = "models/mnist-mlp/probs/model.onnx";
 const TF2ONNX: &str = "models/keras-from-rust-mlp/model.onnx";
 
 fn json(args: &[&str]) -> (i32, serde_json::Value, String) {
@@ -89,7 +89,7 @@ fn first_divergence(nudged: &str) -> serde_json::Value {
         nudged,
         OURS,
         "--test-data",
-        "models/mnist-mlp/sigmoid/test_data_set_0",
+        "models/mnist-mlp/probs/test_data_set_0",
         "--layers",
     ]);
     assert_eq!(code, 1, "a planted divergence must fail: {err}");
@@ -127,7 +127,7 @@ fn a_nudged_first_kernel_is_named_as_the_first_divergence() {
 
 #[test]
 fn the_trained_burn_graph_matches_its_export_layer_by_layer() {
-    let (code, v, err) = json(&["compare", "models/mnist-mlp/sigmoid", OURS, "--layers"]);
+    let (code, v, err) = json(&["compare", "models/mnist-mlp/probs", OURS, "--layers"]);
     assert_eq!(code, 0, "{err}");
     assert!(v["a"].as_str().unwrap().starts_with("burn:"));
     let layers = v["cases"][0]["layers"].as_array().unwrap();
@@ -154,7 +154,7 @@ fn text_and_junit_reports_name_the_divergence() {
             &path,
             OURS,
             "--test-data",
-            "models/mnist-mlp/sigmoid/test_data_set_0",
+            "models/mnist-mlp/probs/test_data_set_0",
             "--layers",
             "--format",
             "junit",
@@ -192,7 +192,7 @@ fn sides_that_cannot_be_compared_exit_2() {
         (
             vec![
                 "compare".into(),
-                "models/mnist-mlp/sigmoid".into(),
+                "models/mnist-mlp/probs".into(),
                 "models/mnist-mlp/logits".into(),
             ],
             "at least one side must be an ONNX file",
@@ -211,7 +211,7 @@ fn sides_that_cannot_be_compared_exit_2() {
                 OURS.into(),
                 "models/keras-cnn/model.onnx".into(),
                 "--test-data".into(),
-                "models/mnist-mlp/sigmoid/test_data_set_0".into(),
+                "models/mnist-mlp/probs/test_data_set_0".into(),
             ],
             "keras-cnn",
         ),

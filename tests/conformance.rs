@@ -4,30 +4,12 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{root, run};
+use common::{copy_dir, relu_case, root, run};
 use ndarray::{ArrayD, IxDyn};
 use onnx_parity::onnx::pb::tensor_proto::DataType;
 use onnx_parity::onnx::{
     GraphBuilder, ModelMeta, array_to_proto, attr_ints, write_model, write_tensor_pb,
 };
-
-/// A case folder: `y = Relu(x)` on a [2, 3] float input, with `want` as expected output.
-fn relu_case(dir: &Path, want: &[f32]) {
-    std::fs::create_dir_all(dir.join("test_data_set_0")).unwrap();
-    let mut b = GraphBuilder::new();
-    b.input("x", DataType::Float, &[2.into(), 3.into()])
-        .node("Relu", "relu", &["x"], &["y"], vec![])
-        .output("y", DataType::Float, &[2.into(), 3.into()]);
-    write_model(dir.join("model.onnx"), &b.finish(ModelMeta::default())).unwrap();
-    let x =
-        ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![-1.0f32, 2.0, -3.0, 4.0, 0.5, -0.5]).unwrap();
-    let y = ArrayD::from_shape_vec(IxDyn(&[2, 3]), want.to_vec()).unwrap();
-    let set = dir.join("test_data_set_0");
-    write_tensor_pb(set.join("input_0.pb"), &array_to_proto("x", &x).unwrap()).unwrap();
-    write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
-}
 
 #[test]
 fn cases_are_classified_and_listed_with_reasons() {
@@ -182,17 +164,4 @@ fn official_node_tests_sample_runs_without_errors() {
     let r = run(&["conformance", tmp.path().to_str().unwrap()], &root());
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains(" 0 error"), "{}", r.stdout);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let p = entry.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
 }

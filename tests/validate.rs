@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{root, run};
+use common::{copy_dir, root, run, write_npy, write_npz};
 use ndarray::ArrayD;
 use onnx_parity::onnx::pb::StringStringEntryProto;
 use onnx_parity::onnx::pb::tensor_proto::DataLocation;
@@ -23,19 +23,6 @@ fn labels() -> String {
 }
 
 /// Copies a folder (files and subfolders) into `to`.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let p = entry.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
 /// A writable copy of `models/mnist-mlp/<head>` in a temp dir.
 fn copy_case(head: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
@@ -105,7 +92,7 @@ fn json(stdout: &str) -> serde_json::Value {
 #[test]
 fn committed_models_pass_with_both_losses_reported() {
     let y = read_labels();
-    for (head, output) in [("logits", "logits"), ("sigmoid", "probabilities")] {
+    for (head, output) in [("logits", "logits"), ("probs", "probabilities")] {
         let r = run(
             &[
                 "validate",
@@ -165,7 +152,7 @@ fn text_report_names_each_tensor_and_both_forms() {
     let r = run(
         &[
             "validate",
-            &model("mnist-mlp/sigmoid/model.onnx"),
+            &model("mnist-mlp/probs/model.onnx"),
             "--labels",
             &labels(),
         ],
@@ -598,7 +585,7 @@ fn mismatched_reference_data_exits_2_naming_the_file() {
     let (_tmp, dir) = copy_case("logits");
     let y = read_labels().slice_move(ndarray::s![..20, ..]).into_dyn();
     let npy = dir.join("short.npy");
-    ndarray_npy::write_npy(&npy, &y).unwrap();
+    write_npy(&npy, &y);
     expect_error(
         &[
             "validate",
@@ -638,13 +625,10 @@ fn npy_and_npz_reference_data_are_matched_by_tensor_name() {
     let z = read_f32(&dir.join("test_data_set_0/output_0.pb"));
     let npy_dir = dir.join("npy");
     std::fs::create_dir(&npy_dir).unwrap();
-    ndarray_npy::write_npy(npy_dir.join("input.npy"), &x).unwrap();
-    ndarray_npy::write_npy(npy_dir.join("logits.npy"), &z).unwrap();
+    write_npy(&npy_dir.join("input.npy"), &x);
+    write_npy(&npy_dir.join("logits.npy"), &z);
     let npz = dir.join("data.npz");
-    let mut w = ndarray_npy::NpzWriter::new_compressed(std::fs::File::create(&npz).unwrap());
-    w.add_array("input", &x).unwrap();
-    w.add_array("logits", &z).unwrap();
-    w.finish().unwrap();
+    write_npz(&npz, &[("input", &x), ("logits", &z)], true);
     let m = dir.join("model.onnx");
     for data in [&npy_dir, &npz] {
         let r = run(
@@ -663,7 +647,7 @@ fn npy_and_npz_reference_data_are_matched_by_tensor_name() {
         assert!(r.stdout.contains("mismatches 0/500"), "{}", r.stdout);
     }
     // A name the model does not have.
-    ndarray_npy::write_npy(npy_dir.join("typo.npy"), &z).unwrap();
+    write_npy(&npy_dir.join("typo.npy"), &z);
     expect_error(
         &[
             "validate",
@@ -732,7 +716,7 @@ fn tf2onnx_exports_bind_their_unk_dims_and_reproduce_keras_losses() {
 
 #[test]
 fn inspect_describes_the_file() {
-    let path = root().join("models/mnist-mlp/sigmoid/model.onnx");
+    let path = root().join("models/mnist-mlp/probs/model.onnx");
     let r = run(
         &["inspect", path.to_str().unwrap(), "--format", "json"],
         &root(),
@@ -1005,7 +989,7 @@ fn sizes_given_by_tensor_values_are_bounded_before_tract_builds_them() {
 
 #[test]
 fn every_test_set_is_a_case_and_folders_of_sets_expand() {
-    let (_tmp, dir) = copy_case("sigmoid");
+    let (_tmp, dir) = copy_case("probs");
     copy_dir(&dir.join("test_data_set_0"), &dir.join("test_data_set_10"));
     copy_dir(&dir.join("test_data_set_0"), &dir.join("test_data_set_2"));
     let m = dir.join("model.onnx");

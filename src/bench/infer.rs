@@ -51,8 +51,8 @@ fn cases() -> [Case; 4] {
             flops_per_sample: mlp_flops(),
         },
         Case {
-            key: "mnist-mlp-sigmoid",
-            path: "mnist-mlp/sigmoid/model.onnx",
+            key: "mnist-mlp-probs",
+            path: "mnist-mlp/probs/model.onnx",
             image: false,
             flops_per_sample: mlp_flops(),
         },

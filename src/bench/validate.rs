@@ -1,7 +1,7 @@
 //! `validate` on 10,000 samples with labels (reference outputs, both losses, accuracy, flips),
 //! timed stage by stage, and its peak memory in a process of its own.
 //!
-//! The case is our sigmoid export (`mnist-mlp/sigmoid`) with reference outputs computed by the
+//! The case is our sigmoid export (`mnist-mlp/probs`) with reference outputs computed by the
 //! trained burn graph from the committed weights, written in the backend-test layout into a
 //! temporary folder. Stages call the same library functions `validate` calls, in its order:
 //! read and check the model and parse it in tract, read the test set and labels, plan (bind
@@ -30,6 +30,7 @@ use crate::runtime::head::{self, predict};
 use crate::runtime::tract::TractRunnable;
 use crate::runtime::{BurnMlpRunnable, Feed, OnnxModel, Runnable, Stage};
 use crate::validate::{self, ValidateConfig, check};
+use crate::verdict::Verdict;
 
 /// A temporary folder removed when dropped.
 struct TempDir(PathBuf);
@@ -50,7 +51,7 @@ struct Fixture {
 }
 
 fn fixture(models: &Path, data: &Dataset) -> Result<Fixture, BenchError> {
-    let case = models.join("mnist-mlp/sigmoid");
+    let case = models.join("mnist-mlp/probs");
     let weights = npz::read_weights(&case.join("weights.npz"))
         .map_err(|e| BenchError::setup("the validate case", e))?;
     let onnx = std::fs::read(case.join("model.onnx")).map_err(|e| {
@@ -211,7 +212,7 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
 /// What the child process reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidateChild {
-    pub status: String,
+    pub status: Verdict,
     pub seconds: f64,
     /// Peak resident set size of the process, from `/proc/self/status`.
     pub vm_hwm_kib: u64,
@@ -255,7 +256,7 @@ pub fn run_validate_child(model: &Path, labels: &Path) -> ValidateChild {
     };
     let report = validate::ValidateReport::new(validate::validate(&cfg));
     ValidateChild {
-        status: report.status.name().to_string(),
+        status: report.status,
         seconds: start.elapsed().as_secs_f64(),
         vm_hwm_kib: vm_hwm_kib(),
     }

@@ -60,9 +60,11 @@ pub(super) struct BenchArgs {
 
 pub(super) fn run_bench(args: &BenchArgs) -> Result<Verdict> {
     if let (Some(model), Some(labels)) = (&args.validate_child, &args.validate_labels) {
+        // Its exit code is its verdict, so the benchmark never reports the memory of a run
+        // that did not validate.
         let child = bench::run_validate_child(model, labels);
         std::io::stdout().write_all(&report::to_json_bytes(&child))?;
-        return Ok(Verdict::Pass);
+        return Ok(child.status);
     }
     if args.repeat == 0 {
         bail!("--repeat: must be at least 1");

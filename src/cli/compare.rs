@@ -15,7 +15,7 @@ use crate::verdict::Verdict;
 #[derive(Debug, Args)]
 pub(super) struct CompareArgs {
     /// First side: an ONNX file, or a training run folder with weights.npz (the trained burn
-    /// graph rebuilt from its weights), e.g. DIR/sigmoid as `train --out DIR` writes it.
+    /// graph rebuilt from its weights), e.g. DIR/probs as `train --out DIR` writes it.
     #[arg(value_name = "A")]
     a: PathBuf,
     /// Second side, the reference: an ONNX file or a training run folder.

@@ -80,7 +80,7 @@ impl Side {
         if !weights_path.is_file() {
             return Err(side_err(
                 path,
-                "a folder side must be a training run folder holding weights.npz (as `train --out` writes: DIR/logits or DIR/sigmoid)",
+                "a folder side must be a training run folder holding weights.npz (as `train --out` writes: DIR/logits or DIR/probs)",
             ));
         }
         let weights =
@@ -95,13 +95,14 @@ impl Side {
                     Head::Sigmoid
                 }
             }
+            // The folder names the formulation it was trained with.
             _ => match path.file_name().and_then(|n| n.to_str()) {
-                Some("sigmoid") => Head::Sigmoid,
+                Some("probs") => Head::Sigmoid,
                 Some("logits") => Head::Logits,
                 _ => {
                     return Err(side_err(
                         path,
-                        "cannot tell the head: no model.onnx beside weights.npz and the folder is not named logits or sigmoid",
+                        "cannot tell the head: no model.onnx beside weights.npz and the folder is not named logits or probs",
                     ));
                 }
             },

@@ -30,7 +30,7 @@ use crate::verdict::Verdict;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Case {
-    /// The seed MLP trained by onnx-parity (`mnist-mlp/sigmoid`), our export and the tf2onnx
+    /// The seed MLP trained by onnx-parity (`mnist-mlp/probs`), our export and the tf2onnx
     /// export of the same weights (`keras-from-rust-mlp`), with TensorFlow's outputs.
     Seed,
     /// The Keras-trained seed MLP (`keras-mlp-sigmoid`): its tf2onnx export and TF's outputs.
@@ -172,19 +172,15 @@ fn layout(case: Case) -> (&'static str, Vec<Spec>) {
     use Source::*;
     match case {
         Case::Seed => (
-            "mnist-mlp/sigmoid/test_data_set_0/input_0.pb",
+            "mnist-mlp/probs/test_data_set_0/input_0.pb",
             vec![
                 spec(
                     "TensorFlow (reference outputs)",
                     "keras-from-rust-mlp/test_data_set_0/output_0.pb",
                     Recorded,
                 ),
-                spec(
-                    "burn (trained)",
-                    "mnist-mlp/sigmoid/weights.npz",
-                    BurnWeights,
-                ),
-                spec("tract (our export)", "mnist-mlp/sigmoid/model.onnx", Tract),
+                spec("burn (trained)", "mnist-mlp/probs/weights.npz", BurnWeights),
+                spec("tract (our export)", "mnist-mlp/probs/model.onnx", Tract),
                 spec(
                     "tract (tf2onnx export)",
                     "keras-from-rust-mlp/model.onnx",
@@ -192,7 +188,7 @@ fn layout(case: Case) -> (&'static str, Vec<Spec>) {
                 ),
                 spec(
                     "burn-import (our export)",
-                    "mnist-mlp/sigmoid/model.onnx",
+                    "mnist-mlp/probs/model.onnx",
                     BurnImport,
                 ),
                 spec(

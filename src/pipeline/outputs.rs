@@ -11,7 +11,7 @@
 //! OUT/logits/test_data_set_0/input_0.pb    reference inputs (TensorProto "input")
 //! OUT/logits/test_data_set_0/output_0.pb   the trained graph's outputs on them
 //! OUT/logits/weights.npz                   its final weights, Keras layout
-//! OUT/sigmoid/...                          the same for the probability-formulation model
+//! OUT/probs/...                          the same for the probability-formulation model
 //! OUT/labels.npy                           binary targets of the reference inputs, f32 [n, 10]
 //! OUT/report.json                          the demo's report (demo only)
 //! ```

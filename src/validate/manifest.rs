@@ -9,9 +9,9 @@
 //! ignore = ["scratch/old.onnx"]          # optional
 //!
 //! [[model]]
-//! path = "mnist-mlp/sigmoid/model.onnx"
+//! path = "mnist-mlp/probs/model.onnx"
 //! sha256 = "..."                         # `onnx-parity inspect FILE` prints it
-//! test_data = ["mnist-mlp/sigmoid/test_data_set_0"]   # default: every test_data_set_* beside it
+//! test_data = ["mnist-mlp/probs/test_data_set_0"]   # default: every test_data_set_* beside it
 //! labels = "mnist-mlp/labels.npy"        # optional
 //! loss_output = "probabilities"          # optional, default the first output
 //! tolerance = "default"                  # preset; atol / rtol override it

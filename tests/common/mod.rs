@@ -60,3 +60,64 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Copies a folder tree (a writable copy of committed artifacts, say).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// Writes a `.npy` file with ndarray-npy, a writer independent of the crate's reader.
+pub fn write_npy<A, S, D>(path: &Path, array: &ndarray::ArrayBase<S, D>)
+where
+    A: ndarray_npy::WritableElement,
+    S: ndarray::Data<Elem = A>,
+    D: ndarray::Dimension,
+{
+    ndarray_npy::write_npy(path, array).unwrap();
+}
+
+/// Writes an `.npz` archive of named f32 arrays with ndarray-npy, optionally compressed.
+pub fn write_npz(path: &Path, arrays: &[(&str, &ndarray::ArrayD<f32>)], compressed: bool) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut npz = if compressed {
+        ndarray_npy::NpzWriter::new_compressed(file)
+    } else {
+        ndarray_npy::NpzWriter::new(file)
+    };
+    for (name, a) in arrays {
+        npz.add_array(*name, *a).unwrap();
+    }
+    npz.finish().unwrap();
+}
+
+/// A node-test case folder: `y = Relu(x)` on a [2, 3] float input, with `want` as the
+/// expected output (so a wrong `want` makes a failing case).
+pub fn relu_case(dir: &Path, want: &[f32]) {
+    use ndarray::{ArrayD, IxDyn};
+    use onnx_parity::onnx::pb::tensor_proto::DataType;
+    use onnx_parity::onnx::{
+        GraphBuilder, ModelMeta, array_to_proto, write_model, write_tensor_pb,
+    };
+
+    std::fs::create_dir_all(dir.join("test_data_set_0")).unwrap();
+    let mut b = GraphBuilder::new();
+    b.input("x", DataType::Float, &[2.into(), 3.into()])
+        .node("Relu", "relu", &["x"], &["y"], vec![])
+        .output("y", DataType::Float, &[2.into(), 3.into()]);
+    write_model(dir.join("model.onnx"), &b.finish(ModelMeta::default())).unwrap();
+    let x =
+        ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![-1.0f32, 2.0, -3.0, 4.0, 0.5, -0.5]).unwrap();
+    let y = ArrayD::from_shape_vec(IxDyn(&[2, 3]), want.to_vec()).unwrap();
+    let set = dir.join("test_data_set_0");
+    write_tensor_pb(set.join("input_0.pb"), &array_to_proto("x", &x).unwrap()).unwrap();
+    write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
+}
