@@ -1,3 +1,5 @@
+//! The onnx-parity binary: parse the command line, run, exit with the verdict's code.
+
 use std::process::ExitCode;
 
 use clap::Parser;

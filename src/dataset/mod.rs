@@ -1,4 +1,5 @@
-//! Data in: the IDX reader, the MNIST directory loader and a synthetic stand-in for MNIST.
+//! Data in: the MNIST directory loader (IDX files, read by [`crate::refdata::idx`]) and a
+//! synthetic stand-in for MNIST.
 //!
 //! Why: the parity check needs the same samples on every run and on every machine, either real
 //! MNIST from disk or a generated set that needs no download. Everything ends up as one

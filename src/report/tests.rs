@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::{FORMATS, Report, ReportKind, formats_for, render};
+use super::{FORMATS, Renderer, Report, ReportKind, formats_for, render};
 use crate::artifacts::Tool;
 use crate::bench::{BenchReport, Figure, Machine, Unit};
 use crate::compare::layers::{Layer, LayerKind};
@@ -36,107 +36,16 @@ fn tool() -> Tool {
     }
 }
 
-fn metrics(mismatches: usize) -> Metrics {
-    let worst = ElementDiff {
-        index: vec![3, 7],
-        actual: Value::F32(0.25),
-        expected: Value::F32(0.5),
-        abs_err: 0.25,
-    };
-    Metrics {
-        elements: 20,
-        max_abs_err: if mismatches > 0 { 0.25 } else { 1.5e-7 },
-        max_rel_err: if mismatches > 0 { 0.5 } else { 3.0e-7 },
-        max_ulp: if mismatches > 0 { 8388608 } else { 3 },
-        mismatches,
-        mismatch_fraction: mismatches as f64 / 20.0,
-        nonfinite: 0,
-        first_mismatch: (mismatches > 0).then(|| worst.clone()),
-        worst: Some(worst),
-    }
-}
-
-fn form(v: f64, expected: Option<f64>) -> FormLoss {
-    FormLoss {
-        value_f32: v,
-        value_f64: v + 1e-10,
-        reference: Some(v),
-        expected,
-        abs_diff: expected.map(|e| (v - e).abs()),
-        passed: expected.map(|e| (v - e).abs() <= 1e-6),
-    }
-}
-
 fn validate_report() -> ValidateReport {
-    let pass = CaseReport {
-        model: "m/model.onnx".into(),
-        test_data: Some("m/test_data_set_0".into()),
-        status: Verdict::Pass,
-        error: None,
-        error_kind: None,
-        problems: vec![],
-        sha256: Some(ShaCheck {
-            actual: "ab".repeat(32),
-            expected: Some("ab".repeat(32)),
-            matches: true,
-        }),
-        tolerance_name: "default".into(),
-        inputs: vec![InputReport {
-            name: "x".into(),
-            file: "input_0.pb".into(),
-            matched_by: MatchedBy::Position,
-            dtype: "FLOAT".into(),
-            shape: vec![4, 5],
-            bound_as_constant: false,
-        }],
-        outputs: vec![OutputReport {
-            name: "y".into(),
-            file: "output_0.pb".into(),
-            matched_by: MatchedBy::Name,
-            status: Verdict::Pass,
-            dtype: "FLOAT".into(),
-            shape: vec![4, 5],
-            expected_dtype: "FLOAT".into(),
-            expected_shape: vec![4, 5],
-            tolerance: Preset::Default.tolerance(),
-            metrics: metrics(0),
-            problem: None,
-        }],
-        loss: Some(LossReport {
-            labels: "labels.npy".into(),
-            head: HeadReport {
-                kind: "sigmoid",
-                output: "y".into(),
-                sigmoid_node: Some("head/Sigmoid".into()),
-                logits_tensor: "logits".into(),
-            },
-            elements: 20,
-            clipped: 1,
-            reference_clipped: Some(0),
-            logits_form: form(0.125, Some(0.125)),
-            probs_form: form(0.25, None),
-            tolerance: 1e-6,
-        }),
-        binary_accuracy: Some(AccuracyReport {
-            model: 0.75,
-            reference: Some(0.8),
-            decisions_flipped: Some(1),
-            elements: 20,
-        }),
-    };
-    let mut fail = pass.clone();
+    let mut fail = case(1);
     fail.test_data = Some("m/test_data_set_1".into());
-    fail.status = Verdict::Fail;
-    fail.outputs[0].status = Verdict::Fail;
-    fail.outputs[0].metrics = metrics(1);
-    fail.problems = vec!["output 'y': 1 of 20 elements beyond tolerance".into()];
     let err: ValidateError = crate::refdata::RefDataError::TestData {
         path: "m/test_data_set_2".into(),
         message: "empty test set".into(),
     }
     .into();
     let error = CaseReport::error("m/model.onnx", Some("m/test_data_set_2".into()), &err);
-    let mut r = ValidateReport::new(vec![pass, fail, error]);
+    let mut r = ValidateReport::new(vec![case(0), fail, error]);
     r.tool = tool();
     r
 }
@@ -444,6 +353,175 @@ fn demo_report() -> DemoReport {
             export(Formulation::Probs, 1),
         ],
     }
+}
+
+// The validate renderers' own tests, with the fixtures every snapshot shares.
+
+fn metrics(mismatches: usize) -> Metrics {
+    let worst = ElementDiff {
+        index: vec![3, 7],
+        actual: Value::F32(0.25),
+        expected: Value::F32(0.5),
+        abs_err: 0.25,
+    };
+    Metrics {
+        elements: 20,
+        max_abs_err: if mismatches > 0 { 0.25 } else { 0.0 },
+        max_rel_err: if mismatches > 0 { 0.5 } else { 0.0 },
+        max_ulp: if mismatches > 0 { 8388608 } else { 0 },
+        mismatches,
+        mismatch_fraction: mismatches as f64 / 20.0,
+        nonfinite: 0,
+        first_mismatch: (mismatches > 0).then(|| worst.clone()),
+        worst: (mismatches > 0).then_some(worst),
+    }
+}
+
+fn case(mismatches: usize) -> CaseReport {
+    let status = if mismatches > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    let form = |v: f64| FormLoss {
+        value_f32: v,
+        value_f64: v,
+        reference: Some(v),
+        expected: Some(v),
+        abs_diff: Some(0.0),
+        passed: Some(true),
+    };
+    CaseReport {
+        model: "m/model.onnx".into(),
+        test_data: Some("m/test_data_set_0".into()),
+        status,
+        error: None,
+        error_kind: None,
+        problems: if mismatches > 0 {
+            vec!["output 'y': 1 of 20 elements beyond tolerance".into()]
+        } else {
+            vec![]
+        },
+        sha256: Some(ShaCheck {
+            actual: "ab".repeat(32),
+            expected: Some("ab".repeat(32)),
+            matches: true,
+        }),
+        tolerance_name: "default".into(),
+        inputs: vec![InputReport {
+            name: "x".into(),
+            file: "input_0.pb".into(),
+            matched_by: MatchedBy::Position,
+            dtype: "FLOAT".into(),
+            shape: vec![4, 5],
+            bound_as_constant: false,
+        }],
+        outputs: vec![OutputReport {
+            name: "y".into(),
+            file: "output_0.pb".into(),
+            matched_by: MatchedBy::Name,
+            status,
+            dtype: "FLOAT".into(),
+            shape: vec![4, 5],
+            expected_dtype: "FLOAT".into(),
+            expected_shape: vec![4, 5],
+            tolerance: Preset::Default.tolerance(),
+            metrics: metrics(mismatches),
+            problem: None,
+        }],
+        loss: Some(LossReport {
+            labels: "labels.npy".into(),
+            head: HeadReport {
+                kind: "sigmoid",
+                output: "y".into(),
+                sigmoid_node: Some("head/Sigmoid".into()),
+                logits_tensor: "logits".into(),
+            },
+            elements: 20,
+            clipped: 1,
+            reference_clipped: Some(0),
+            logits_form: form(0.125),
+            probs_form: form(0.25),
+            tolerance: 1e-6,
+        }),
+        binary_accuracy: Some(AccuracyReport {
+            model: 0.75,
+            reference: Some(0.8),
+            decisions_flipped: Some(1),
+            elements: 20,
+        }),
+    }
+}
+
+#[test]
+fn text_names_inputs_outputs_losses_and_the_worst_element() {
+    let r = ValidateReport::new(vec![case(1)]);
+    let text = String::from_utf8(super::text::Text.render(&Report::Validate(&r))).unwrap();
+    let want = "\
+m/model.onnx
+  m/test_data_set_0: FAIL
+    input  'x' <- input_0.pb (by position) FLOAT [4, 5]
+    output 'y' <- output_0.pb FLOAT [4, 5], tolerance atol 1e-5, rtol 1e-5: FAIL
+      max abs 2.500e-1  max rel 5.000e-1  max ulp 8388608  mismatches 1/20 (5.00%)
+      worst at [3, 7]: model 0.25 vs reference 0.5 (|diff| 2.500e-1)
+      first at [3, 7]: model 0.25 vs reference 0.5
+    loss on 'y' (sigmoid head: logits 'logits' read under node 'head/Sigmoid'), labels labels.npy, 20 elements, Keras reduction
+      logits form  f32 0.125000000  f64 0.125000000  reference 0.125000000  expected 0.125000000 |diff| 0.00e0 PASS
+      probs form   f32 0.250000000  f64 0.250000000  reference 0.250000000  expected 0.250000000 |diff| 0.00e0 PASS
+      probability clip [1e-7, 1-1e-7] hit 1 element(s) (reference 0)
+    binary accuracy 0.750000 (reference 0.800000), decisions flipped 1 of 20
+    sha256 abababababababababababababababababababababababababababababababab (as listed)
+    FAIL: output 'y': 1 of 20 elements beyond tolerance
+
+verdict: FAIL (1 case(s): 0 pass, 1 fail, 0 error)
+";
+    assert_eq!(text, want);
+}
+
+#[test]
+fn json_has_the_documented_stable_keys() {
+    let err: ValidateError = crate::refdata::RefDataError::TestData {
+        path: "m/test_data_set_1".into(),
+        message: "empty test set".into(),
+    }
+    .into();
+    let r = ValidateReport::new(vec![
+        case(0),
+        CaseReport::error("m/model.onnx", Some("m/test_data_set_1".into()), &err),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&crate::report::to_json_bytes(&r)).unwrap();
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["summary"]["errors"], 1);
+    let c = &v["cases"][0];
+    assert_eq!(c["model"], "m/model.onnx");
+    assert_eq!(c["status"], "pass");
+    let o = &c["outputs"][0];
+    for key in [
+        "name",
+        "max_abs_err",
+        "max_rel_err",
+        "max_ulp",
+        "mismatches",
+    ] {
+        assert!(!o[key].is_null(), "outputs[].{key}");
+    }
+    assert_eq!(c["loss"]["logits_form"]["f32"], 0.125);
+    assert_eq!(c["loss"]["probs_form"]["f64"], 0.25);
+    assert_eq!(c["binary_accuracy"]["model"], 0.75);
+    let e = &v["cases"][1];
+    assert_eq!(e["status"], "error");
+    assert_eq!(e["error_kind"], "invalid");
+    assert_eq!(e["error"], "m/test_data_set_1: empty test set");
+}
+
+#[test]
+fn infinite_errors_stay_valid_json() {
+    let mut c = case(1);
+    c.outputs[0].metrics.max_abs_err = f64::INFINITY;
+    let v: serde_json::Value =
+        serde_json::from_slice(&crate::report::to_json_bytes(&ValidateReport::new(vec![c])))
+            .unwrap();
+    assert_eq!(v["cases"][0]["outputs"][0]["max_abs_err"], "inf");
 }
 
 fn snapshot(name: &str, bytes: &[u8]) {
