@@ -16,7 +16,6 @@
 //! the bound inputs. If no retry works, the error gives tract's first message and what the last
 //! retry ran into.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -66,13 +65,15 @@ pub struct TractRunnable {
     label: String,
     parsed: InferenceModel,
     stage: Stage,
-    plans: HashMap<PlanKey, Plan>,
+    /// One plan per input signature and fetch list; a model meets few, so a list searched
+    /// without allocating beats a map whose key must be built for every run.
+    plans: Vec<Plan>,
 }
 
-/// Input element types and shapes, then the fetched names.
-type PlanKey = (Vec<(DatumType, Vec<usize>)>, Vec<String>);
-
 struct Plan {
+    /// Input element types and shapes, then the fetched names.
+    inputs: Vec<(DatumType, Vec<usize>)>,
+    fetch: Vec<String>,
     runnable: Arc<TypedRunnableModel>,
     /// Spawned from `runnable` and reused (spawning one per run costs a third of a batch-1
     /// run); dropped after a failed run.
@@ -98,7 +99,7 @@ impl TractRunnable {
             model,
             parsed,
             stage,
-            plans: HashMap::new(),
+            plans: Vec::new(),
         })
     }
 
@@ -106,37 +107,27 @@ impl TractRunnable {
     /// runs that follow); for measuring planning on its own.
     pub fn plan(&mut self, inputs: &[Feed], fetch: &[String]) -> Result<(), RuntimeError> {
         let inputs = super::order_by_signature(&self.label, &self.model.signature, inputs)?;
-        let key = plan_key(&inputs, fetch);
-        let runnable = prepare(&self.model.path, &self.parsed, &inputs, fetch, self.stage)?;
-        self.plans.insert(
-            key,
-            Plan {
-                runnable,
-                state: None,
-            },
-        );
+        self.plans.retain(|p| !p.serves(&inputs, fetch));
+        let plan = Plan::new(&self.model.path, &self.parsed, &inputs, fetch, self.stage)?;
+        self.plans.push(plan);
         Ok(())
     }
 
-    /// A run with the cached plan for these inputs, planning first if there is none.
+    /// A run with the kept plan for these inputs, planning first if there is none.
     fn run_planned(
         &mut self,
         inputs: &[&Feed],
         fetch: &[String],
     ) -> Result<Vec<Tensor>, RuntimeError> {
-        let key = plan_key(inputs, fetch);
-        if !self.plans.contains_key(&key) {
-            let runnable = prepare(&self.model.path, &self.parsed, inputs, fetch, self.stage)?;
-            self.plans.insert(
-                key.clone(),
-                Plan {
-                    runnable,
-                    state: None,
-                },
-            );
-        }
-        let plan = self.plans.get_mut(&key).expect("inserted above");
-        execute(&self.model.path, plan, inputs)
+        let at = match self.plans.iter().position(|p| p.serves(inputs, fetch)) {
+            Some(at) => at,
+            None => {
+                let plan = Plan::new(&self.model.path, &self.parsed, inputs, fetch, self.stage)?;
+                self.plans.push(plan);
+                self.plans.len() - 1
+            }
+        };
+        execute(&self.model.path, &mut self.plans[at], inputs)
     }
 
     /// The retry with small inputs bound as constants, after `first` (a tract error).
@@ -170,11 +161,7 @@ impl TractRunnable {
                 .collect();
             let names: Vec<String> = constants.iter().map(|(n, _)| n.clone()).collect();
             let attempt = with_constants(&self.model, &constants).and_then(|parsed| {
-                let runnable = prepare(&self.model.path, &parsed, &rest, fetch, self.stage)?;
-                let mut plan = Plan {
-                    runnable,
-                    state: None,
-                };
+                let mut plan = Plan::new(&self.model.path, &parsed, &rest, fetch, self.stage)?;
                 execute(&self.model.path, &mut plan, &rest)
             });
             match attempt {
@@ -247,14 +234,35 @@ impl Runnable for TractRunnable {
     }
 }
 
-fn plan_key(inputs: &[&Feed], fetch: &[String]) -> PlanKey {
-    (
-        inputs
-            .iter()
-            .map(|f| (f.value.datum_type(), f.value.shape().to_vec()))
-            .collect(),
-        fetch.to_vec(),
-    )
+impl Plan {
+    fn new(
+        path: &Path,
+        parsed: &InferenceModel,
+        inputs: &[&Feed],
+        fetch: &[String],
+        stage: Stage,
+    ) -> Result<Self, RuntimeError> {
+        Ok(Plan {
+            inputs: inputs
+                .iter()
+                .map(|f| (f.value.datum_type(), f.value.shape().to_vec()))
+                .collect(),
+            fetch: fetch.to_vec(),
+            runnable: prepare(path, parsed, inputs, fetch, stage)?,
+            state: None,
+        })
+    }
+
+    /// Whether this plan was made for inputs of these types and shapes and this fetch list.
+    fn serves(&self, inputs: &[&Feed], fetch: &[String]) -> bool {
+        self.fetch == fetch
+            && self.inputs.len() == inputs.len()
+            && self
+                .inputs
+                .iter()
+                .zip(inputs)
+                .all(|((dt, shape), f)| *dt == f.value.datum_type() && shape == f.value.shape())
+    }
 }
 
 /// tract's parse of the checked bytes, with `constants` turned into initializers.
