@@ -83,8 +83,7 @@ pub fn prune(graph: &GraphProto, keep: &[String]) -> Result<(GraphProto, Removed
     // Hints only; an entry whose type this schema does not model (a sequence, a map) would be
     // written back without one, so it goes too.
     pruned.value_info.retain(|v| {
-        needed.contains(v.name())
-            && v.r#type.as_ref().is_some_and(|t| t.value.is_some())
+        needed.contains(v.name()) && v.r#type.as_ref().is_some_and(|t| t.value.is_some())
     });
     let removed = Removed {
         outputs: outputs
@@ -130,7 +129,13 @@ mod tests {
             .initializer_f32("w", &[1], &[0.5])
             .unwrap()
             .node("Relu", "relu", &["x"], &["a"], vec![])
-            .node("Mystery", "mystery", &["a", "w"], &["m"], vec![attr_float("t", 0.5)])
+            .node(
+                "Mystery",
+                "mystery",
+                &["a", "w"],
+                &["m"],
+                vec![attr_float("t", 0.5)],
+            )
             .node("Sigmoid", "sigmoid", &["a"], &["p"], vec![])
             .node("Cast", "cast", &["m"], &["label"], vec![])
             .output("label", DataType::Int64, &["N".into()])

@@ -16,13 +16,14 @@ use crate::compare::{
     CaseComparison, CompareReport, Divergence, LayerPair, PairReport, StageDelta,
 };
 use crate::conformance::{CaseOutcome, Counts, Outcome, SuiteReport};
-use crate::inspect::{Inspection, Opset, ValueSummary};
+use crate::inspect::{Inspection, Opset, RuntimeSupport, ValueSummary};
 use crate::loss::{Formulation, Head, LossPair, Reduction};
 use crate::matrix::{Case, Column, MatrixCase, MatrixReport, Pair};
 use crate::metrics::{ElementDiff, Metrics, Preset, Value};
 use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, TrainConfig};
 use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
 use crate::refdata::MatchedBy;
+use crate::runtime::MissingOp;
 use crate::validate::{
     AccuracyReport, CaseReport, FormLoss, HeadReport, InputReport, LeftOut, LossReport,
     OutputReport, ShaCheck, SklearnLoss, ValidateError, ValidateReport,
@@ -244,6 +245,14 @@ fn inspection() -> Inspection {
         initializer_bytes: 407_080,
         external_initializers: 0,
         metadata: BTreeMap::from([("onnx_parity.formulation".into(), "logits".into())]),
+        runtimes: vec![RuntimeSupport {
+            runtime: "tract".into(),
+            missing: Some(vec![MissingOp {
+                node: "N8".into(),
+                op: "ai.onnx.ml::Imputer".into(),
+            }]),
+            error: None,
+        }],
     }
 }
 

@@ -28,7 +28,7 @@ use tract_onnx::prelude::{
     OutletId, TValue, TVec, Tensor, TractResult, TypedRunnableModel, TypedSimpleState,
 };
 
-use super::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, guard};
+use super::{Feed, MissingOp, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, guard};
 use crate::onnx::pb::ModelProto;
 use crate::onnx::{Signature, tensor_to_proto};
 
@@ -59,6 +59,38 @@ impl Runtime for Tract {
 
     fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError> {
         Ok(Box::new(TractRunnable::new(Arc::clone(model), self.stage)?))
+    }
+
+    /// tract parses an operator it has no builder for into a placeholder that only fails when
+    /// the graph is typed: those placeholders, found in its parse of the main graph (subgraph
+    /// bodies are parsed inside their node and not searched).
+    fn missing_ops(&self, model: &Arc<OnnxModel>) -> Result<Option<Vec<MissingOp>>, RuntimeError> {
+        let parsed = parse(model, &[])?;
+        let domain_of = |name: &str| {
+            model
+                .graph()
+                .node
+                .iter()
+                .find(|n| n.name() == name || n.output.first().is_some_and(|o| o == name))
+                .map(|n| n.domain().to_owned())
+                .unwrap_or_default()
+        };
+        let missing = parsed
+            .nodes()
+            .iter()
+            .filter_map(|n| {
+                let op = n.op.name();
+                let op = op.strip_prefix("Unimplemented(")?.strip_suffix(')')?;
+                Some(MissingOp {
+                    op: match domain_of(&n.name).as_str() {
+                        "" | "ai.onnx" => op.to_owned(),
+                        d => format!("{d}::{op}"),
+                    },
+                    node: n.name.clone(),
+                })
+            })
+            .collect();
+        Ok(Some(missing))
     }
 }
 
@@ -293,9 +325,7 @@ fn parse(
         }
         let mut onnx = tract_onnx::onnx();
         ml::register(&mut onnx);
-        let result = onnx
-            .parse(&proto, dir)
-            .map_err(|e| format!("{e:#}"))?;
+        let result = onnx.parse(&proto, dir).map_err(|e| format!("{e:#}"))?;
         if !result.unresolved_inputs.is_empty() {
             return Err(format!(
                 "nodes read tensors that nothing produces: {:?}",

@@ -231,10 +231,7 @@ pub fn losses(
             clipped = p32.clipped;
             probs = output.clone();
             let s32 = l(loss::binary_log_loss_f32(&output.view(), &y))?;
-            sklearn = (
-                s32,
-                l(loss::binary_log_loss_f64(&output.view(), &y))?.value,
-            );
+            sklearn = (s32, l(loss::binary_log_loss_f64(&output.view(), &y))?.value);
             ref_logits = None;
             match &reference {
                 Some(r) => {
@@ -277,7 +274,9 @@ pub fn losses(
                     ref_clipped = Some(rp.clipped);
                     ref_sklearn = Some(l(loss::binary_log_loss_from_logits_f32(&r.view(), &y))?);
                 }
-                None => (ref_logits, ref_probs, ref_clipped, ref_sklearn) = (None, None, None, None),
+                None => {
+                    (ref_logits, ref_probs, ref_clipped, ref_sklearn) = (None, None, None, None)
+                }
             }
         }
     }

@@ -179,7 +179,14 @@ pub fn validate_on(
         };
         let runnable = runnables[at].1.as_mut();
         cases.push(
-            match run_case(runnable, runtime.name(), model, cfg, loaded, labels.as_ref()) {
+            match run_case(
+                runnable,
+                runtime.name(),
+                model,
+                cfg,
+                loaded,
+                labels.as_ref(),
+            ) {
                 Ok(mut case) => {
                     if !sha.matches {
                         case.problems.push(format!(
@@ -448,13 +455,13 @@ fn run_case(
         };
         let (loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
         for (form, f) in [
-            ("logits-form", &loss.logits_form),
-            ("probs-form", &loss.probs_form),
+            ("logits-form loss", &loss.logits_form),
+            ("probs-form loss", &loss.probs_form),
             ("scikit-learn binary_log_loss", &loss.sklearn_form.value),
         ] {
             if f.passed == Some(false) {
                 case.problems.push(format!(
-                    "{form} loss {:.9} differs from the expected {:.9} by {:.3e} (loss \
+                    "{form} {:.9} differs from the expected {:.9} by {:.3e} (loss \
                      tolerance {:e})",
                     f.value_f32,
                     f.expected.unwrap_or(f64::NAN),
@@ -497,7 +504,8 @@ fn declaration_warnings(
                 "output '{}' is declared {} {} but {runtime} produced {} {:?} ({why}); the \
                  produced tensor is what is compared",
                 d.name,
-                d.elem_type.map_or("any type".to_owned(), crate::onnx::dtype_name),
+                d.elem_type
+                    .map_or("any type".to_owned(), crate::onnx::dtype_name),
                 d.dims_text(),
                 datum_name(t.datum_type()),
                 t.shape()
