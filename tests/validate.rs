@@ -1195,6 +1195,26 @@ fn the_skl2onnx_export_validates_on_probabilities_alone() {
         case["left_out"][0]["reason"],
         "not among --outputs; its reference data is not compared"
     );
+    // With labels, the loss output (the first float output, among --outputs when one is) is
+    // computed too: here 'probabilities', for losses on 'label'-only checks.
+    let r = run(
+        &[
+            "validate",
+            &full,
+            "--outputs",
+            "label",
+            "--labels",
+            &y,
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let case = &json(&r.stdout)["cases"][0];
+    assert_eq!(case["loss"]["head"]["output"], "probabilities");
+    assert_eq!(case["outputs"][0]["name"], "label");
+    assert!(case.get("left_out").is_none(), "{case}");
     // A name that is not an output is an error naming the outputs.
     expect_error(
         &["validate", &full, "--outputs", "proba"],

@@ -246,7 +246,7 @@ fn load_case(
             }
             Some(name.clone())
         }
-        (None, Some(_)) => default_loss_output(sig),
+        (None, Some(_)) => default_loss_output(sig, &cfg.outputs),
     };
     let asked = |name: &str| cfg.outputs.is_empty() || cfg.outputs.iter().any(|o| o == name);
     let has_reference = |name: &str| set.outputs.iter().any(|r| r.name == name);
@@ -296,8 +296,9 @@ fn load_case(
 }
 
 /// The output losses are computed on by default: the first one declared floating point (a
-/// classifier's probabilities rather than its integer labels), else the first.
-fn default_loss_output(sig: &crate::onnx::Signature) -> Option<String> {
+/// classifier's probabilities rather than its integer labels), preferring those in `asked`
+/// (`--outputs`), else the first output.
+fn default_loss_output(sig: &crate::onnx::Signature, asked: &[String]) -> Option<String> {
     use crate::onnx::pb::tensor_proto::DataType;
     let float = [
         DataType::Float,
@@ -306,9 +307,12 @@ fn default_loss_output(sig: &crate::onnx::Signature) -> Option<String> {
         DataType::Bfloat16,
     ]
     .map(|d| d as i32);
+    let is_float = |o: &&crate::onnx::TensorDecl| o.elem_type.is_some_and(|e| float.contains(&e));
+    let is_asked = |o: &&crate::onnx::TensorDecl| asked.is_empty() || asked.contains(&o.name);
     sig.outputs
         .iter()
-        .find(|o| o.elem_type.is_some_and(|e| float.contains(&e)))
+        .find(|o| is_float(o) && is_asked(o))
+        .or_else(|| sig.outputs.iter().find(is_float))
         .or(sig.outputs.first())
         .map(|o| o.name.clone())
 }
