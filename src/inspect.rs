@@ -1,6 +1,9 @@
-//! `inspect`: what a model file holds, read with our decoder only (no runtime sees it): versions,
-//! producer, inputs and outputs with their dims, an operator histogram, parameter count and
-//! initializer bytes, metadata, and the sha256 a manifest entry needs.
+//! `inspect`: what a model file holds, read with our decoder: versions, producer, inputs and
+//! outputs with their dims, an operator histogram, parameter count and initializer bytes,
+//! metadata, and the sha256 a manifest entry needs. Then each runtime of [`RUNTIMES`] is asked
+//! which operators it cannot run ([`crate::runtime::Runtime::missing_ops`]); only a file that
+//! passed the safety checks of [`OnnxModel::open`] is shown to a runtime, and what a runtime
+//! could not say is reported, not raised.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,8 +13,21 @@ use serde::Serialize;
 use crate::onnx::pb::{GraphProto, tensor_proto::DataLocation};
 use crate::onnx::{OnnxError, TensorLimits, check_tensor_proto, decode_model, dtype_name};
 use crate::onnx::{Signature, TensorDecl};
-use crate::runtime::RuntimeError;
 use crate::runtime::onnx_model::sha256_hex;
+use crate::runtime::{MissingOp, OnnxModel, RuntimeError};
+
+/// The runtimes `inspect` asks about operators (onnxruntime joins when it is a runtime here).
+pub const RUNTIMES: &[&str] = &["tract"];
+
+/// What one runtime says about a model's operators.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuntimeSupport {
+    pub runtime: String,
+    /// Nodes whose operator it does not implement; `None` when it could not tell.
+    pub missing: Option<Vec<MissingOp>>,
+    /// Why it could not be asked or could not load the model.
+    pub error: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ValueSummary {
@@ -52,6 +68,8 @@ pub struct Inspection {
     pub initializer_bytes: u64,
     pub external_initializers: usize,
     pub metadata: BTreeMap<String, String>,
+    /// Which operators each runtime cannot run.
+    pub runtimes: Vec<RuntimeSupport>,
 }
 
 fn summary(d: &TensorDecl) -> ValueSummary {
@@ -151,5 +169,38 @@ pub fn inspect(path: &Path) -> Result<Inspection, RuntimeError> {
             .iter()
             .map(|e| (e.key().to_owned(), e.value().to_owned()))
             .collect(),
+        runtimes: runtime_support(path, &bytes),
     })
+}
+
+/// Each runtime of [`RUNTIMES`] on the checked model; a file the safety checks refuse is shown
+/// to none of them.
+fn runtime_support(path: &Path, bytes: &[u8]) -> Vec<RuntimeSupport> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let model = OnnxModel::from_bytes(bytes, path, Some(dir), TensorLimits::default());
+    RUNTIMES
+        .iter()
+        .filter_map(|name| crate::runtime::runtime(name).map(|r| (name, r)))
+        .map(|(name, runtime)| {
+            let asked = match &model {
+                Ok(m) => runtime.missing_ops(m).map_err(|e| crate::error_chain(&e)),
+                Err(e) => Err(format!(
+                    "not asked: the file did not pass the safety checks: {}",
+                    crate::error_chain(e)
+                )),
+            };
+            let (missing, error) = match asked {
+                Ok(m) => (m, None),
+                Err(e) => (None, Some(e)),
+            };
+            RuntimeSupport {
+                runtime: (*name).to_owned(),
+                missing,
+                error,
+            }
+        })
+        .collect()
 }

@@ -14,6 +14,12 @@
 //! framework computes, `f64` is the reference); sums are always accumulated in `f64` so that the
 //! reduction adds no error of its own to the comparison.
 //!
+//! scikit-learn reduces the probability form another way ([`Reduction::Sklearn`]):
+//! `sklearn.neural_network._base.binary_log_loss`, the data term of `MLPClassifier.loss_curve_`,
+//! clips at the machine epsilon of the probabilities' dtype (`f32::EPSILON` ≈ 1.19e-7 for float32
+//! outputs, not 1e-7), takes the mean over samples (the first axis) and *sums* over the labels,
+//! so it is about `k` times Keras's figure for `k` labels ([`binary_log_loss_f32`]).
+//!
 //! This module must never depend on a runtime or a tensor library other than ndarray.
 
 use ndarray::{ArrayViewD, Axis, Zip};
@@ -76,6 +82,30 @@ impl Head {
     }
 }
 
+/// scikit-learn's probability clip for float32 probabilities: `np.finfo(np.float32).eps`.
+pub const SKLEARN_EPSILON_F32: f32 = f32::EPSILON;
+
+/// How element losses become one number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reduction {
+    /// Keras: mean over the last axis (the labels), then over the rest (the samples).
+    Keras,
+    /// scikit-learn's `binary_log_loss`: mean over the first axis (the samples), summed over the
+    /// rest (the labels).
+    Sklearn,
+}
+
+impl Reduction {
+    /// How it reduces, in words, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reduction::Keras => "mean over labels, then samples",
+            Reduction::Sklearn => "sum over labels of the mean over samples",
+        }
+    }
+}
+
 /// Logits-form loss of one element, in f32 arithmetic.
 pub fn logits_elem_f32(z: f32, y: f32) -> f32 {
     z.max(0.0) - z * y + (-z.abs()).exp().ln_1p()
@@ -122,6 +152,42 @@ pub fn probs_elem_f64(p: f64, y: f64) -> (f64, bool) {
     let clipped = p < lo || p > hi;
     let p = p.clamp(lo, hi);
     (-(y * p.ln() + (1.0 - y) * (1.0 - p).ln()), clipped)
+}
+
+/// scikit-learn's element loss in f32 (`xlogy(y, p) + xlogy(1 - y, 1 - p)`, negated, after
+/// `np.clip(p, eps, 1 - eps)` with the float32 epsilon); also says whether `p` was clipped.
+pub fn sklearn_elem_f32(p: f32, y: f32) -> (f32, bool) {
+    let lo = SKLEARN_EPSILON_F32;
+    let hi = 1.0 - SKLEARN_EPSILON_F32;
+    let clipped = p < lo || p > hi;
+    let p = p.clamp(lo, hi);
+    (-(xlogy_f32(y, p) + xlogy_f32(1.0 - y, 1.0 - p)), clipped)
+}
+
+/// The same in f64 arithmetic, with the float32 clip bounds (the probabilities are float32).
+pub fn sklearn_elem_f64(p: f64, y: f64) -> (f64, bool) {
+    let lo = f64::from(SKLEARN_EPSILON_F32);
+    let hi = f64::from(1.0 - SKLEARN_EPSILON_F32);
+    let clipped = p < lo || p > hi;
+    let p = p.clamp(lo, hi);
+    (-(xlogy_f64(y, p) + xlogy_f64(1.0 - y, 1.0 - p)), clipped)
+}
+
+/// SciPy's `xlogy`: `x * ln(y)`, and 0 where `x` is 0 (whatever `y`).
+fn xlogy_f32(x: f32, y: f32) -> f32 {
+    if x == 0.0 && !y.is_nan() {
+        0.0
+    } else {
+        x * y.ln()
+    }
+}
+
+fn xlogy_f64(x: f64, y: f64) -> f64 {
+    if x == 0.0 && !y.is_nan() {
+        0.0
+    } else {
+        x * y.ln()
+    }
 }
 
 /// A loss value with the facts needed to trust it.
@@ -197,6 +263,75 @@ fn keras_reduce<T: Copy>(
         clipped,
         elements: pred.len(),
     }
+}
+
+/// Sum of the element losses over the mean of the first axis (scikit-learn's
+/// `np.average(..., axis=0).sum()`), accumulated in f64.
+fn sklearn_reduce<T: Copy>(
+    pred: &ArrayViewD<T>,
+    target: &ArrayViewD<f32>,
+    mut elem: impl FnMut(T, f32) -> (f64, bool),
+) -> Loss {
+    let samples = pred.shape().first().copied().unwrap_or(1);
+    let mut total = 0.0f64;
+    let mut clipped = 0usize;
+    Zip::from(pred).and(target).for_each(|&p, &t| {
+        let (l, c) = elem(p, t);
+        total += l;
+        clipped += usize::from(c);
+    });
+    Loss {
+        value: total / samples as f64,
+        clipped,
+        elements: pred.len(),
+    }
+}
+
+/// scikit-learn's `binary_log_loss` of float32 probabilities: element losses in f32, clip at
+/// the float32 epsilon, mean over samples, sum over labels.
+pub fn binary_log_loss_f32(
+    probs: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(probs, targets)?;
+    Ok(sklearn_reduce(probs, targets, |p, y| {
+        let (l, c) = sklearn_elem_f32(p, y);
+        (f64::from(l), c)
+    }))
+}
+
+/// scikit-learn's `binary_log_loss` of float32 probabilities, everything in f64.
+pub fn binary_log_loss_f64(
+    probs: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(probs, targets)?;
+    Ok(sklearn_reduce(probs, targets, |p, y| {
+        sklearn_elem_f64(f64::from(p), f64::from(y))
+    }))
+}
+
+/// `binary_log_loss` from logits, the sigmoid taken in f32 as a float32 graph would.
+pub fn binary_log_loss_from_logits_f32(
+    logits: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(logits, targets)?;
+    Ok(sklearn_reduce(logits, targets, |z, y| {
+        let (l, c) = sklearn_elem_f32(sigmoid_f32(z), y);
+        (f64::from(l), c)
+    }))
+}
+
+/// `binary_log_loss` from logits, sigmoid and all in f64.
+pub fn binary_log_loss_from_logits_f64(
+    logits: &ArrayViewD<f32>,
+    targets: &ArrayViewD<f32>,
+) -> Result<Loss, LossError> {
+    check_shapes(logits, targets)?;
+    Ok(sklearn_reduce(logits, targets, |z, y| {
+        sklearn_elem_f64(sigmoid_f64(f64::from(z)), f64::from(y))
+    }))
 }
 
 /// Logits-form loss with Keras reduction; element losses in f32.
@@ -440,6 +575,48 @@ mod tests {
                 .value
                 .is_nan()
         );
+    }
+
+    #[test]
+    fn sklearn_reduction_sums_labels_of_sample_means() {
+        // p = [[0.9, 0.2], [0.6, 0.5]], y = [[1, 0], [0, 1]]. numpy:
+        // -np.average(xlogy(y, p) + xlogy(1 - y, 1 - p), axis=0).sum()
+        //   = (-ln 0.9 - ln 0.8 - ln 0.4 - ln 0.5) / 2 = 0.8393296...
+        let p = dyn2(arr2(&[[0.9f32, 0.2], [0.6, 0.5]]));
+        let y = dyn2(arr2(&[[1.0f32, 0.0], [0.0, 1.0]]));
+        let want = -(0.9f64.ln() + 0.8f64.ln() + 0.4f64.ln() + 0.5f64.ln()) / 2.0;
+        let got = binary_log_loss_f64(&p.view(), &y.view()).unwrap();
+        // f32 inputs: 0.9f32 etc. are not exactly 0.9.
+        assert!((got.value - want).abs() < 1e-7, "{} vs {want}", got.value);
+        assert_eq!(got.elements, 4);
+        let got32 = binary_log_loss_f32(&p.view(), &y.view()).unwrap();
+        assert!((got32.value - want).abs() < 1e-6);
+        // Keras's figure on the same data is the mean over all four elements: k = 2 times less.
+        let keras = probs_form_f64(&p.view(), &y.view()).unwrap().value;
+        assert!((got.value - 2.0 * keras).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sklearn_clips_at_the_float32_epsilon() {
+        // p = 0 against y = 1: -ln(np.finfo(np.float32).eps) = 15.942385152878742, where Keras's
+        // 1e-7 clip gives 16.118095639272223.
+        let (l, c) = sklearn_elem_f64(0.0, 1.0);
+        assert!(c);
+        assert!((l - 15.942_385_152_878_742).abs() < 1e-12, "{l}");
+        let (l32, c32) = sklearn_elem_f32(0.0, 1.0);
+        assert!(c32);
+        assert!((f64::from(l32) - 15.942_385_152_878_742).abs() < 1e-5);
+        // p = 1 against y = 1 is clipped to 1 - eps: loss eps-ish, finite, not 0.
+        let (l, c) = sklearn_elem_f64(1.0, 1.0);
+        assert!(c && l > 0.0 && l < 2e-7);
+        // From logits: a saturated logit goes through the same clip.
+        let z = dyn2(arr2(&[[100.0f32, -100.0]]));
+        let y = dyn2(arr2(&[[0.0f32, 1.0]]));
+        let got = binary_log_loss_from_logits_f64(&z.view(), &y.view()).unwrap();
+        assert_eq!(got.clipped, 2);
+        assert!((got.value - 2.0 * 15.942_385_152_878_742).abs() < 1e-9);
+        let got32 = binary_log_loss_from_logits_f32(&z.view(), &y.view()).unwrap();
+        assert!((got32.value - got.value).abs() < 1e-4);
     }
 
     #[test]

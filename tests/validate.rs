@@ -542,7 +542,8 @@ fn external_data_inside_the_folder_works_and_escapes_are_refused() {
 
 #[test]
 fn mismatched_reference_data_exits_2_naming_the_file() {
-    // Expected output of the wrong shape.
+    // An expected output of another shape than the model produces is a failure (exit 1) naming
+    // both shapes: outputs are compared as produced, whatever is declared.
     let (_tmp, dir) = copy_case("logits");
     let out = dir.join("test_data_set_0/output_0.pb");
     let a = read_f32(&out)
@@ -551,15 +552,17 @@ fn mismatched_reference_data_exits_2_naming_the_file() {
         .to_owned();
     write_tensor_pb(&out, &array_to_proto("logits", &a).unwrap()).unwrap();
     let p = dir.join("model.onnx");
-    expect_error(
-        &["validate", p.to_str().unwrap()],
-        &[
-            "output_0.pb",
-            "tensor 'logits' is FLOAT [50, 9]",
-            "axis 1 is 9, not 10",
-        ],
+    let r = run(&["validate", p.to_str().unwrap()], &root());
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "output 'logits': the model produced shape [50, 10], the reference (output_0.pb) \
+             has [50, 9]"
+        ),
+        "{}",
+        r.stdout
     );
-    // Expected output whose batch disagrees with the input's under the same symbol N.
+    // The same for an expected output whose batch is not the input's.
     let (_tmp, dir) = copy_case("logits");
     let out = dir.join("test_data_set_0/output_0.pb");
     let a = read_f32(&out)
@@ -567,9 +570,16 @@ fn mismatched_reference_data_exits_2_naming_the_file() {
         .into_dyn()
         .to_owned();
     write_tensor_pb(&out, &array_to_proto("logits", &a).unwrap()).unwrap();
-    expect_error(
+    let r = run(
         &["validate", dir.join("model.onnx").to_str().unwrap()],
-        &["output_0.pb", "'N' is 50 elsewhere"],
+        &root(),
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("produced shape [50, 10], the reference (output_0.pb) has [49, 10]"),
+        "{}",
+        r.stdout
     );
     // An input of the wrong element type.
     let (_tmp, dir) = copy_case("logits");
@@ -1020,4 +1030,387 @@ fn every_test_set_is_a_case_and_folders_of_sets_expand() {
         );
         assert_eq!(v["summary"]["passed"], 3);
     }
+}
+
+/// `models/sklearn-mlp`'s own figures (scikit-learn's, written by scripts/sklearn_models.py).
+fn sklearn_figures() -> serde_json::Value {
+    let path = root().join("models/sklearn-mlp/sklearn.json");
+    serde_json::from_slice::<serde_json::Value>(&std::fs::read(path).unwrap()).unwrap()["sklearn"]
+        .clone()
+}
+
+fn copy_sklearn() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sklearn-mlp");
+    copy_dir(&root().join("models/sklearn-mlp"), &dir);
+    (tmp, dir)
+}
+
+#[test]
+fn the_skl2onnx_export_validates_with_label_and_probabilities_and_reproduces_sklearn_losses() {
+    let m = model("sklearn-mlp/model.onnx");
+    let y = model("sklearn-mlp/labels.npy");
+    let r = run(
+        &["validate", &m, "--labels", &y, "--format", "json"],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let v = json(&r.stdout);
+    let case = &v["cases"][0];
+    // 'label' is declared INT64 [?] and comes out [256, 13]: a warning, compared as produced.
+    assert_eq!(
+        case["warnings"],
+        serde_json::json!([
+            "output 'label' is declared INT64 [?] but tract produced INT64 [256, 13] (rank 2 \
+             instead of 1); the produced tensor is what is compared"
+        ])
+    );
+    assert!(case.get("left_out").is_none(), "{case}");
+    let outputs = case["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), 2);
+    assert_eq!(outputs[0]["name"], "label");
+    assert_eq!(outputs[0]["shape"], serde_json::json!([256, 13]));
+    assert_eq!(outputs[0]["max_abs_err"], 0.0);
+    assert_eq!(outputs[1]["name"], "probabilities");
+    assert_eq!(outputs[1]["status"], "pass");
+    // The losses are on the first float output, under its Sigmoid.
+    let loss = &case["loss"];
+    assert_eq!(loss["head"]["output"], "probabilities");
+    assert_eq!(loss["head"]["kind"], "sigmoid");
+    assert_eq!(loss["reduction"], "keras");
+    let sk = sklearn_figures();
+    // Keras's reduction of the probability form = the mean over labels of
+    // sklearn.metrics.log_loss(y[:, j], predict_proba(x)[:, j]), from tract's outputs...
+    let mean_log_loss = sk["mean_label_log_loss"].as_f64().unwrap();
+    let probs = loss["probs_form"]["f32"].as_f64().unwrap();
+    assert!(
+        (probs - mean_log_loss).abs() < 1e-6,
+        "{probs} vs {mean_log_loss}"
+    );
+    // ...and scikit-learn's reduction = its binary_log_loss (the data term of loss_curve_).
+    let sklearn = &loss["sklearn_form"];
+    assert_eq!(sklearn["reduction"], "sklearn");
+    assert_eq!(sklearn["clip"].as_f64(), Some(f64::from(f32::EPSILON)));
+    let binary_log_loss = sk["binary_log_loss"].as_f64().unwrap();
+    for key in ["f32", "reference"] {
+        let ours = sklearn[key].as_f64().unwrap();
+        assert!(
+            (ours - binary_log_loss).abs() < 1e-6,
+            "{key}: {ours} vs {binary_log_loss}"
+        );
+    }
+    // scikit-learn clipped its own probabilities where tract's bounded Sigmoid did not reach.
+    assert_eq!(
+        sklearn["reference_clipped"].as_u64(),
+        sk["clipped"].as_u64()
+    );
+    // The gate on the sklearn figure fails when given a wrong value.
+    let r = run(
+        &[
+            "validate",
+            &m,
+            "--labels",
+            &y,
+            "--expect-sklearn-loss",
+            "0.7",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("scikit-learn binary_log_loss 0.73649"),
+        "{}",
+        r.stdout
+    );
+    // The text report shows the warning and both reductions.
+    let r = run(&["validate", &m, "--labels", &y], &root());
+    assert_eq!(r.code, 0);
+    for needle in [
+        "warning: output 'label' is declared INT64 [?] but tract produced INT64 [256, 13]",
+        "Keras reduction (mean over labels, then samples)",
+        "scikit-learn binary_log_loss (sum over labels of the mean over samples, clip 1.192e-7)",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn the_skl2onnx_export_validates_on_probabilities_alone() {
+    let y = model("sklearn-mlp/labels.npy");
+    // Reference data for 'probabilities' only: 'label' (and its Binarizer) is pruned away.
+    let (_tmp, dir) = copy_sklearn();
+    std::fs::remove_file(dir.join("test_data_set_0/output_0.pb")).unwrap();
+    let m = dir.join("model.onnx");
+    let r = run(
+        &[
+            "validate",
+            m.to_str().unwrap(),
+            "--labels",
+            &y,
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let case = &json(&r.stdout)["cases"][0];
+    assert_eq!(
+        case["left_out"],
+        serde_json::json!([{
+            "output": "label",
+            "reason": "no reference data for it in this test set"
+        }])
+    );
+    assert_eq!(case["outputs"].as_array().unwrap().len(), 1);
+    assert!(case.get("warnings").is_none(), "{case}");
+    let probs = case["loss"]["probs_form"]["f32"].as_f64().unwrap();
+    let want = sklearn_figures()["mean_label_log_loss"].as_f64().unwrap();
+    assert!((probs - want).abs() < 1e-6, "{probs} vs {want}");
+    // Without labels too.
+    let r = run(&["validate", m.to_str().unwrap()], &root());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("left out: output 'label': no reference data for it in this test set"),
+        "{}",
+        r.stdout
+    );
+    // --outputs picks the same from the full reference data.
+    let full = model("sklearn-mlp/model.onnx");
+    let r = run(
+        &[
+            "validate",
+            &full,
+            "--outputs",
+            "probabilities",
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let case = &json(&r.stdout)["cases"][0];
+    assert_eq!(case["left_out"][0]["output"], "label");
+    assert_eq!(
+        case["left_out"][0]["reason"],
+        "not among --outputs; its reference data is not compared"
+    );
+    // With labels, the loss output (the first float output, among --outputs when one is) is
+    // computed too: here 'probabilities', for losses on 'label'-only checks.
+    let r = run(
+        &[
+            "validate",
+            &full,
+            "--outputs",
+            "label",
+            "--labels",
+            &y,
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let case = &json(&r.stdout)["cases"][0];
+    assert_eq!(case["loss"]["head"]["output"], "probabilities");
+    assert_eq!(case["outputs"][0]["name"], "label");
+    assert!(case.get("left_out").is_none(), "{case}");
+    // A name that is not an output is an error naming the outputs.
+    expect_error(
+        &["validate", &full, "--outputs", "proba"],
+        &[
+            "--outputs 'proba' is not a graph output",
+            "label, probabilities",
+        ],
+    );
+}
+
+/// `x [N, 3] -> Relu -> y`, with `y` declared as `declared`, and a test set whose expected
+/// output is `y_ref`.
+fn relu_declared(dir: &Path, declared: &[onnx::Dim], y_ref: &ArrayD<f32>) {
+    use onnx::pb::tensor_proto::DataType;
+    use onnx::{GraphBuilder, ModelMeta};
+    let set = dir.join("test_data_set_0");
+    std::fs::create_dir_all(&set).unwrap();
+    let mut b = GraphBuilder::new();
+    b.input("x", DataType::Float, &["N".into(), 3.into()])
+        .node("Relu", "relu", &["x"], &["y"], vec![])
+        .output("y", DataType::Float, declared);
+    write_model(dir.join("model.onnx"), &b.finish(ModelMeta::default())).unwrap();
+    let x = ArrayD::from_shape_vec(vec![2, 3], vec![-1.0f32, 2.0, -3.0, 4.0, 0.5, -0.5]).unwrap();
+    write_tensor_pb(set.join("input_0.pb"), &array_to_proto("x", &x).unwrap()).unwrap();
+    write_tensor_pb(
+        set.join("output_0.pb"),
+        &array_to_proto("y", y_ref).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_wrongly_declared_output_rank_is_a_warning_and_the_produced_tensor_is_compared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let want = ArrayD::from_shape_vec(vec![2, 3], vec![0.0f32, 2.0, 0.0, 4.0, 0.5, 0.0]).unwrap();
+    // Declared [N] (rank 1); Relu produces [2, 3], as the reference says.
+    relu_declared(tmp.path(), &["N".into()], &want);
+    let m = tmp.path().join("model.onnx");
+    let r = run(
+        &["validate", m.to_str().unwrap(), "--format", "json"],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let case = &json(&r.stdout)["cases"][0];
+    assert_eq!(
+        case["warnings"][0],
+        "output 'y' is declared FLOAT [N] but tract produced FLOAT [2, 3] (rank 2 instead of 1); \
+         the produced tensor is what is compared"
+    );
+    assert_eq!(case["outputs"][0]["status"], "pass");
+    assert_eq!(case["outputs"][0]["mismatches"], 0);
+    // A declared fixed dim that the output does not have: the same kind of warning.
+    let tmp2 = tempfile::tempdir().unwrap();
+    relu_declared(tmp2.path(), &["N".into(), 4.into()], &want);
+    let m2 = tmp2.path().join("model.onnx");
+    let r = run(&["validate", m2.to_str().unwrap()], &root());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "warning: output 'y' is declared FLOAT [N, 4] but tract produced FLOAT [2, 3] \
+             (axis 1 is 3, not 4)"
+        ),
+        "{}",
+        r.stdout
+    );
+    // A reference shaped like the (wrong) declaration fails, naming both shapes.
+    let flat = ArrayD::from_shape_vec(vec![6], want.iter().copied().collect()).unwrap();
+    relu_declared(tmp.path(), &["N".into()], &flat);
+    let r = run(&["validate", m.to_str().unwrap()], &root());
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "FAIL: output 'y': the model produced shape [2, 3], the reference (output_0.pb) has [6]"
+        ),
+        "{}",
+        r.stdout
+    );
+    // Declared input shapes still bind.
+    let x = ArrayD::from_shape_vec(vec![2, 2], vec![1.0f32; 4]).unwrap();
+    write_tensor_pb(
+        tmp.path().join("test_data_set_0/input_0.pb"),
+        &array_to_proto("x", &x).unwrap(),
+    )
+    .unwrap();
+    expect_error(
+        &["validate", m.to_str().unwrap()],
+        &["input_0.pb", "axis 1 is 2, not 3"],
+    );
+}
+
+#[test]
+fn an_unsupported_op_on_an_unused_branch_does_not_block_the_check() {
+    use onnx::pb::tensor_proto::DataType;
+    use onnx::{GraphBuilder, ModelMeta};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let set = dir.join("test_data_set_0");
+    std::fs::create_dir_all(&set).unwrap();
+    // x -> Relu -> y, and x -> com.example::Mystery -> z (no runtime has it).
+    let mut b = GraphBuilder::new();
+    b.input("x", DataType::Float, &["N".into(), 3.into()])
+        .node("Relu", "relu", &["x"], &["y"], vec![])
+        .node("Mystery", "mystery", &["x"], &["z"], vec![])
+        .output("y", DataType::Float, &["N".into(), 3.into()])
+        .output("z", DataType::Float, &["N".into(), 3.into()]);
+    let mut proto = b.finish(ModelMeta::default());
+    let graph = proto.graph.as_mut().unwrap();
+    graph.node[1].domain = Some("com.example".into());
+    proto.opset_import.push(onnx::pb::OperatorSetIdProto {
+        domain: Some("com.example".into()),
+        version: Some(1),
+    });
+    let m = dir.join("model.onnx");
+    write_model(&m, &proto).unwrap();
+    let x = ArrayD::from_shape_vec(vec![2, 3], vec![-1.0f32, 2.0, -3.0, 4.0, 0.5, -0.5]).unwrap();
+    let y = x.mapv(|v| v.max(0.0));
+    write_tensor_pb(set.join("input_0.pb"), &array_to_proto("x", &x).unwrap()).unwrap();
+    write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
+    let m = m.to_str().unwrap();
+
+    // Reference for 'y' only: the Mystery branch is pruned, 'z' is listed as left out.
+    let r = run(&["validate", m], &root());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("left out: output 'z': no reference data for it in this test set"),
+        "{}",
+        r.stdout
+    );
+    // Reference for both: tract cannot run the model, exit 2 naming the operator.
+    write_tensor_pb(set.join("output_1.pb"), &array_to_proto("z", &y).unwrap()).unwrap();
+    expect_error(&["validate", m], &["Unimplemented(Mystery)"]);
+    // ...unless --outputs says which to check.
+    let r = run(
+        &["validate", m, "--outputs", "y", "--format", "json"],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let case = &json(&r.stdout)["cases"][0];
+    assert_eq!(case["left_out"][0]["output"], "z");
+    assert_eq!(case["outputs"].as_array().unwrap().len(), 1);
+
+    // inspect names what tract cannot run, with its domain and node.
+    let r = run(&["inspect", m, "--format", "json"], &root());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json(&r.stdout);
+    assert_eq!(v["runtimes"][0]["runtime"], "tract");
+    assert_eq!(
+        v["runtimes"][0]["missing"],
+        serde_json::json!([{"node": "mystery", "op": "com.example::Mystery"}])
+    );
+    let r = run(&["inspect", m], &root());
+    assert!(
+        r.stdout.contains("tract       cannot run 1 node(s):")
+            && r.stdout.contains("com.example::Mystery  (node 'mystery')"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn inspect_asks_tract_about_the_skl2onnx_export_and_survives_hostile_files() {
+    // tract runs every node of the skl2onnx export (Binarizer included).
+    let r = run(
+        &[
+            "inspect",
+            &model("sklearn-mlp/model.onnx"),
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json(&r.stdout);
+    assert_eq!(v["ops"]["ai.onnx.ml::Binarizer"], 1);
+    assert_eq!(v["runtimes"][0]["missing"], serde_json::json!([]));
+    // External data pointing outside the folder: inspect describes the file, tract is not
+    // shown it.
+    let (_tmp, dir) = copy_case("probs");
+    externalize(&dir, "../outside.bin");
+    let r = run(
+        &[
+            "inspect",
+            dir.join("model.onnx").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json(&r.stdout);
+    let err = v["runtimes"][0]["error"].as_str().unwrap();
+    assert!(
+        err.starts_with("not asked: the file did not pass the safety checks")
+            && err.contains("contains '..'"),
+        "{err}"
+    );
+    assert!(v["runtimes"][0]["missing"].is_null());
 }

@@ -30,6 +30,7 @@ pub(super) struct ValidateArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "model", "test_data", "labels", "loss_output", "atol", "rtol", "output_tol",
         "allow_nonfinite", "expect_loss", "expect_logits_loss", "expect_probs_loss",
+        "expect_sklearn_loss", "outputs",
     ])]
     manifest: Option<PathBuf>,
     /// Reference data: a test_data_set_N folder (input_K.pb / output_K.pb), a folder of
@@ -40,9 +41,14 @@ pub(super) struct ValidateArgs {
     /// Binary targets (.npy, same shape as the loss output): report both sigmoid-BCE losses.
     #[arg(long, value_name = "FILE.npy")]
     labels: Option<PathBuf>,
-    /// Output the losses are computed on. Default: the first graph output.
+    /// Output the losses are computed on. Default: the first floating-point graph output.
     #[arg(long, value_name = "NAME")]
     loss_output: Option<String>,
+    /// Check only these outputs (comma-separated). The graph is pruned to them (and the loss
+    /// output) before the runtime prepares it, so an operator the runtime lacks on another
+    /// branch does not block the check. Default: the outputs the reference data covers.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    outputs: Vec<String>,
     #[command(flatten)]
     tol: ToleranceArgs,
     /// Tolerance of one output, e.g. `--output-tol probabilities=1e-6,1e-6`. Repeatable.
@@ -57,6 +63,10 @@ pub(super) struct ValidateArgs {
     /// Expected probability-form loss (overrides --expect-loss for that form).
     #[arg(long, value_name = "V")]
     expect_probs_loss: Option<f64>,
+    /// Expected scikit-learn binary_log_loss (sum over labels of the mean over samples, clip
+    /// at the float32 epsilon); --expect-loss does not set it.
+    #[arg(long, value_name = "V")]
+    expect_sklearn_loss: Option<f64>,
     /// Absolute tolerance of the expected-loss checks.
     #[arg(long, value_name = "ATOL", default_value_t = DEFAULT_LOSS_TOL)]
     loss_tol: f64,
@@ -141,9 +151,12 @@ impl ValidateArgs {
         let expect = ExpectLoss {
             logits_form: finite("--expect-logits-loss", self.expect_logits_loss)?.or(both),
             probs_form: finite("--expect-probs-loss", self.expect_probs_loss)?.or(both),
+            sklearn_form: finite("--expect-sklearn-loss", self.expect_sklearn_loss)?,
             tol: non_negative("--loss-tol", self.loss_tol)?,
         };
-        let has_expect = expect.logits_form.is_some() || expect.probs_form.is_some();
+        let has_expect = expect.logits_form.is_some()
+            || expect.probs_form.is_some()
+            || expect.sklearn_form.is_some();
         if has_expect && self.labels.is_none() {
             bail!("--expect-loss needs --labels: losses are computed against labels");
         }
@@ -151,6 +164,7 @@ impl ValidateArgs {
             test_data: self.test_data.clone(),
             labels: self.labels.clone(),
             loss_output: self.loss_output.clone(),
+            outputs: self.outputs.clone(),
             tolerance,
             tolerance_name,
             output_tolerances,

@@ -11,6 +11,7 @@
 
 mod builder;
 mod io;
+pub mod prune;
 mod signature;
 mod tensor;
 
@@ -29,6 +30,7 @@ pub use builder::{
 pub use io::{
     decode_model, load_tensor_pb, read_model, read_tensor_pb, write_model, write_tensor_pb,
 };
+pub use prune::prune;
 pub use signature::{DimDecl, Signature, TensorDecl};
 pub use tensor::{
     TensorLimits, TensorSize, array_from_proto, array_to_proto, check_tensor_proto, dtype_name,

@@ -16,16 +16,17 @@ use crate::compare::{
     CaseComparison, CompareReport, Divergence, LayerPair, PairReport, StageDelta,
 };
 use crate::conformance::{CaseOutcome, Counts, Outcome, SuiteReport};
-use crate::inspect::{Inspection, Opset, ValueSummary};
-use crate::loss::{Formulation, Head, LossPair};
+use crate::inspect::{Inspection, Opset, RuntimeSupport, ValueSummary};
+use crate::loss::{Formulation, Head, LossPair, Reduction};
 use crate::matrix::{Case, Column, MatrixCase, MatrixReport, Pair};
 use crate::metrics::{ElementDiff, Metrics, Preset, Value};
 use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, TrainConfig};
 use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
 use crate::refdata::MatchedBy;
+use crate::runtime::MissingOp;
 use crate::validate::{
-    AccuracyReport, CaseReport, FormLoss, HeadReport, InputReport, LossReport, OutputReport,
-    ShaCheck, ValidateError, ValidateReport,
+    AccuracyReport, CaseReport, FormLoss, HeadReport, InputReport, LeftOut, LossReport,
+    OutputReport, ShaCheck, SklearnLoss, ValidateError, ValidateReport,
 };
 use crate::verdict::Verdict;
 
@@ -39,6 +40,15 @@ fn tool() -> Tool {
 fn validate_report() -> ValidateReport {
     let mut fail = case(1);
     fail.test_data = Some("m/test_data_set_1".into());
+    fail.warnings = vec![
+        "output 'label' is declared INT64 [?] but tract produced INT64 [4, 13] (rank 2 instead \
+         of 1); the produced tensor is what is compared"
+            .into(),
+    ];
+    fail.left_out = vec![LeftOut {
+        output: "label".into(),
+        reason: "no reference data for it in this test set".into(),
+    }];
     let err: ValidateError = crate::refdata::RefDataError::TestData {
         path: "m/test_data_set_2".into(),
         message: "empty test set".into(),
@@ -235,6 +245,14 @@ fn inspection() -> Inspection {
         initializer_bytes: 407_080,
         external_initializers: 0,
         metadata: BTreeMap::from([("onnx_parity.formulation".into(), "logits".into())]),
+        runtimes: vec![RuntimeSupport {
+            runtime: "tract".into(),
+            missing: Some(vec![MissingOp {
+                node: "N8".into(),
+                op: "ai.onnx.ml::Imputer".into(),
+            }]),
+            error: None,
+        }],
     }
 }
 
@@ -443,6 +461,14 @@ fn case(mismatches: usize) -> CaseReport {
             logits_form: form(0.125),
             probs_form: form(0.25),
             tolerance: 1e-6,
+            reduction: Reduction::Keras,
+            sklearn_form: SklearnLoss {
+                reduction: Reduction::Sklearn,
+                clip: f64::from(f32::EPSILON),
+                value: form(0.5),
+                clipped: 1,
+                reference_clipped: Some(0),
+            },
         }),
         binary_accuracy: Some(AccuracyReport {
             model: 0.75,
@@ -450,6 +476,8 @@ fn case(mismatches: usize) -> CaseReport {
             decisions_flipped: Some(1),
             elements: 20,
         }),
+        warnings: Vec::new(),
+        left_out: Vec::new(),
     }
 }
 
@@ -465,10 +493,12 @@ m/model.onnx
       max abs 2.500e-1  max rel 5.000e-1  max ulp 8388608  mismatches 1/20 (5.00%)
       worst at [3, 7]: model 0.25 vs reference 0.5 (|diff| 2.500e-1)
       first at [3, 7]: model 0.25 vs reference 0.5
-    loss on 'y' (sigmoid head: logits 'logits' read under node 'head/Sigmoid'), labels labels.npy, 20 elements, Keras reduction
+    loss on 'y' (sigmoid head: logits 'logits' read under node 'head/Sigmoid'), labels labels.npy, 20 elements, Keras reduction (mean over labels, then samples)
       logits form  f32 0.125000000  f64 0.125000000  reference 0.125000000  expected 0.125000000 |diff| 0.00e0 PASS
       probs form   f32 0.250000000  f64 0.250000000  reference 0.250000000  expected 0.250000000 |diff| 0.00e0 PASS
       probability clip [1e-7, 1-1e-7] hit 1 element(s) (reference 0)
+    scikit-learn binary_log_loss (sum over labels of the mean over samples, clip 1.192e-7): 1 element(s) clipped (reference 0)
+      sklearn      f32 0.500000000  f64 0.500000000  reference 0.500000000  expected 0.500000000 |diff| 0.00e0 PASS
     binary accuracy 0.750000 (reference 0.800000), decisions flipped 1 of 20
     sha256 abababababababababababababababababababababababababababababababab (as listed)
     FAIL: output 'y': 1 of 20 elements beyond tolerance

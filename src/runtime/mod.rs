@@ -90,6 +90,22 @@ pub trait Runtime {
     fn name(&self) -> &'static str;
 
     fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError>;
+
+    /// The nodes of `model` this runtime has no operator for, found without running it (what
+    /// `inspect` lists); `Ok(None)` when the runtime cannot tell, the default. `Err` when it
+    /// cannot even load the model.
+    fn missing_ops(&self, model: &Arc<OnnxModel>) -> Result<Option<Vec<MissingOp>>, RuntimeError> {
+        let _ = model;
+        Ok(None)
+    }
+}
+
+/// A node whose operator a runtime does not implement.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MissingOp {
+    pub node: String,
+    /// `Op`, or `domain::Op` outside the default domain.
+    pub op: String,
 }
 
 /// Why a model could not be loaded or run. Every message names the model.

@@ -110,9 +110,57 @@ impl OnnxModel {
         self.limits
     }
 
+    /// The model cut down to the outputs named in `keep` and what they need
+    /// ([`crate::onnx::prune`]), for any runtime to prepare; itself when `keep` names every
+    /// output. It keeps this file's path, digest and size (reports are about the file), and its
+    /// bytes are the pruned graph's, written by our encoder. `Err` names an output the graph
+    /// does not have.
+    pub fn with_outputs(self: &Arc<Self>, keep: &[String]) -> Result<Arc<Self>, RuntimeError> {
+        let all = self.signature.output_names();
+        if all.iter().all(|o| keep.contains(o)) {
+            return Ok(Arc::clone(self));
+        }
+        let (graph, _) =
+            crate::onnx::prune(self.graph(), keep).map_err(|message| RuntimeError::Model {
+                path: self.path.clone(),
+                message,
+            })?;
+        let signature = Signature::of_graph(&graph);
+        let proto = ModelProto {
+            graph: Some(graph),
+            ..without_graph(&self.proto)
+        };
+        let source = crate::onnx::encode_model(&proto);
+        Ok(Arc::new(OnnxModel {
+            path: self.path.clone(),
+            sha256: self.sha256.clone(),
+            bytes: self.bytes,
+            proto,
+            signature,
+            source: Arc::from(source),
+            dir: self.dir.clone(),
+            limits: self.limits,
+        }))
+    }
+
     /// The main graph (checked to exist when the model was opened).
     pub fn graph(&self) -> &GraphProto {
         self.proto.graph.as_ref().expect("checked when opened")
+    }
+}
+
+/// Everything of a model but its graph (whose initializers may be large), cloned.
+fn without_graph(m: &ModelProto) -> ModelProto {
+    ModelProto {
+        ir_version: m.ir_version,
+        opset_import: m.opset_import.clone(),
+        producer_name: m.producer_name.clone(),
+        producer_version: m.producer_version.clone(),
+        domain: m.domain.clone(),
+        model_version: m.model_version,
+        doc_string: m.doc_string.clone(),
+        graph: None,
+        metadata_props: m.metadata_props.clone(),
     }
 }
 

@@ -15,6 +15,9 @@
 //! shapes, indices), then any small one. The arithmetic is still tract's; [`RunOutput`] names
 //! the bound inputs. If no retry works, the error gives tract's first message and what the last
 //! retry ran into.
+//!
+//! tract has no `ai.onnx.ml` `Binarizer`, which every skl2onnx classifier with a `label` output
+//! uses; [`ml::register`] supplies it, wired from tract's own comparison and cast.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use tract_onnx::prelude::{
     OutletId, TValue, TVec, Tensor, TractResult, TypedRunnableModel, TypedSimpleState,
 };
 
-use super::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, guard};
+use super::{Feed, MissingOp, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, guard};
 use crate::onnx::pb::ModelProto;
 use crate::onnx::{Signature, tensor_to_proto};
 
@@ -56,6 +59,38 @@ impl Runtime for Tract {
 
     fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError> {
         Ok(Box::new(TractRunnable::new(Arc::clone(model), self.stage)?))
+    }
+
+    /// tract parses an operator it has no builder for into a placeholder that only fails when
+    /// the graph is typed: those placeholders, found in its parse of the main graph (subgraph
+    /// bodies are parsed inside their node and not searched).
+    fn missing_ops(&self, model: &Arc<OnnxModel>) -> Result<Option<Vec<MissingOp>>, RuntimeError> {
+        let parsed = parse(model, &[])?;
+        let domain_of = |name: &str| {
+            model
+                .graph()
+                .node
+                .iter()
+                .find(|n| n.name() == name || n.output.first().is_some_and(|o| o == name))
+                .map(|n| n.domain().to_owned())
+                .unwrap_or_default()
+        };
+        let missing = parsed
+            .nodes()
+            .iter()
+            .filter_map(|n| {
+                let op = n.op.name();
+                let op = op.strip_prefix("Unimplemented(")?.strip_suffix(')')?;
+                Some(MissingOp {
+                    op: match domain_of(&n.name).as_str() {
+                        "" | "ai.onnx" => op.to_owned(),
+                        d => format!("{d}::{op}"),
+                    },
+                    node: n.name.clone(),
+                })
+            })
+            .collect();
+        Ok(Some(missing))
     }
 }
 
@@ -288,9 +323,9 @@ fn parse(
                 graph.initializer.push(theirs);
             }
         }
-        let result = tract_onnx::onnx()
-            .parse(&proto, dir)
-            .map_err(|e| format!("{e:#}"))?;
+        let mut onnx = tract_onnx::onnx();
+        ml::register(&mut onnx);
+        let result = onnx.parse(&proto, dir).map_err(|e| format!("{e:#}"))?;
         if !result.unresolved_inputs.is_empty() {
             return Err(format!(
                 "nodes read tensors that nothing produces: {:?}",
@@ -431,4 +466,74 @@ fn plain(t: Tensor) -> Tensor {
         return c.into_owned();
     }
     t
+}
+
+/// `ai.onnx.ml` operators tract lacks, built from tract's own ops.
+mod ml {
+    use tract_onnx::model::{Onnx, ParsingContext};
+    use tract_onnx::pb::NodeProto;
+    use tract_onnx::tract_hir::internal::*;
+    use tract_onnx::tract_hir::tract_core::ops::binary::TypedBinOp;
+    use tract_onnx::tract_hir::tract_core::ops::cast::cast;
+    use tract_onnx::tract_hir::tract_core::ops::change_axes::wire_with_rank_broadcast;
+    use tract_onnx::tract_hir::tract_core::ops::logic::comp_gt;
+
+    pub(super) fn register(onnx: &mut Onnx) {
+        onnx.op_register.insert("Binarizer", binarizer);
+    }
+
+    /// `Binarizer`: `y = x > threshold ? 1 : 0` in the input's (float) type; NaN gives 0.
+    #[derive(Debug, Clone)]
+    struct Binarizer {
+        threshold: f32,
+    }
+
+    fn binarizer(
+        _ctx: &ParsingContext,
+        node: &NodeProto,
+    ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+        let threshold = node.get_attr_opt::<f32>("threshold")?.unwrap_or(0.0);
+        Ok((expand(Binarizer { threshold }), vec![]))
+    }
+
+    impl Expansion for Binarizer {
+        fn name(&self) -> StaticName {
+            "Binarizer".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 1)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+            s.equals(&inputs[0].shape, &outputs[0].shape)?;
+            Ok(())
+        }
+
+        fn wire(
+            &self,
+            prefix: &str,
+            model: &mut TypedModel,
+            inputs: &[OutletId],
+        ) -> TractResult<TVec<OutletId>> {
+            let dt = model.outlet_fact(inputs[0])?.datum_type;
+            ensure!(
+                dt.is_float(),
+                "Binarizer on {dt:?} input: only float inputs are supported"
+            );
+            let threshold = tensor0(self.threshold).cast_to_dt(dt)?.into_owned();
+            let threshold = model.add_const(format!("{prefix}.threshold"), threshold)?;
+            let above = wire_with_rank_broadcast(
+                format!("{prefix}.greater"),
+                model,
+                TypedBinOp(comp_gt(), None),
+                &[inputs[0], threshold],
+            )?;
+            model.wire_node(format!("{prefix}.cast"), cast(dt), &above)
+        }
+    }
 }

@@ -10,6 +10,10 @@
 //!   `from_logits=True` on those logits, exact even where probabilities saturate), and the
 //!   probability form from the output itself, as `keras.losses.binary_crossentropy(y,
 //!   model.predict(x))` computes it.
+//!
+//! Both forms are reduced as Keras reduces them; the probability form is also given with
+//! scikit-learn's reduction and clip (`binary_log_loss`, the data term of
+//! `MLPClassifier.loss_curve_`), from the same probabilities.
 
 use ndarray::{ArrayD, ArrayViewD};
 use serde::Serialize;
@@ -107,6 +111,25 @@ pub struct LossReport {
     pub probs_form: FormLoss,
     /// Absolute tolerance of the expected-loss gates.
     pub tolerance: f64,
+    /// How `logits_form` and `probs_form` are reduced: `keras`.
+    pub reduction: loss::Reduction,
+    /// The probability form as scikit-learn's `binary_log_loss` computes it: clip at the float32
+    /// epsilon, mean over samples, sum over labels (`reduction` says which).
+    pub sklearn_form: SklearnLoss,
+}
+
+/// scikit-learn's `binary_log_loss` of the model's probabilities.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SklearnLoss {
+    /// `sklearn`.
+    pub reduction: loss::Reduction,
+    /// The clip: probabilities are held to `[clip, 1 - clip]`.
+    pub clip: f64,
+    #[serde(flatten)]
+    pub value: FormLoss,
+    /// Elements whose probability the clip moved (f32).
+    pub clipped: usize,
+    pub reference_clipped: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -135,6 +158,8 @@ pub struct LossInputs<'a> {
 pub struct ExpectLoss {
     pub logits_form: Option<f64>,
     pub probs_form: Option<f64>,
+    /// scikit-learn's `binary_log_loss` (reduction `sklearn`).
+    pub sklearn_form: Option<f64>,
     pub tol: f64,
 }
 
@@ -174,6 +199,8 @@ pub fn losses(
     let l = |r: Result<loss::Loss, loss::LossError>| r.map_err(|e| e.to_string());
     // (logits-form f32, f64; probs-form f32 with clip count, f64), then probabilities.
     let (head, logits_form, probs_form, clipped, probs, ref_logits, ref_probs, ref_clipped);
+    // scikit-learn's binary_log_loss: (f32 with its clip count, f64), and on the reference.
+    let (sklearn, ref_sklearn): ((loss::Loss, f64), Option<loss::Loss>);
     match x.head {
         Some((h, logits)) => {
             let z = as_f32(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
@@ -203,14 +230,17 @@ pub fn losses(
             );
             clipped = p32.clipped;
             probs = output.clone();
+            let s32 = l(loss::binary_log_loss_f32(&output.view(), &y))?;
+            sklearn = (s32, l(loss::binary_log_loss_f64(&output.view(), &y))?.value);
             ref_logits = None;
             match &reference {
                 Some(r) => {
                     let rp = l(loss::probs_form_f32(&r.view(), &y))?;
                     ref_probs = Some(rp.value);
                     ref_clipped = Some(rp.clipped);
+                    ref_sklearn = Some(l(loss::binary_log_loss_f32(&r.view(), &y))?);
                 }
-                None => (ref_probs, ref_clipped) = (None, None),
+                None => (ref_probs, ref_clipped, ref_sklearn) = (None, None, None),
             }
         }
         None => {
@@ -232,14 +262,21 @@ pub fn losses(
             );
             clipped = p32.clipped;
             probs = sigmoid(&output);
+            sklearn = (
+                l(loss::binary_log_loss_from_logits_f32(&z, &y))?,
+                l(loss::binary_log_loss_from_logits_f64(&z, &y))?.value,
+            );
             match &reference {
                 Some(r) => {
                     ref_logits = Some(l(loss::logits_form_f32(&r.view(), &y))?.value);
                     let rp = l(loss::probs_form_from_logits_f32(&r.view(), &y))?;
                     ref_probs = Some(rp.value);
                     ref_clipped = Some(rp.clipped);
+                    ref_sklearn = Some(l(loss::binary_log_loss_from_logits_f32(&r.view(), &y))?);
                 }
-                None => (ref_logits, ref_probs, ref_clipped) = (None, None, None),
+                None => {
+                    (ref_logits, ref_probs, ref_clipped, ref_sklearn) = (None, None, None, None)
+                }
             }
         }
     }
@@ -278,6 +315,20 @@ pub fn losses(
             expect.tol,
         ),
         tolerance: expect.tol,
+        reduction: loss::Reduction::Keras,
+        sklearn_form: SklearnLoss {
+            reduction: loss::Reduction::Sklearn,
+            clip: f64::from(loss::SKLEARN_EPSILON_F32),
+            value: FormLoss::new(
+                sklearn.0.value,
+                sklearn.1,
+                ref_sklearn.map(|r| r.value),
+                expect.sklearn_form,
+                expect.tol,
+            ),
+            clipped: sklearn.0.clipped,
+            reference_clipped: ref_sklearn.map(|r| r.clipped),
+        },
     };
     Ok((report, accuracy))
 }
@@ -307,6 +358,7 @@ mod tests {
         let expect = ExpectLoss {
             logits_form: Some(1.0),
             probs_form: None,
+            sklearn_form: None,
             tol: 1e-6,
         };
         let (l, a) = losses(
@@ -335,6 +387,11 @@ mod tests {
         assert_eq!(a.decisions_flipped, Some(1));
         assert_eq!(a.model, 0.5);
         assert_eq!(a.reference, Some(0.25));
+        // scikit-learn's reduction of the same elements: sum of the two per-label means, that
+        // is twice the mean of the four elements when nothing is clipped.
+        assert!((l.sklearn_form.value.value_f64 - 2.0 * want).abs() < 1e-9);
+        assert_eq!(l.sklearn_form.value.passed, None);
+        assert_eq!(l.reduction, loss::Reduction::Keras);
     }
 
     #[test]

@@ -13,13 +13,14 @@
 //! sha256 = "..."                         # `onnx-parity inspect FILE` prints it
 //! test_data = ["mnist-mlp/probs/test_data_set_0"]   # default: every test_data_set_* beside it
 //! labels = "mnist-mlp/labels.npy"        # optional
-//! loss_output = "probabilities"          # optional, default the first output
+//! loss_output = "probabilities"          # optional, default the first float output
+//! outputs = ["probabilities"]            # optional, default what the test data covers
 //! tolerance = "default"                  # preset; atol / rtol override it
 //! atol = 1e-5
 //! rtol = 1e-5
 //! allow_nonfinite = false
 //! output_tol = { probabilities = { atol = 1e-6, rtol = 1e-6 } }
-//! expect_loss = { logits_form = 0.19, probs_form = 0.19, tol = 1e-6 }
+//! expect_loss = { logits_form = 0.19, probs_form = 0.19, sklearn_form = 2.47, tol = 1e-6 }
 //! ```
 
 use std::collections::BTreeMap;
@@ -52,6 +53,8 @@ pub struct Entry {
     pub test_data: Vec<String>,
     pub labels: Option<String>,
     pub loss_output: Option<String>,
+    #[serde(default)]
+    pub outputs: Vec<String>,
     pub tolerance: Option<Preset>,
     pub atol: Option<f64>,
     pub rtol: Option<f64>,
@@ -74,6 +77,7 @@ pub struct OutputTol {
 pub struct ExpectLossEntry {
     pub logits_form: Option<f64>,
     pub probs_form: Option<f64>,
+    pub sklearn_form: Option<f64>,
     pub tol: Option<f64>,
 }
 
@@ -144,6 +148,7 @@ impl Entry {
             |x| ExpectLoss {
                 logits_form: x.logits_form,
                 probs_form: x.probs_form,
+                sklearn_form: x.sklearn_form,
                 tol: x.tol.unwrap_or(DEFAULT_LOSS_TOL),
             },
         );
@@ -152,6 +157,7 @@ impl Entry {
             test_data: self.test_data.iter().map(|p| base.join(p)).collect(),
             labels: self.labels.as_ref().map(|p| base.join(p)),
             loss_output: self.loss_output.clone(),
+            outputs: self.outputs.clone(),
             tolerance,
             tolerance_name: if custom {
                 format!("{} with overrides", preset.name())

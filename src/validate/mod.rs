@@ -1,10 +1,13 @@
 //! `validate`: any ONNX file against reference data, with a verdict a CI can trust.
 //!
-//! The model is opened and checked ([`crate::runtime::OnnxModel`]) and prepared by a runtime
-//! (tract); each test set ([`crate::refdata::testset`]: backend `.pb` layout or NumPy files) is
-//! run once with every dim bound from the data, and outputs, losses and decisions are compared
-//! ([`check`]). [`manifest`] runs a list of models as a CI gate; [`fuzzing`] is the decode path
-//! the fuzz target drives.
+//! The model is opened and checked ([`crate::runtime::OnnxModel`]); each test set
+//! ([`crate::refdata::testset`]: backend `.pb` layout or NumPy files) decides which outputs
+//! are checked (those it holds reference data for, or `--outputs`, plus the loss output), the
+//! graph is pruned to them ([`OnnxModel::with_outputs`]) and prepared by a runtime (tract), run
+//! once with every dim bound from the data, and outputs, losses and decisions are compared
+//! ([`check`]). What the model produces is what gets compared: an output declared with another
+//! shape or type than it comes out with is a warning, not an error. [`manifest`] runs a list of
+//! models as a CI gate; [`fuzzing`] is the decode path the fuzz target drives.
 //!
 //! A mismatch is data: a [`CaseReport`] with status `fail`. An `Err` (kept in the report as a
 //! case with status `error`) means it could not run, and names the file. Nothing here panics
@@ -22,11 +25,13 @@ use std::sync::Arc;
 
 use ndarray::ArrayD;
 
-pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport};
+pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport, SklearnLoss};
 pub use error::{ErrorKind, ValidateError};
-pub use report::{CaseReport, InputReport, OutputReport, ShaCheck, Summary, ValidateReport};
+pub use report::{
+    CaseReport, InputReport, LeftOut, OutputReport, ShaCheck, Summary, ValidateReport,
+};
 
-use crate::metrics::{Preset, Tolerance, datum_name};
+use crate::metrics::{Incomparable, Preset, Tolerance, datum_name};
 use crate::onnx::TensorLimits;
 use crate::refdata::{self, RefDataError, testset};
 use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head};
@@ -43,8 +48,11 @@ pub struct ValidateConfig {
     pub test_data: Vec<PathBuf>,
     /// Binary targets (`.npy`), same shape as the loss output.
     pub labels: Option<PathBuf>,
-    /// Output the losses are computed on; default the first graph output.
+    /// Output the losses are computed on; default the first floating-point graph output.
     pub loss_output: Option<String>,
+    /// Outputs to check (`--outputs`); empty: every output the reference data covers. The
+    /// graph is pruned to these (and the loss output) before a runtime prepares it.
+    pub outputs: Vec<String>,
     pub tolerance: Tolerance,
     /// Label of `tolerance` in reports (a preset name or `custom`).
     pub tolerance_name: String,
@@ -63,6 +71,7 @@ impl ValidateConfig {
             test_data: Vec::new(),
             labels: None,
             loss_output: None,
+            outputs: Vec::new(),
             tolerance: Preset::Default.tolerance(),
             tolerance_name: Preset::Default.name().to_owned(),
             output_tolerances: BTreeMap::new(),
@@ -87,20 +96,31 @@ pub fn validate(cfg: &ValidateConfig) -> Vec<CaseReport> {
 
 /// [`validate`] for a model already opened (the fuzz target and the benchmark), run by tract.
 pub fn validate_model(model: &Arc<OnnxModel>, cfg: &ValidateConfig) -> Vec<CaseReport> {
-    match Tract::default().prepare(model) {
-        Ok(mut runnable) => validate_with(model, runnable.as_mut(), cfg),
-        Err(e) => vec![CaseReport::error(&model_name(cfg), None, &e.into())],
-    }
+    validate_on(model, &Tract::default(), cfg)
 }
 
-/// [`validate`] with the model prepared by a runtime: every test set through `runnable`.
-pub fn validate_with(
-    model: &OnnxModel,
-    runnable: &mut dyn Runnable,
+/// [`validate`] with the model prepared by `runtime`: each test set runs on the model pruned to
+/// the outputs it checks; a preparation serves every set that checks the same outputs.
+pub fn validate_on(
+    model: &Arc<OnnxModel>,
+    runtime: &dyn Runtime,
     cfg: &ValidateConfig,
 ) -> Vec<CaseReport> {
     let name = model_name(cfg);
     let prepared = (|| {
+        if let Some(o) = cfg
+            .outputs
+            .iter()
+            .find(|o| !model.signature.outputs.iter().any(|d| &&d.name == o))
+        {
+            return Err(ValidateError::from(RuntimeError::Model {
+                path: cfg.model.clone(),
+                message: format!(
+                    "--outputs '{o}' is not a graph output (outputs: {})",
+                    model.signature.output_names().join(", ")
+                ),
+            }));
+        }
         let labels = cfg
             .labels
             .as_deref()
@@ -121,10 +141,52 @@ pub fn validate_with(
             .as_ref()
             .is_none_or(|s| s.eq_ignore_ascii_case(&model.sha256)),
     };
-    sets.iter()
-        .map(|set| {
-            let label = set.display().to_string();
-            match run_case(runnable, cfg, set, labels.as_ref()) {
+    // One preparation per set of kept outputs; one that failed is reported once, as the
+    // model's error (as when the whole model cannot be prepared).
+    let mut runnables: Vec<(Vec<String>, Box<dyn Runnable>)> = Vec::new();
+    let mut failed: Vec<Vec<String>> = Vec::new();
+    let mut cases = Vec::new();
+    for set in &sets {
+        let label = set.display().to_string();
+        let loaded = match load_case(model, cfg, set, labels.as_ref()) {
+            Ok(l) => l,
+            Err(e) => {
+                let mut case = CaseReport::error(&name, Some(label), &e);
+                case.sha256 = Some(sha.clone());
+                cases.push(case);
+                continue;
+            }
+        };
+        if failed.contains(&loaded.keep) {
+            continue;
+        }
+        let at = match runnables.iter().position(|(k, _)| k == &loaded.keep) {
+            Some(at) => at,
+            None => {
+                match model
+                    .with_outputs(&loaded.keep)
+                    .and_then(|m| runtime.prepare(&m))
+                {
+                    Ok(r) => runnables.push((loaded.keep.clone(), r)),
+                    Err(e) => {
+                        cases.push(CaseReport::error(&name, None, &e.into()));
+                        failed.push(loaded.keep);
+                        continue;
+                    }
+                }
+                runnables.len() - 1
+            }
+        };
+        let runnable = runnables[at].1.as_mut();
+        cases.push(
+            match run_case(
+                runnable,
+                runtime.name(),
+                model,
+                cfg,
+                loaded,
+                labels.as_ref(),
+            ) {
                 Ok(mut case) => {
                     if !sha.matches {
                         case.problems.push(format!(
@@ -143,30 +205,35 @@ pub fn validate_with(
                     case.sha256 = Some(sha.clone());
                     case
                 }
-            }
-        })
-        .collect()
+            },
+        );
+    }
+    cases
 }
 
 fn model_name(cfg: &ValidateConfig) -> String {
     cfg.model.display().to_string()
 }
 
-fn run_case(
-    runnable: &mut dyn Runnable,
+/// A test set read against the whole model, and what it checks.
+struct Loaded {
+    set: testset::TestSet,
+    /// Graph outputs to compute, in the graph's order: the ones checked, and the loss output.
+    keep: Vec<String>,
+    left_out: Vec<LeftOut>,
+    loss_output: Option<String>,
+}
+
+/// Reads a test set (matched to the whole model's signature, so `output_K.pb` keeps its
+/// meaning) and decides which outputs it checks.
+fn load_case(
+    model: &OnnxModel,
     cfg: &ValidateConfig,
     set_path: &Path,
     labels: Option<&(&Path, ArrayD<f32>)>,
-) -> Result<CaseReport, ValidateError> {
-    let sig = runnable.signature().clone();
-    let set = testset::load(set_path, &sig, cfg.limits)?;
-    if set.outputs.is_empty() && labels.is_none() {
-        return Err(RefDataError::TestData {
-            path: set_path.to_owned(),
-            message: "no expected outputs and no labels: nothing to check".to_owned(),
-        }
-        .into());
-    }
+) -> Result<Loaded, ValidateError> {
+    let sig = &model.signature;
+    let mut set = testset::load(set_path, sig, cfg.limits)?;
     let loss_output = match (&cfg.loss_output, labels) {
         (_, None) => None,
         (Some(name), Some(_)) => {
@@ -179,8 +246,94 @@ fn run_case(
             }
             Some(name.clone())
         }
-        (None, Some(_)) => sig.outputs.first().map(|o| o.name.clone()),
+        (None, Some(_)) => default_loss_output(sig, &cfg.outputs),
     };
+    let asked = |name: &str| cfg.outputs.is_empty() || cfg.outputs.iter().any(|o| o == name);
+    let has_reference = |name: &str| set.outputs.iter().any(|r| r.name == name);
+    let mut keep = Vec::new();
+    let mut left_out = Vec::new();
+    for o in &sig.outputs {
+        let name = o.name.as_str();
+        if loss_output.as_deref() == Some(name) || (asked(name) && has_reference(name)) {
+            keep.push(o.name.clone());
+            continue;
+        }
+        let reason = if has_reference(name) {
+            "not among --outputs; its reference data is not compared"
+        } else if cfg.outputs.is_empty() {
+            "no reference data for it in this test set"
+        } else if asked(name) {
+            "asked for by --outputs, but this test set has no reference data for it"
+        } else {
+            "not among --outputs, and no reference data for it in this test set"
+        };
+        left_out.push(LeftOut {
+            output: o.name.clone(),
+            reason: reason.to_owned(),
+        });
+    }
+    set.outputs.retain(|r| keep.contains(&r.name));
+    if set.outputs.is_empty() && labels.is_none() {
+        return Err(RefDataError::TestData {
+            path: set_path.to_owned(),
+            message: if cfg.outputs.is_empty() {
+                "no expected outputs and no labels: nothing to check".to_owned()
+            } else {
+                format!(
+                    "no expected outputs for --outputs {} and no labels: nothing to check",
+                    cfg.outputs.join(",")
+                )
+            },
+        }
+        .into());
+    }
+    Ok(Loaded {
+        set,
+        keep,
+        left_out,
+        loss_output,
+    })
+}
+
+/// The output losses are computed on by default: the first one declared floating point (a
+/// classifier's probabilities rather than its integer labels), preferring those in `asked`
+/// (`--outputs`), else the first output.
+fn default_loss_output(sig: &crate::onnx::Signature, asked: &[String]) -> Option<String> {
+    use crate::onnx::pb::tensor_proto::DataType;
+    let float = [
+        DataType::Float,
+        DataType::Double,
+        DataType::Float16,
+        DataType::Bfloat16,
+    ]
+    .map(|d| d as i32);
+    let is_float = |o: &&crate::onnx::TensorDecl| o.elem_type.is_some_and(|e| float.contains(&e));
+    let is_asked = |o: &&crate::onnx::TensorDecl| asked.is_empty() || asked.contains(&o.name);
+    sig.outputs
+        .iter()
+        .find(|o| is_float(o) && is_asked(o))
+        .or_else(|| sig.outputs.iter().find(is_float))
+        .or(sig.outputs.first())
+        .map(|o| o.name.clone())
+}
+
+fn run_case(
+    runnable: &mut dyn Runnable,
+    runtime: &str,
+    model: &OnnxModel,
+    cfg: &ValidateConfig,
+    loaded: Loaded,
+    labels: Option<&(&Path, ArrayD<f32>)>,
+) -> Result<CaseReport, ValidateError> {
+    let Loaded {
+        set,
+        left_out,
+        loss_output,
+        ..
+    } = loaded;
+    let set_path = set.path.as_path();
+    // The pruned model's signature: the outputs kept, in the graph's order.
+    let sig = runnable.signature().clone();
     let head = loss_output
         .as_ref()
         .and_then(|o| head::sigmoid_head(runnable, o));
@@ -213,6 +366,8 @@ fn run_case(
         Some(set_path.display().to_string()),
         &cfg.tolerance_name,
     );
+    case.left_out = left_out;
+    case.warnings = declaration_warnings(runtime, model, &set, &sig, &outputs);
     case.inputs = set
         .inputs
         .iter()
@@ -244,8 +399,14 @@ fn run_case(
             Verdict::Fail
         };
         if let Some(p) = &problem {
-            case.problems
-                .push(format!("output '{}' cannot be compared: {p}", r.name));
+            case.problems.push(match p {
+                Incomparable::Shape { actual, expected } => format!(
+                    "output '{}': the model produced shape {actual:?}, the reference ({}) has \
+                     {expected:?}",
+                    r.name, r.file
+                ),
+                _ => format!("output '{}' cannot be compared: {p}", r.name),
+            });
         } else if let (false, Some(w)) = (metrics.passed(), &metrics.worst) {
             case.problems.push(format!(
                 "output '{}': {} of {} elements beyond tolerance ({tol}); worst at {:?}: \
@@ -297,10 +458,14 @@ fn run_case(
             labels_file: &labels_path.display().to_string(),
         };
         let (loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
-        for (form, f) in [("logits", &loss.logits_form), ("probs", &loss.probs_form)] {
+        for (form, f) in [
+            ("logits-form loss", &loss.logits_form),
+            ("probs-form loss", &loss.probs_form),
+            ("scikit-learn binary_log_loss", &loss.sklearn_form.value),
+        ] {
             if f.passed == Some(false) {
                 case.problems.push(format!(
-                    "{form}-form loss {:.9} differs from the expected {:.9} by {:.3e} (loss \
+                    "{form} {:.9} differs from the expected {:.9} by {:.3e} (loss \
                      tolerance {:e})",
                     f.value_f32,
                     f.expected.unwrap_or(f64::NAN),
@@ -316,4 +481,39 @@ fn run_case(
         case.status = Verdict::Fail;
     }
     Ok(case)
+}
+
+/// Outputs the runtime produced with another element type or shape than the graph declares
+/// (symbolic dims bound by the inputs first): one warning each. The produced tensor is what
+/// gets compared; a declaration is only the exporter's claim.
+fn declaration_warnings(
+    runtime: &str,
+    model: &OnnxModel,
+    set: &testset::TestSet,
+    sig: &crate::onnx::Signature,
+    produced: &[tract_onnx::prelude::Tensor],
+) -> Vec<String> {
+    let mut bound = BTreeMap::new();
+    for r in &set.inputs {
+        if let Some(d) = model.signature.inputs.iter().find(|d| d.name == r.name) {
+            testset::disagreement(d, &r.tensor, &mut bound);
+        }
+    }
+    sig.outputs
+        .iter()
+        .zip(produced)
+        .filter_map(|(d, t)| {
+            let why = testset::disagreement(d, t, &mut bound)?;
+            Some(format!(
+                "output '{}' is declared {} {} but {runtime} produced {} {:?} ({why}); the \
+                 produced tensor is what is compared",
+                d.name,
+                d.elem_type
+                    .map_or("any type".to_owned(), crate::onnx::dtype_name),
+                d.dims_text(),
+                datum_name(t.datum_type()),
+                t.shape()
+            ))
+        })
+        .collect()
 }

@@ -63,6 +63,21 @@ pub struct CaseReport {
     pub outputs: Vec<OutputReport>,
     pub loss: Option<LossReport>,
     pub binary_accuracy: Option<AccuracyReport>,
+    /// What the model declares but does not do (an output produced with another shape or type
+    /// than declared); the produced tensors were compared. Absent when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Graph outputs this case did not compute (the graph was pruned to the others), and why.
+    /// Absent when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A graph output left out of a case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeftOut {
+    pub output: String,
+    pub reason: String,
 }
 
 impl CaseReport {
@@ -80,6 +95,8 @@ impl CaseReport {
             outputs: Vec::new(),
             loss: None,
             binary_accuracy: None,
+            warnings: Vec::new(),
+            left_out: Vec::new(),
         }
     }
 

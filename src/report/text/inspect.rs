@@ -69,6 +69,29 @@ pub(super) fn render(i: &Inspection) -> Vec<u8> {
     for (op, n) in &i.ops {
         let _ = writeln!(s, "    {n:>6}  {op}");
     }
+    for r in &i.runtimes {
+        match (&r.missing, &r.error) {
+            (_, Some(e)) => {
+                let _ = writeln!(s, "  {:<11} {e}", r.runtime);
+            }
+            (Some(m), None) if m.is_empty() => {
+                let _ = writeln!(s, "  {:<11} has an operator for every node", r.runtime);
+            }
+            (Some(m), None) => {
+                let _ = writeln!(s, "  {:<11} cannot run {} node(s):", r.runtime, m.len());
+                for n in m {
+                    let _ = writeln!(s, "    {}  (node '{}')", n.op, n.node);
+                }
+            }
+            (None, None) => {
+                let _ = writeln!(
+                    s,
+                    "  {:<11} cannot tell which operators it lacks",
+                    r.runtime
+                );
+            }
+        }
+    }
     if !i.metadata.is_empty() {
         let _ = writeln!(s, "  metadata");
         for (k, v) in &i.metadata {

@@ -56,6 +56,12 @@ fn render_case(s: &mut String, c: &CaseReport) {
     if let Some(e) = &c.error {
         let _ = writeln!(s, "    error: {e}");
     }
+    for w in &c.warnings {
+        let _ = writeln!(s, "    warning: {w}");
+    }
+    for l in &c.left_out {
+        let _ = writeln!(s, "    left out: output '{}': {}", l.output, l.reason);
+    }
     for i in &c.inputs {
         let _ = writeln!(
             s,
@@ -121,8 +127,11 @@ fn render_case(s: &mut String, c: &CaseReport) {
         };
         let _ = writeln!(
             s,
-            "    loss on '{}' ({head}), labels {}, {} elements, Keras reduction",
-            l.head.output, l.labels, l.elements
+            "    loss on '{}' ({head}), labels {}, {} elements, Keras reduction ({})",
+            l.head.output,
+            l.labels,
+            l.elements,
+            l.reduction.describe()
         );
         let _ = writeln!(s, "      {}", form_line("logits form", &l.logits_form));
         let _ = writeln!(s, "      {}", form_line("probs form", &l.probs_form));
@@ -133,6 +142,17 @@ fn render_case(s: &mut String, c: &CaseReport) {
             l.reference_clipped
                 .map_or(String::new(), |r| format!(" (reference {r})"))
         );
+        let sk = &l.sklearn_form;
+        let _ = writeln!(
+            s,
+            "    scikit-learn binary_log_loss ({}, clip {:.3e}): {} element(s) clipped{}",
+            sk.reduction.describe(),
+            sk.clip,
+            sk.clipped,
+            sk.reference_clipped
+                .map_or(String::new(), |r| format!(" (reference {r})"))
+        );
+        let _ = writeln!(s, "      {}", form_line("sklearn", &sk.value));
     }
     if let Some(a) = &c.binary_accuracy {
         let _ = writeln!(
