@@ -11,19 +11,27 @@
 //!
 //! Like `validate`, a divergence is data (status `fail`); `Err` means it could not run.
 
+pub mod bound;
+pub mod cause;
 pub mod layers;
+pub mod local;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 use tract_onnx::prelude::Tensor;
 
+use self::bound::{BoundReport, RoundingVerdict};
+use self::cause::{FirstCause, Replacement};
 use self::layers::{Layer, LayerKind};
+use self::local::LocalReport;
 use crate::loss::Head;
 use crate::metrics::{Metrics, Tolerance, compare_tensors};
 use crate::model::npz;
 use crate::onnx::TensorLimits;
+use crate::onnx::pb::GraphProto;
 use crate::refdata::{MatchedBy, RefDataError, testset};
 use crate::runtime::{
     BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Stage, Tract, head,
@@ -148,9 +156,13 @@ pub struct PairReport {
     pub metrics: Option<Metrics>,
     /// Set when the tensors cannot be compared element by element (dtype or layout differs).
     pub problem: Option<String>,
+    /// A conversion of A's value to B's float type made before comparing (`"DOUBLE -> FLOAT"`:
+    /// a layer computed in another precision is judged in the reference's).
+    pub cast: Option<String>,
 }
 
 impl PairReport {
+    /// A against B in the same element type (outputs: a type difference is a failure).
     fn new(a: &str, b: &str, ta: &Tensor, tb: &Tensor, tol: &Tolerance) -> Self {
         let (metrics, problem) = match compare_tensors(ta, tb, tol) {
             Ok(m) => (Some(m), None),
@@ -163,6 +175,25 @@ impl PairReport {
             shape_b: tb.shape().to_vec(),
             metrics,
             problem,
+            cast: None,
+        }
+    }
+
+    /// A against B after casting A to B's float type when they differ (layers).
+    fn in_reference_type(a: &str, b: &str, ta: &Tensor, tb: &Tensor, tol: &Tolerance) -> Self {
+        let (metrics, cast) = local::compare_as_reference(ta, tb, tol);
+        let (metrics, problem) = match metrics {
+            Ok(m) => (Some(m), None),
+            Err(e) => (None, Some(e)),
+        };
+        Self {
+            a: a.into(),
+            b: b.into(),
+            shape_a: ta.shape().to_vec(),
+            shape_b: tb.shape().to_vec(),
+            metrics,
+            problem,
+            cast,
         }
     }
 
@@ -171,7 +202,8 @@ impl PairReport {
     }
 }
 
-/// A matched layer pair.
+/// A matched layer pair: its accumulated difference (as the whole graphs compute it), its
+/// local error (A's layer on B's inputs) and what rounding says about that.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerPair {
     /// Position in A's layer sequence.
@@ -181,6 +213,24 @@ pub struct LayerPair {
     pub nodes_b: Vec<String>,
     #[serde(flatten)]
     pub pair: PairReport,
+    /// `None` when side A is not an ONNX file: its layers cannot run alone.
+    pub local: Option<LocalReport>,
+    pub bound: Option<BoundReport>,
+    /// The local error over the bound at the element where that ratio is largest.
+    #[serde(serialize_with = "serialize_opt_f64")]
+    pub rounding_ratio: Option<f64>,
+    pub verdict: RoundingVerdict,
+}
+
+/// `Option<f64>` as JSON: null, a number, or `"NaN"`/`"inf"`/`"-inf"`.
+pub(crate) fn serialize_opt_f64<S: serde::Serializer>(
+    v: &Option<f64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) => crate::metrics::serialize_f64(x, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The first matched layer, in graph order, whose values break the tolerance.
@@ -207,15 +257,21 @@ pub struct CaseComparison {
     pub test_data: String,
     pub samples: usize,
     pub inputs_matched_by: MatchedBy,
-    /// Final outputs: A (actual) against B (expected).
+    /// Final outputs: A (actual) against B (expected), from runs that fetch nothing else.
     pub outputs: Vec<PairReport>,
     pub outputs_matched_by: MatchedBy,
     /// Matched layers in A's order (with `--layers`).
     pub layers: Vec<LayerPair>,
     pub unmatched_a: Vec<Layer>,
     pub unmatched_b: Vec<Layer>,
+    /// Unmatched layers of A and B standing at the same place: one op replaced by another.
+    pub replaced: Vec<Replacement>,
     pub first_divergence: Option<Divergence>,
-    /// Whether fetching intermediate tensors changed any final output bit (it must not).
+    /// The first layer in A's order that is wrong by itself: local error beyond rounding, or
+    /// an op replaced by another that computes different values.
+    pub first_cause: Option<FirstCause>,
+    /// Whether fetching intermediate tensors changed any final output bit. The outputs above
+    /// always come from runs that fetch nothing else, the layers from a separate run.
     pub probes_changed_outputs: bool,
     pub stages: Vec<StageDelta>,
     pub status: Verdict,
@@ -323,6 +379,26 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
     })
 }
 
+/// Adds `names` to `fetch` (once each).
+fn with_fetched(mut fetch: Vec<String>, names: impl IntoIterator<Item = String>) -> Vec<String> {
+    for n in names {
+        if !fetch.contains(&n) {
+            fetch.push(n);
+        }
+    }
+    fetch
+}
+
+/// Name -> value: the feeds, then what a run fetched.
+fn by_name(feeds: &[Feed], fetch: &[String], values: Vec<Tensor>) -> BTreeMap<String, Tensor> {
+    let mut m: BTreeMap<String, Tensor> = feeds
+        .iter()
+        .map(|f| (f.name.clone(), (*f.value).clone()))
+        .collect();
+    m.extend(fetch.iter().cloned().zip(values));
+    m
+}
+
 fn compare_case(
     cfg: &CompareConfig,
     a: &mut Side,
@@ -349,68 +425,179 @@ fn compare_case(
     let outputs_matched_by = matched_by(&out_a, &out_b);
     let pairs = paired(&out_a, &out_b, outputs_matched_by);
 
+    // Outputs come from runs that fetch nothing else: a runtime may compute differently when
+    // asked for intermediate tensors (fusing less, say), and the outputs are what users get.
+    let plain_a = a.run(in_a, &out_a)?;
+    let plain_b = b.run(in_b, &out_b)?;
+    let outputs: Vec<PairReport> = pairs
+        .iter()
+        .map(|(na, nb)| {
+            let value = |names: &[String], values: &[Tensor], n: &String| {
+                values[names.iter().position(|x| x == n).expect("an output")].clone()
+            };
+            PairReport::new(
+                na,
+                nb,
+                &value(&out_a, &plain_a, na),
+                &value(&out_b, &plain_b, nb),
+                tol,
+            )
+        })
+        .collect();
+
     let (layers_a, layers_b) = if cfg.layers {
         (a.layers(), b.layers())
     } else {
         (Vec::new(), Vec::new())
     };
     let alignment = layers::align(&layers_a, &layers_b);
-    let fetch = |outs: Vec<String>, ls: &[Layer], idx: &mut dyn Iterator<Item = usize>| {
-        let mut f = outs;
-        for i in idx {
-            if !f.contains(&ls[i].tensor) {
-                f.push(ls[i].tensor.clone());
-            }
-        }
-        f
-    };
-    let fetch_a = fetch(
-        out_a.clone(),
-        &layers_a,
-        &mut alignment.pairs.iter().map(|p| p.0),
-    );
-    let fetch_b = fetch(
-        out_b.clone(),
-        &layers_b,
-        &mut alignment.pairs.iter().map(|p| p.1),
-    );
-    let values_a = a.run(in_a, &fetch_a)?;
-    let values_b = b.run(in_b, &fetch_b)?;
-    let value = |fetch: &[String], values: &[Tensor], name: &str| {
-        values[fetch.iter().position(|f| f == name).expect("fetched")].clone()
-    };
+    let gaps = cause::replacements(&alignment);
+    // Which B tensor stands for which A tensor: inputs, matched layers, ops replaced one for one.
+    let mut counterpart: BTreeMap<String, String> = BTreeMap::new();
+    for (i, f) in in_a.iter().enumerate() {
+        let b_name = match inputs_matched_by {
+            MatchedBy::Name => Some(f.name.clone()),
+            MatchedBy::Position => in_b.get(i).map(|g| g.name.clone()),
+        };
+        counterpart.extend(b_name.map(|n| (f.name.clone(), n)));
+    }
+    for &(ia, ib) in &alignment.pairs {
+        counterpart.insert(layers_a[ia].tensor.clone(), layers_b[ib].tensor.clone());
+    }
+    for g in gaps.iter().filter(|g| g.one_to_one) {
+        counterpart.insert(layers_a[g.a].tensor.clone(), layers_b[g.b].tensor.clone());
+    }
 
-    let outputs: Vec<PairReport> = pairs
-        .iter()
-        .map(|(na, nb)| {
-            PairReport::new(
-                na,
-                nb,
-                &value(&fetch_a, &values_a, na),
-                &value(&fetch_b, &values_b, nb),
-                tol,
-            )
-        })
-        .collect();
+    let mut probes_changed_outputs = false;
+    let (mut values_a, mut values_b) = (BTreeMap::new(), BTreeMap::new());
+    if cfg.layers {
+        let probe =
+            |side: &mut Side, plain: &[Tensor], ins: &[Feed], outs: &[String], ls: Vec<String>| {
+                let fetch = with_fetched(outs.to_vec(), ls);
+                let values = side.run(ins, &fetch)?;
+                let changed = values.iter().zip(plain).any(|(v, p)| v != p);
+                Ok::<_, CompareError>((by_name(ins, &fetch, values), changed))
+            };
+        let tensors = |ls: &[Layer], idx: &mut dyn Iterator<Item = usize>| -> Vec<String> {
+            idx.map(|i| ls[i].tensor.clone()).collect()
+        };
+        let (va, changed_a) = probe(
+            a,
+            &plain_a,
+            in_a,
+            &out_a,
+            tensors(
+                &layers_a,
+                &mut alignment
+                    .pairs
+                    .iter()
+                    .map(|p| p.0)
+                    .chain(gaps.iter().map(|g| g.a)),
+            ),
+        )?;
+        let (vb, changed_b) = probe(
+            b,
+            &plain_b,
+            in_b,
+            &out_b,
+            tensors(
+                &layers_b,
+                &mut alignment
+                    .pairs
+                    .iter()
+                    .map(|p| p.1)
+                    .chain(gaps.iter().map(|g| g.b)),
+            ),
+        )?;
+        (values_a, values_b) = (va, vb);
+        probes_changed_outputs = changed_a || changed_b;
+    }
+
+    // A's layers run alone on the runtime that runs side A (tract for an ONNX side today).
+    let runtime_a = Tract::default();
+    let empty = GraphProto::default();
+    let ctx = local::Context {
+        graph: a
+            .runnable
+            .graph()
+            .and_then(|m| m.graph.as_ref())
+            .unwrap_or(&empty),
+        run: a.onnx.as_ref().map(|model| local::CutRun {
+            model,
+            runtime: &runtime_a,
+            label: String::new(),
+        }),
+        values_a: &values_a,
+        values_b: &values_b,
+        counterpart: &counterpart,
+        tolerance: *tol,
+    };
+    let assess = |l: &Layer, tensor_b: &str, judge: bool, index: usize| {
+        let ctx = local::Context {
+            run: ctx.run.as_ref().map(|r| local::CutRun {
+                model: r.model,
+                runtime: r.runtime,
+                label: format!("{} [cut: layer {index}]", r.model.path.display()),
+            }),
+            ..ctx
+        };
+        ctx.assess(l, tensor_b, judge)
+    };
 
     let mut layer_pairs = Vec::new();
     for &(ia, ib) in &alignment.pairs {
         let (la, lb) = (&layers_a[ia], &layers_b[ib]);
-        let pair = PairReport::new(
+        let pair = PairReport::in_reference_type(
             &la.tensor,
             &lb.tensor,
-            &value(&fetch_a, &values_a, &la.tensor),
-            &value(&fetch_b, &values_b, &lb.tensor),
+            &values_a[&la.tensor],
+            &values_b[&lb.tensor],
             tol,
         );
+        let assessed = assess(la, &lb.tensor, true, ia);
         layer_pairs.push(LayerPair {
             index: ia,
             kind: la.kind.clone(),
             nodes_a: la.nodes.clone(),
             nodes_b: lb.nodes.clone(),
             pair,
+            rounding_ratio: assessed.as_ref().and_then(|x| x.rounding_ratio),
+            verdict: assessed
+                .as_ref()
+                .map_or(RoundingVerdict::NotComputed, |x| x.verdict),
+            bound: assessed.as_ref().and_then(|x| x.bound.clone()),
+            local: assessed.map(|x| x.local),
         });
     }
+    let replaced: Vec<Replacement> = gaps
+        .iter()
+        .map(|g| {
+            let (la, lb) = (&layers_a[g.a], &layers_b[g.b]);
+            let pair = PairReport::in_reference_type(
+                &la.tensor,
+                &lb.tensor,
+                &values_a[&la.tensor],
+                &values_b[&lb.tensor],
+                tol,
+            );
+            let local = assess(la, &lb.tensor, false, g.a).map(|x| x.local);
+            let diverges = match local.as_ref().and_then(|l| l.metrics.as_ref()) {
+                Some(m) => !m.passed(),
+                None => !pair.passed(),
+            };
+            Replacement {
+                index: g.a,
+                index_b: g.b,
+                kind: la.kind.clone(),
+                kind_b: lb.kind.clone(),
+                nodes_a: la.nodes.clone(),
+                nodes_b: lb.nodes.clone(),
+                pair,
+                local,
+                diverges,
+            }
+        })
+        .collect();
     let first_divergence = layer_pairs.iter().find_map(|l| {
         let m = l.pair.metrics.as_ref().filter(|m| !m.passed())?;
         Some(Divergence {
@@ -422,23 +609,10 @@ fn compare_case(
             metrics: m.clone(),
         })
     });
+    let first_cause = cause::first_cause(&layer_pairs, &replaced);
 
-    // Fetching more tensors must not change the outputs: rerun with outputs only and compare bits.
-    let mut probes_changed_outputs = false;
-    if cfg.layers {
-        for (side, fetch, values, ins) in [
-            (&mut *a, &fetch_a, &values_a, in_a),
-            (&mut *b, &fetch_b, &values_b, in_b),
-        ] {
-            let outs = side.output_names();
-            if fetch.len() > outs.len() {
-                let plain = side.run(ins, &outs)?;
-                probes_changed_outputs |= plain.iter().zip(values.iter()).any(|(p, v)| p != v);
-            }
-        }
-    }
     let mut stages = Vec::new();
-    for (side, values, ins) in [(&*a, &values_a, in_a), (&*b, &values_b, in_b)] {
+    for (side, values, ins) in [(&*a, &plain_a, in_a), (&*b, &plain_b, in_b)] {
         if let Some(model) = &side.onnx {
             let outs = side.output_names();
             let mut decluttered = Tract {
@@ -458,9 +632,7 @@ fn compare_case(
             });
         }
     }
-    let ok = outputs.iter().all(PairReport::passed)
-        && first_divergence.is_none()
-        && !probes_changed_outputs;
+    let ok = outputs.iter().all(PairReport::passed) && first_divergence.is_none();
     Ok(CaseComparison {
         test_data: set_path.display().to_string(),
         samples: in_a
@@ -481,7 +653,9 @@ fn compare_case(
             .iter()
             .map(|&i| layers_b[i].clone())
             .collect(),
+        replaced,
         first_divergence,
+        first_cause,
         probes_changed_outputs,
         stages,
         status: Verdict::of(ok),

@@ -1,4 +1,5 @@
-//! The ONNX protobuf layer: wire types, a deterministic graph builder, tensor conversions and
+//! The ONNX protobuf layer: wire types, a deterministic graph builder, cuts of a graph, tensor
+//! conversions and
 //! file I/O.
 //!
 //! It exists so that every other stage sees ONNX through typed, checked helpers instead of raw
@@ -10,6 +11,7 @@
 //! [`OnnxError`] naming the file or tensor involved.
 
 mod builder;
+mod cut;
 mod io;
 mod signature;
 mod tensor;
@@ -26,6 +28,7 @@ pub mod pb {
 pub use builder::{
     Dim, GraphBuilder, ModelMeta, attr_float, attr_int, attr_ints, attr_string, encode_model,
 };
+pub use cut::{CutTensor, abs_tensor, cut, with_abs_weights};
 pub use io::{
     decode_model, load_tensor_pb, read_model, read_tensor_pb, write_model, write_tensor_pb,
 };

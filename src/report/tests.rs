@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use super::{FORMATS, Renderer, Report, ReportKind, formats_for, render};
 use crate::artifacts::Tool;
 use crate::bench::{BenchReport, Figure, Machine, Unit};
+use crate::compare::bound::{BoundReport, RatioAt, RoundingVerdict, Rule};
+use crate::compare::cause::{CauseReason, FirstCause, Replacement};
 use crate::compare::layers::{Layer, LayerKind};
+use crate::compare::local::LocalReport;
 use crate::compare::{
     CaseComparison, CompareReport, Divergence, LayerPair, PairReport, StageDelta,
 };
@@ -58,6 +61,33 @@ fn pair(a: &str, b: &str, mismatches: usize) -> PairReport {
         shape_b: vec![4, 5],
         metrics: Some(metrics(mismatches)),
         problem: None,
+        cast: None,
+    }
+}
+
+fn local(mismatches: usize, cast: Option<&str>) -> LocalReport {
+    LocalReport {
+        nodes: vec!["dense/Gemm".into()],
+        inputs: vec!["input <- input".into()],
+        metrics: Some(metrics(mismatches)),
+        problem: None,
+        cast: cast.map(str::to_owned),
+    }
+}
+
+fn dense_bound(ratio: f64) -> BoundReport {
+    BoundReport {
+        rule: Rule::DotProduct { k: 784 },
+        formula: "gamma_786 * sum|w||x|".into(),
+        unit_roundoff_a: 2f64.powi(-24),
+        unit_roundoff_b: 2f64.powi(-24),
+        max: 7.5e-4,
+        worst: Some(RatioAt {
+            ratio,
+            index: vec![3, 1],
+            abs_err: 2.5e-3 * ratio / 10.0,
+            bound: 2.5e-4,
+        }),
     }
 }
 
@@ -68,6 +98,10 @@ fn compare_report() -> CompareReport {
         nodes_a: vec!["dense/Gemm".into()],
         nodes_b: vec!["d/MatMul".into(), "d/BiasAdd".into()],
         pair: pair("dense/linear", "d/BiasAdd:0", 1),
+        local: Some(local(1, None)),
+        bound: Some(dense_bound(10.0)),
+        rounding_ratio: Some(10.0),
+        verdict: RoundingVerdict::BeyondRounding,
     };
     let relu = LayerPair {
         index: 1,
@@ -75,10 +109,54 @@ fn compare_report() -> CompareReport {
         nodes_a: vec!["dense/Relu".into()],
         nodes_b: vec!["d/Relu".into()],
         pair: PairReport {
-            problem: Some("element type DOUBLE, expected FLOAT".into()),
-            metrics: None,
+            cast: Some("DOUBLE -> FLOAT".into()),
             ..pair("dense/relu", "d/Relu:0", 0)
         },
+        local: Some(local(0, Some("DOUBLE -> FLOAT"))),
+        bound: Some(BoundReport {
+            rule: Rule::Elementwise {
+                ulps: 1.0,
+                abs: 0.0,
+            },
+            formula: "1 ulp".into(),
+            max: 4.8e-7,
+            worst: None,
+            ..dense_bound(0.0)
+        }),
+        rounding_ratio: Some(0.0),
+        verdict: RoundingVerdict::WithinRounding,
+    };
+    let softmax = LayerPair {
+        index: 2,
+        kind: LayerKind::Op("Softmax".into()),
+        nodes_a: vec!["softmax".into()],
+        nodes_b: vec!["d/Softmax".into()],
+        pair: PairReport {
+            problem: Some("shape [4, 5], expected [5, 4]".into()),
+            metrics: None,
+            ..pair("softmax", "d/Softmax:0", 0)
+        },
+        local: Some(LocalReport {
+            metrics: None,
+            problem: Some(
+                "its input 'dense/relu' has shape [4, 5] in A, B's 'd/Relu:0' has [5, 4]".into(),
+            ),
+            ..local(0, None)
+        }),
+        bound: None,
+        rounding_ratio: None,
+        verdict: RoundingVerdict::NotComputed,
+    };
+    let hard = Replacement {
+        index: 3,
+        index_b: 3,
+        kind: LayerKind::Op("HardSigmoid".into()),
+        kind_b: LayerKind::Op("Sigmoid".into()),
+        nodes_a: vec!["head/HardSigmoid".into()],
+        nodes_b: vec!["d/Sigmoid".into()],
+        pair: pair("probabilities", "d/Sigmoid:0", 3),
+        local: Some(local(2, None)),
+        diverges: true,
     };
     let case = CaseComparison {
         test_data: "m/test_data_set_0".into(),
@@ -86,13 +164,28 @@ fn compare_report() -> CompareReport {
         inputs_matched_by: MatchedBy::Name,
         outputs: vec![pair("probabilities", "Identity:0", 1)],
         outputs_matched_by: MatchedBy::Position,
-        layers: vec![dense.clone(), relu],
-        unmatched_a: vec![],
-        unmatched_b: vec![Layer {
-            kind: LayerKind::Op("LeakyRelu".into()),
-            tensor: "d/LeakyRelu:0".into(),
-            nodes: vec!["d/LeakyRelu".into()],
+        layers: vec![dense.clone(), relu, softmax],
+        unmatched_a: vec![Layer {
+            kind: LayerKind::Op("HardSigmoid".into()),
+            tensor: "probabilities".into(),
+            nodes: vec!["head/HardSigmoid".into()],
+            node_ids: vec![4],
         }],
+        unmatched_b: vec![
+            Layer {
+                kind: LayerKind::Op("Sigmoid".into()),
+                tensor: "d/Sigmoid:0".into(),
+                nodes: vec!["d/Sigmoid".into()],
+                node_ids: vec![5],
+            },
+            Layer {
+                kind: LayerKind::Op("LeakyRelu".into()),
+                tensor: "d/LeakyRelu:0".into(),
+                nodes: vec!["d/LeakyRelu".into()],
+                node_ids: vec![6],
+            },
+        ],
+        replaced: vec![hard],
         first_divergence: Some(Divergence {
             a: dense.pair.a.clone(),
             b: dense.pair.b.clone(),
@@ -101,7 +194,16 @@ fn compare_report() -> CompareReport {
             tolerance: Preset::Default.tolerance(),
             metrics: metrics(1),
         }),
-        probes_changed_outputs: false,
+        first_cause: Some(FirstCause {
+            index: 0,
+            kind: LayerKind::Dense,
+            a: dense.pair.a.clone(),
+            b: dense.pair.b.clone(),
+            reason: CauseReason::BeyondRounding,
+            kind_b: None,
+            rounding_ratio: Some(10.0),
+        }),
+        probes_changed_outputs: true,
         stages: vec![StageDelta {
             side: "tract: a.onnx".into(),
             outputs: vec![pair("probabilities", "probabilities", 0)],

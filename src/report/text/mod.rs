@@ -8,7 +8,7 @@ mod inspect;
 mod matrix;
 mod validate;
 
-pub(crate) use compare::pair_line;
+pub(crate) use compare::{cause_line, local_line, pair_line};
 
 use super::{Renderer, Report, ReportKind};
 

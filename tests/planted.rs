@@ -1,0 +1,112 @@
+//! The planted-bug corpus (`tests/data/planted`, made by `scripts/planted_bugs.py` from the
+//! committed models) through the real binary: every planted bug gets the right first cause,
+//! no rounding-only change gets a layer beyond rounding or a failing verdict, and `reduce` cuts
+//! every bug down to a case of at most 3 nodes that `validate` fails while B's cut passes.
+
+mod common;
+
+use common::{root, run};
+use serde_json::Value;
+
+fn cases() -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join("tests/data/planted/cases.json"))
+        .expect("tests/data/planted/cases.json (scripts/planted_bugs.py writes it)");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["cases"].as_array().unwrap().clone()
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap()
+}
+
+fn compare(case: &Value) -> (i32, Value, String) {
+    let r = run(
+        &[
+            "compare",
+            s(&case["a"]),
+            s(&case["b"]),
+            "--test-data",
+            s(&case["test_data"]),
+            "--layers",
+            "--format",
+            "json",
+        ],
+        &root(),
+    );
+    let v = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
+    (r.code, v, r.stderr)
+}
+
+#[test]
+fn the_corpus_has_bugs_and_rounding_only_changes() {
+    let cases = cases();
+    let bugs = cases.iter().filter(|c| c["kind"] == "bug").count();
+    let rounding = cases.iter().filter(|c| c["kind"] == "rounding").count();
+    assert!(
+        bugs >= 7 && rounding >= 3,
+        "{bugs} bugs, {rounding} rounding-only"
+    );
+}
+
+#[test]
+fn every_planted_bug_gets_the_right_first_cause() {
+    for case in cases().iter().filter(|c| c["kind"] == "bug") {
+        let name = s(&case["name"]);
+        let (code, v, err) = compare(case);
+        assert_eq!(code, 1, "{name}: a planted bug must fail: {err}");
+        let c = &v["cases"][0];
+        let cause = &c["first_cause"];
+        let want = &case["first_cause"];
+        assert_eq!(cause["index"], want["index"], "{name}: {cause}");
+        assert_eq!(cause["kind"], want["kind"], "{name}: {cause}");
+        assert_eq!(cause["reason"], want["reason"], "{name}: {cause}");
+        if want["reason"] == "beyond_rounding" {
+            assert!(cause["rounding_ratio"].as_f64().unwrap() > 1.0, "{name}");
+        }
+        // Every other matched layer is within rounding: the layers after the bug inherit a
+        // large accumulated difference, but their own local error is rounding at most.
+        for l in c["layers"].as_array().unwrap() {
+            if l["index"] != want["index"] {
+                assert_eq!(l["verdict"], "within_rounding", "{name}: {l}");
+            }
+        }
+    }
+}
+
+#[test]
+fn no_rounding_only_change_is_called_a_bug() {
+    for case in cases().iter().filter(|c| c["kind"] == "rounding") {
+        let name = s(&case["name"]);
+        let (code, v, err) = compare(case);
+        assert_eq!(code, 0, "{name}: {err}");
+        let c = &v["cases"][0];
+        assert!(c["first_cause"].is_null(), "{name}: {}", c["first_cause"]);
+        assert!(c["replaced"].as_array().unwrap().is_empty(), "{name}");
+        let layers = c["layers"].as_array().unwrap();
+        assert!(!layers.is_empty(), "{name}");
+        for l in layers {
+            // Judged, not skipped: the local error ran and has a bound.
+            assert_eq!(l["verdict"], "within_rounding", "{name}: {l}");
+            assert!(l["rounding_ratio"].as_f64().unwrap() <= 1.0, "{name}: {l}");
+        }
+    }
+}
+
+#[test]
+fn a_layer_computed_in_float64_is_compared_as_float32() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c["name"] == "dense-float64")
+        .unwrap();
+    let (code, v, err) = compare(&case);
+    assert_eq!(code, 0, "{err}");
+    let dense = &v["cases"][0]["layers"][0];
+    assert_eq!(dense["cast"], "DOUBLE -> FLOAT", "{dense}");
+    assert_eq!(dense["local"]["cast"], "DOUBLE -> FLOAT", "{dense}");
+    // The float64 side is exact up to its cast: the bound counts B's float32 rounding, a
+    // float64 one and half a float32 ULP for the cast.
+    let u = |side: &str| dense["bound"][side].as_f64().unwrap();
+    assert!((u("unit_roundoff_a") / 2f64.powi(-53) - 1.0).abs() < 1e-12);
+    assert!((u("unit_roundoff_b") / 2f64.powi(-24) - 1.0).abs() < 1e-12);
+    assert!(dense["metrics"]["max_abs_err"].as_f64().unwrap() > 0.0);
+}
