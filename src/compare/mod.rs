@@ -133,6 +133,14 @@ impl Side {
         self.runnable.signature().output_names()
     }
 
+    /// The main graph of the ONNX model the side computes (empty when it has none).
+    fn graph_proto(&self) -> GraphProto {
+        self.runnable
+            .graph()
+            .and_then(|m| m.graph.clone())
+            .unwrap_or_default()
+    }
+
     fn layers(&self) -> Vec<Layer> {
         self.runnable
             .graph()
@@ -314,30 +322,64 @@ fn paired<'a>(
     }
 }
 
-/// Compare A and B on every test set.
-pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
-    let mut a = Side::open(&cfg.a, cfg.limits)?;
-    let mut b = Side::open(&cfg.b, cfg.limits)?;
-    let (reference, reference_path) = match (&a.onnx, &b.onnx) {
-        (Some(m), _) => (Arc::clone(m), &cfg.a),
-        (_, Some(m)) => (Arc::clone(m), &cfg.b),
-        _ => {
-            return Err(side_err(
-                &cfg.a,
-                "at least one side must be an ONNX file: its signature says how to read the test data",
-            ));
+/// Both sides opened, and the ONNX side whose signature reads the test data.
+fn open_sides(
+    cfg_a: &Path,
+    cfg_b: &Path,
+    limits: TensorLimits,
+) -> Result<(Side, Side), CompareError> {
+    let a = Side::open(cfg_a, limits)?;
+    let b = Side::open(cfg_b, limits)?;
+    if a.onnx.is_none() && b.onnx.is_none() {
+        return Err(side_err(
+            cfg_a,
+            "at least one side must be an ONNX file: its signature says how to read the test data",
+        ));
+    }
+    Ok((a, b))
+}
+
+/// The test sets: those given, else those beside A's file, else those beside B's.
+fn test_sets(a: &Side, b: &Side, given: &[PathBuf]) -> Result<Vec<PathBuf>, CompareError> {
+    let files: Vec<&Path> = [a, b]
+        .iter()
+        .filter_map(|s| s.onnx.as_ref().map(|m| m.path.as_path()))
+        .collect();
+    let mut first_err = None;
+    for file in &files {
+        match testset::resolve(file, given) {
+            Ok(sets) => return Ok(sets),
+            Err(e) if given.is_empty() => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => return Err(e.into()),
         }
-    };
-    let sets = testset::resolve(reference_path, &cfg.test_data)?;
-    let mut cases = Vec::new();
-    for set_path in &sets {
-        // Each ONNX side reads the set against its own signature: inputs are matched to its
-        // names (else positions) and checked against its declared types and dims.
-        let reference_set = testset::load(set_path, &reference.signature, cfg.limits)?;
+    }
+    Err(first_err.expect("one side is an ONNX file").into())
+}
+
+/// One test set fed to both sides.
+struct Inputs {
+    set: PathBuf,
+    a: Vec<Feed>,
+    b: Vec<Feed>,
+    matched_by: MatchedBy,
+}
+
+impl Inputs {
+    /// Each ONNX side reads the set against its own signature: inputs are matched to its names
+    /// (else positions) and checked against its declared types and dims.
+    fn load(set: &Path, a: &Side, b: &Side, limits: TensorLimits) -> Result<Self, CompareError> {
+        let reference = a
+            .onnx
+            .as_ref()
+            .or(b.onnx.as_ref())
+            .expect("checked when opened");
+        let reference_set = testset::load(set, &reference.signature, limits)?;
         let inputs_of = |side: &Side| -> Result<(Vec<Feed>, bool), CompareError> {
             let refs = match &side.onnx {
                 Some(m) => {
-                    testset::load(set_path, &m.signature, cfg.limits)
+                    testset::load(set, &m.signature, limits)
                         .map_err(|e| {
                             side_err(
                                 &m.path,
@@ -358,15 +400,34 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
                 .collect();
             Ok((feeds, by_name))
         };
-        let ((in_a, a_by_name), (in_b, b_by_name)) = (inputs_of(&a)?, inputs_of(&b)?);
-        let by = if a_by_name && b_by_name {
-            MatchedBy::Name
-        } else {
-            MatchedBy::Position
-        };
-        cases.push(compare_case(
-            cfg, &mut a, &mut b, set_path, &in_a, &in_b, by,
-        )?);
+        let ((a, a_by_name), (b, b_by_name)) = (inputs_of(a)?, inputs_of(b)?);
+        Ok(Inputs {
+            set: set.to_owned(),
+            a,
+            b,
+            matched_by: if a_by_name && b_by_name {
+                MatchedBy::Name
+            } else {
+                MatchedBy::Position
+            },
+        })
+    }
+
+    fn samples(&self) -> usize {
+        self.a
+            .first()
+            .and_then(|f| f.value.shape().first().copied())
+            .unwrap_or(0)
+    }
+}
+
+/// Compare A and B on every test set.
+pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
+    let (mut a, mut b) = open_sides(&cfg.a, &cfg.b, cfg.limits)?;
+    let mut cases = Vec::new();
+    for set in test_sets(&a, &b, &cfg.test_data)? {
+        let inputs = Inputs::load(&set, &a, &b, cfg.limits)?;
+        cases.push(compare_case(cfg, &mut a, &mut b, &inputs)?);
     }
     let passed = cases.iter().all(|c| c.status == Verdict::Pass);
     Ok(CompareReport {
@@ -399,16 +460,118 @@ fn by_name(feeds: &[Feed], fetch: &[String], values: Vec<Tensor>) -> BTreeMap<St
     m
 }
 
+/// Both graphs as layers, aligned, with every layer's value from one run per side.
+struct Probe {
+    layers_a: Vec<Layer>,
+    layers_b: Vec<Layer>,
+    alignment: layers::Alignment,
+    gaps: Vec<cause::Gap>,
+    /// Which B tensor stands for which A tensor: inputs, matched layers, ops replaced one for
+    /// one.
+    counterpart: BTreeMap<String, String>,
+    /// Feeds and fetched tensors by name.
+    values_a: BTreeMap<String, Tensor>,
+    values_b: BTreeMap<String, Tensor>,
+    /// Whether the outputs of these runs differ from those of runs fetching nothing else.
+    changed_outputs: bool,
+}
+
+impl Probe {
+    /// Finds and aligns the layers, then runs each side once fetching its outputs and every
+    /// layer that has a counterpart (`plain_*`: the outputs of runs fetching nothing else).
+    fn run(
+        a: &mut Side,
+        b: &mut Side,
+        inputs: &Inputs,
+        plain_a: &[Tensor],
+        plain_b: &[Tensor],
+    ) -> Result<Self, CompareError> {
+        let (layers_a, layers_b) = (a.layers(), b.layers());
+        let alignment = layers::align(&layers_a, &layers_b);
+        let gaps = cause::replacements(&alignment);
+        let mut counterpart: BTreeMap<String, String> = BTreeMap::new();
+        for (i, f) in inputs.a.iter().enumerate() {
+            let b_name = match inputs.matched_by {
+                MatchedBy::Name => Some(f.name.clone()),
+                MatchedBy::Position => inputs.b.get(i).map(|g| g.name.clone()),
+            };
+            counterpart.extend(b_name.map(|n| (f.name.clone(), n)));
+        }
+        for &(ia, ib) in &alignment.pairs {
+            counterpart.insert(layers_a[ia].tensor.clone(), layers_b[ib].tensor.clone());
+        }
+        for g in gaps.iter().filter(|g| g.one_to_one) {
+            counterpart.insert(layers_a[g.a].tensor.clone(), layers_b[g.b].tensor.clone());
+        }
+        let probe = |side: &mut Side, plain: &[Tensor], ins: &[Feed], ls: Vec<String>| {
+            let fetch = with_fetched(side.output_names(), ls);
+            let values = side.run(ins, &fetch)?;
+            let changed = values.iter().zip(plain).any(|(v, p)| v != p);
+            Ok::<_, CompareError>((by_name(ins, &fetch, values), changed))
+        };
+        let tensors = |ls: &[Layer], idx: &mut dyn Iterator<Item = usize>| -> Vec<String> {
+            idx.map(|i| ls[i].tensor.clone()).collect()
+        };
+        let mut idx_a = alignment
+            .pairs
+            .iter()
+            .map(|p| p.0)
+            .chain(gaps.iter().map(|g| g.a));
+        let (values_a, changed_a) = probe(a, plain_a, &inputs.a, tensors(&layers_a, &mut idx_a))?;
+        let mut idx_b = alignment
+            .pairs
+            .iter()
+            .map(|p| p.1)
+            .chain(gaps.iter().map(|g| g.b));
+        let (values_b, changed_b) = probe(b, plain_b, &inputs.b, tensors(&layers_b, &mut idx_b))?;
+        Ok(Probe {
+            layers_a,
+            layers_b,
+            alignment,
+            gaps,
+            counterpart,
+            values_a,
+            values_b,
+            changed_outputs: changed_a || changed_b,
+        })
+    }
+
+    /// The local-run context over these values, running A's cuts on `runtime`.
+    fn context<'a>(
+        &'a self,
+        a: &'a Side,
+        runtime: &'a dyn Runtime,
+        graph: &'a GraphProto,
+        tolerance: Tolerance,
+    ) -> local::Context<'a> {
+        local::Context {
+            graph,
+            run: a.onnx.as_ref().map(|model| local::CutRun {
+                model,
+                runtime,
+                label: format!("{} [cut]", model.path.display()),
+            }),
+            values_a: &self.values_a,
+            values_b: &self.values_b,
+            counterpart: &self.counterpart,
+            tolerance,
+        }
+    }
+}
+
+/// The runtime that runs side A's cuts: the one that runs side A (tract for ONNX files).
+fn cut_runtime(_a: &Side) -> Box<dyn Runtime> {
+    Box::new(Tract::default())
+}
+
 fn compare_case(
     cfg: &CompareConfig,
     a: &mut Side,
     b: &mut Side,
-    set_path: &Path,
-    in_a: &[Feed],
-    in_b: &[Feed],
-    inputs_matched_by: MatchedBy,
+    inputs: &Inputs,
 ) -> Result<CaseComparison, CompareError> {
     let tol = &cfg.tolerance;
+    let (in_a, in_b) = (&inputs.a[..], &inputs.b[..]);
     let (out_a, out_b) = (a.output_names(), b.output_names());
     if out_a.len() != out_b.len() {
         return Err(side_err(
@@ -445,93 +608,32 @@ fn compare_case(
         })
         .collect();
 
-    let (layers_a, layers_b) = if cfg.layers {
-        (a.layers(), b.layers())
+    let probe = if cfg.layers {
+        Probe::run(a, b, inputs, &plain_a, &plain_b)?
     } else {
-        (Vec::new(), Vec::new())
+        Probe {
+            layers_a: Vec::new(),
+            layers_b: Vec::new(),
+            alignment: layers::align(&[], &[]),
+            gaps: Vec::new(),
+            counterpart: BTreeMap::new(),
+            values_a: BTreeMap::new(),
+            values_b: BTreeMap::new(),
+            changed_outputs: false,
+        }
     };
-    let alignment = layers::align(&layers_a, &layers_b);
-    let gaps = cause::replacements(&alignment);
-    // Which B tensor stands for which A tensor: inputs, matched layers, ops replaced one for one.
-    let mut counterpart: BTreeMap<String, String> = BTreeMap::new();
-    for (i, f) in in_a.iter().enumerate() {
-        let b_name = match inputs_matched_by {
-            MatchedBy::Name => Some(f.name.clone()),
-            MatchedBy::Position => in_b.get(i).map(|g| g.name.clone()),
-        };
-        counterpart.extend(b_name.map(|n| (f.name.clone(), n)));
-    }
-    for &(ia, ib) in &alignment.pairs {
-        counterpart.insert(layers_a[ia].tensor.clone(), layers_b[ib].tensor.clone());
-    }
-    for g in gaps.iter().filter(|g| g.one_to_one) {
-        counterpart.insert(layers_a[g.a].tensor.clone(), layers_b[g.b].tensor.clone());
-    }
-
-    let mut probes_changed_outputs = false;
-    let (mut values_a, mut values_b) = (BTreeMap::new(), BTreeMap::new());
-    if cfg.layers {
-        let probe =
-            |side: &mut Side, plain: &[Tensor], ins: &[Feed], outs: &[String], ls: Vec<String>| {
-                let fetch = with_fetched(outs.to_vec(), ls);
-                let values = side.run(ins, &fetch)?;
-                let changed = values.iter().zip(plain).any(|(v, p)| v != p);
-                Ok::<_, CompareError>((by_name(ins, &fetch, values), changed))
-            };
-        let tensors = |ls: &[Layer], idx: &mut dyn Iterator<Item = usize>| -> Vec<String> {
-            idx.map(|i| ls[i].tensor.clone()).collect()
-        };
-        let (va, changed_a) = probe(
-            a,
-            &plain_a,
-            in_a,
-            &out_a,
-            tensors(
-                &layers_a,
-                &mut alignment
-                    .pairs
-                    .iter()
-                    .map(|p| p.0)
-                    .chain(gaps.iter().map(|g| g.a)),
-            ),
-        )?;
-        let (vb, changed_b) = probe(
-            b,
-            &plain_b,
-            in_b,
-            &out_b,
-            tensors(
-                &layers_b,
-                &mut alignment
-                    .pairs
-                    .iter()
-                    .map(|p| p.1)
-                    .chain(gaps.iter().map(|g| g.b)),
-            ),
-        )?;
-        (values_a, values_b) = (va, vb);
-        probes_changed_outputs = changed_a || changed_b;
-    }
-
-    // A's layers run alone on the runtime that runs side A (tract for an ONNX side today).
-    let runtime_a = Tract::default();
-    let empty = GraphProto::default();
-    let ctx = local::Context {
-        graph: a
-            .runnable
-            .graph()
-            .and_then(|m| m.graph.as_ref())
-            .unwrap_or(&empty),
-        run: a.onnx.as_ref().map(|model| local::CutRun {
-            model,
-            runtime: &runtime_a,
-            label: String::new(),
-        }),
-        values_a: &values_a,
-        values_b: &values_b,
-        counterpart: &counterpart,
-        tolerance: *tol,
-    };
+    let Probe {
+        layers_a,
+        layers_b,
+        alignment,
+        gaps,
+        values_a,
+        values_b,
+        ..
+    } = &probe;
+    let runtime_a = cut_runtime(a);
+    let graph_a = a.graph_proto();
+    let ctx = probe.context(a, runtime_a.as_ref(), &graph_a, *tol);
     let assess = |l: &Layer, tensor_b: &str, judge: bool, index: usize| {
         let ctx = local::Context {
             run: ctx.run.as_ref().map(|r| local::CutRun {
@@ -634,12 +736,9 @@ fn compare_case(
     }
     let ok = outputs.iter().all(PairReport::passed) && first_divergence.is_none();
     Ok(CaseComparison {
-        test_data: set_path.display().to_string(),
-        samples: in_a
-            .first()
-            .and_then(|f| f.value.shape().first().copied())
-            .unwrap_or(0),
-        inputs_matched_by,
+        test_data: inputs.set.display().to_string(),
+        samples: inputs.samples(),
+        inputs_matched_by: inputs.matched_by,
         outputs,
         outputs_matched_by,
         layers: layer_pairs,
@@ -656,7 +755,7 @@ fn compare_case(
         replaced,
         first_divergence,
         first_cause,
-        probes_changed_outputs,
+        probes_changed_outputs: probe.changed_outputs,
         stages,
         status: Verdict::of(ok),
     })
