@@ -110,3 +110,103 @@ fn a_layer_computed_in_float64_is_compared_as_float32() {
     assert!((u("unit_roundoff_b") / 2f64.powi(-24) - 1.0).abs() < 1e-12);
     assert!(dense["metrics"]["max_abs_err"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn reduce_cuts_every_planted_bug_to_a_case_validate_fails_and_bs_cut_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in cases().iter().filter(|c| c["kind"] == "bug") {
+        let name = s(&case["name"]);
+        let out = dir.path().join(name);
+        let out_s = out.to_str().unwrap();
+        let r = run(
+            &[
+                "reduce",
+                s(&case["a"]),
+                "--against",
+                s(&case["b"]),
+                "--test-data",
+                s(&case["test_data"]),
+                "--out",
+                out_s,
+                "--format",
+                "json",
+            ],
+            &root(),
+        );
+        assert_eq!(
+            r.code, 1,
+            "{name}: a diverging case is a failure: {}",
+            r.stderr
+        );
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        // The search ends at the planted layer.
+        assert_eq!(
+            v["diverging_layer"]["index"], case["first_cause"]["index"],
+            "{name}: {}",
+            v["diverging_layer"]
+        );
+        let model = std::fs::read(out.join("model.onnx")).unwrap();
+        let m = onnx_parity::onnx::decode_model(&model, name).unwrap();
+        let nodes = m.graph.as_ref().unwrap().node.len();
+        assert!((1..=3).contains(&nodes), "{name}: {nodes} nodes");
+        assert_eq!(v["case"]["case"]["nodes"].as_array().unwrap().len(), nodes);
+        // The backend-test layout, with B's tensors at the cut.
+        for f in ["test_data_set_0/input_0.pb", "test_data_set_0/output_0.pb"] {
+            assert!(out.join(f).is_file(), "{name}: {f}");
+            assert!(
+                out.join("reference").join(f).is_file(),
+                "{name}: reference/{f}"
+            );
+        }
+        // validate reproduces the failure; the same piece cut from B passes.
+        let failing = run(&["validate", &format!("{out_s}/model.onnx")], &root());
+        assert_eq!(
+            failing.code, 1,
+            "{name}: {}{}",
+            failing.stdout, failing.stderr
+        );
+        let reference = run(
+            &["validate", &format!("{out_s}/reference/model.onnx")],
+            &root(),
+        );
+        assert_eq!(
+            reference.code, 0,
+            "{name}: {}{}",
+            reference.stdout, reference.stderr
+        );
+        assert!(out.join("reduce.json").is_file());
+    }
+}
+
+#[test]
+fn reduce_writes_nothing_when_nothing_diverges_and_needs_two_onnx_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("none");
+    let r = run(
+        &[
+            "reduce",
+            "models/mnist-mlp/probs/model.onnx",
+            "--against",
+            "models/keras-from-rust-mlp/model.onnx",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("nothing to reduce"), "{}", r.stdout);
+    assert!(!out.exists());
+    let r = run(
+        &[
+            "reduce",
+            "models/mnist-mlp/probs",
+            "--against",
+            "models/mnist-mlp/probs/model.onnx",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("must be ONNX files"), "{}", r.stderr);
+}

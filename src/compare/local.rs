@@ -366,7 +366,7 @@ impl Context<'_> {
     }
 
     /// B's values for the cut's inputs, in A's element types, named as A names them.
-    fn feeds(&self, c: &Cut, described: &mut Vec<String>) -> Result<Vec<Feed>, String> {
+    pub fn feeds(&self, c: &Cut, described: &mut Vec<String>) -> Result<Vec<Feed>, String> {
         let mut feeds = Vec::new();
         for name in &c.inputs {
             let b_name = self.counterpart.get(name).ok_or_else(|| {

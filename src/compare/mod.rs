@@ -15,6 +15,7 @@ pub mod bound;
 pub mod cause;
 pub mod layers;
 pub mod local;
+pub mod reduce;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -539,14 +540,14 @@ impl Probe {
     /// The local-run context over these values, running A's cuts on `runtime`.
     fn context<'a>(
         &'a self,
-        a: &'a Side,
+        model_a: Option<&'a Arc<OnnxModel>>,
         runtime: &'a dyn Runtime,
         graph: &'a GraphProto,
         tolerance: Tolerance,
     ) -> local::Context<'a> {
         local::Context {
             graph,
-            run: a.onnx.as_ref().map(|model| local::CutRun {
+            run: model_a.map(|model| local::CutRun {
                 model,
                 runtime,
                 label: format!("{} [cut]", model.path.display()),
@@ -633,7 +634,7 @@ fn compare_case(
     } = &probe;
     let runtime_a = cut_runtime(a);
     let graph_a = a.graph_proto();
-    let ctx = probe.context(a, runtime_a.as_ref(), &graph_a, *tol);
+    let ctx = probe.context(a.onnx.as_ref(), runtime_a.as_ref(), &graph_a, *tol);
     let assess = |l: &Layer, tensor_b: &str, judge: bool, index: usize| {
         let ctx = local::Context {
             run: ctx.run.as_ref().map(|r| local::CutRun {

@@ -15,6 +15,9 @@ use crate::compare::bound::{BoundReport, RatioAt, RoundingVerdict, Rule};
 use crate::compare::cause::{CauseReason, FirstCause, Replacement};
 use crate::compare::layers::{Layer, LayerKind};
 use crate::compare::local::LocalReport;
+use crate::compare::reduce::{
+    Attempt, CutInput, LayerRef, ReduceConfig, ReduceReport, ReducedCase, WrittenCut,
+};
 use crate::compare::{
     CaseComparison, CompareReport, Divergence, LayerPair, PairReport, StageDelta,
 };
@@ -217,6 +220,81 @@ fn compare_report() -> CompareReport {
         tolerance: Preset::Default.tolerance(),
         tolerance_name: "default".into(),
         cases: vec![case],
+    }
+}
+
+fn reduce_report() -> ReduceReport {
+    let written = |model: &str, op: &str, m: usize| WrittenCut {
+        model: model.into(),
+        nodes: vec![format!("dense/Relu ({op})")],
+        inputs: vec![CutInput {
+            name: "dense/linear".into(),
+            from: "dense/linear".into(),
+            dtype: "FLOAT".into(),
+            shape: vec![2, 5],
+        }],
+        output: "dense/relu".into(),
+        status: Verdict::of(m == 0),
+        metrics: metrics(m),
+    };
+    let config = ReduceConfig {
+        a: "a.onnx".into(),
+        b: "b.onnx".into(),
+        test_data: vec![],
+        out: "case".into(),
+        tolerance: Preset::Default.tolerance(),
+        tolerance_name: "default".into(),
+        samples: 2,
+        limits: crate::onnx::TensorLimits::default(),
+    };
+    ReduceReport {
+        tool: tool(),
+        status: Verdict::Fail,
+        a: "tract: a.onnx".into(),
+        b: "tract: b.onnx".into(),
+        test_data: "b/test_data_set_0".into(),
+        tolerance: Preset::Default.tolerance(),
+        tolerance_name: "default".into(),
+        config,
+        diverging_layer: Some(LayerRef {
+            index: 1,
+            kind: LayerKind::Op("LeakyRelu".into()),
+            a: "dense/relu".into(),
+            b: "dense/relu".into(),
+        }),
+        tried: vec![
+            Attempt {
+                first: 1,
+                last: 1,
+                core_only: false,
+                nodes: 3,
+                diverges: true,
+                metrics: Some(metrics(2)),
+                problem: None,
+            },
+            Attempt {
+                first: 1,
+                last: 1,
+                core_only: true,
+                nodes: 1,
+                diverges: true,
+                metrics: Some(metrics(2)),
+                problem: None,
+            },
+        ],
+        case: Some(ReducedCase {
+            dir: "case".into(),
+            layers: vec!["1 LeakyRelu".into()],
+            samples: vec![0, 3],
+            samples_in: 4,
+            case: written("case/model.onnx", "LeakyRelu", 2),
+            reference: written("case/reference/model.onnx", "Relu", 0),
+            reproduce: vec![
+                "onnx-parity validate case/model.onnx".into(),
+                "onnx-parity validate case/reference/model.onnx".into(),
+            ],
+        }),
+        note: None,
     }
 }
 
@@ -660,10 +738,11 @@ fn snapshot(name: &str, bytes: &[u8]) {
 
 #[test]
 fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
-    let (demo, validate, compare, matrix, bench, inspect, suite) = (
+    let (demo, validate, compare, reduce, matrix, bench, inspect, suite) = (
         demo_report(),
         validate_report(),
         compare_report(),
+        reduce_report(),
         matrix_report(),
         bench_report(),
         inspection(),
@@ -690,6 +769,7 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
         ("train", Report::Train(&train)),
         ("validate", Report::Validate(&validate)),
         ("compare", Report::Compare(&compare)),
+        ("reduce", Report::Reduce(&reduce)),
         ("matrix", Report::Matrix(&matrix)),
         ("bench", Report::Bench(&bench)),
         ("inspect", Report::Inspect(&inspect)),
@@ -702,8 +782,8 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
             rendered += 1;
         }
     }
-    // text and json render all eight kinds, junit two.
-    assert_eq!(rendered, 8 + 8 + 2);
+    // text and json render all nine kinds, junit two.
+    assert_eq!(rendered, 9 + 9 + 2);
 }
 
 #[test]
