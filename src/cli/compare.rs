@@ -28,6 +28,10 @@ pub(super) struct CompareArgs {
     /// Also compare every layer matched by structure and name the first diverging one.
     #[arg(long)]
     layers: bool,
+    /// Print the tightest atol/rtol/ULP each output would pass (and without the worst 0.1%),
+    /// next to the noise floor: each ONNX side's unoptimized graph against its optimized one.
+    #[arg(long)]
+    suggest_tolerance: bool,
     #[command(flatten)]
     tol: ToleranceArgs,
     /// Report format on stdout (or in --report FILE).
@@ -45,6 +49,7 @@ pub(super) fn run_compare(args: &CompareArgs) -> Result<Verdict> {
         b: args.b.clone(),
         test_data: args.test_data.clone(),
         layers: args.layers,
+        suggest_tolerance: args.suggest_tolerance,
         tolerance,
         tolerance_name,
         limits: TensorLimits::default(),

@@ -103,7 +103,7 @@ pub struct FirstCause {
     /// B's op, when it is another (`op_replaced`).
     pub kind_b: Option<LayerKind>,
     /// The local error over the rounding bound (`beyond_rounding`).
-    #[serde(serialize_with = "super::serialize_opt_f64")]
+    #[serde(serialize_with = "crate::metrics::serialize_opt_f64")]
     pub rounding_ratio: Option<f64>,
 }
 

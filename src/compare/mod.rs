@@ -29,6 +29,7 @@ use self::cause::{FirstCause, Replacement};
 use self::layers::{Layer, LayerKind};
 use self::local::LocalReport;
 use crate::loss::Head;
+use crate::metrics::suggest::{self, Advice};
 use crate::metrics::{Metrics, Tolerance, compare_tensors};
 use crate::model::npz;
 use crate::onnx::TensorLimits;
@@ -47,6 +48,8 @@ pub struct CompareConfig {
     /// Test sets (as `validate --test-data` takes them); empty: those beside the ONNX side.
     pub test_data: Vec<PathBuf>,
     pub layers: bool,
+    /// Also give each output the tightest tolerance it would pass, next to the noise floor.
+    pub suggest_tolerance: bool,
     pub tolerance: Tolerance,
     pub tolerance_name: String,
     pub limits: TensorLimits,
@@ -168,6 +171,10 @@ pub struct PairReport {
     /// A conversion of A's value to B's float type made before comparing (`"DOUBLE -> FLOAT"`:
     /// a layer computed in another precision is judged in the reference's).
     pub cast: Option<String>,
+    /// With `--suggest-tolerance` (outputs): the tightest tolerance that passes, and the noise
+    /// floor (each ONNX side's decluttered graph against its optimized one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
 }
 
 impl PairReport {
@@ -185,6 +192,7 @@ impl PairReport {
             metrics,
             problem,
             cast: None,
+            advice: None,
         }
     }
 
@@ -203,6 +211,7 @@ impl PairReport {
             metrics,
             problem,
             cast,
+            advice: None,
         }
     }
 
@@ -226,20 +235,9 @@ pub struct LayerPair {
     pub local: Option<LocalReport>,
     pub bound: Option<BoundReport>,
     /// The local error over the bound at the element where that ratio is largest.
-    #[serde(serialize_with = "serialize_opt_f64")]
+    #[serde(serialize_with = "crate::metrics::serialize_opt_f64")]
     pub rounding_ratio: Option<f64>,
     pub verdict: RoundingVerdict,
-}
-
-/// `Option<f64>` as JSON: null, a number, or `"NaN"`/`"inf"`/`"-inf"`.
-pub(crate) fn serialize_opt_f64<S: serde::Serializer>(
-    v: &Option<f64>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(x) => crate::metrics::serialize_f64(x, s),
-        None => s.serialize_none(),
-    }
 }
 
 /// The first matched layer, in graph order, whose values break the tolerance.
@@ -733,6 +731,28 @@ fn compare_case(
                     .map(|((n, d), o)| PairReport::new(n, n, o, d, &exact))
                     .collect(),
             });
+        }
+    }
+    let mut outputs = outputs;
+    if cfg.suggest_tolerance {
+        let value = |names: &[String], values: &[Tensor], n: &String| {
+            values[names.iter().position(|x| x == n).expect("an output")].clone()
+        };
+        for (o, (na, nb)) in outputs.iter_mut().zip(&pairs) {
+            let noise: Vec<(String, Metrics)> = stages
+                .iter()
+                .filter_map(|st| {
+                    let name = if st.side == a.label() { na } else { nb };
+                    let m = st.outputs.iter().find(|p| &&p.a == name)?.metrics.clone()?;
+                    Some((format!("{}, decluttered vs optimized", st.side), m))
+                })
+                .collect();
+            o.advice = suggest::advise(
+                &value(&out_a, &plain_a, na),
+                &value(&out_b, &plain_b, nb),
+                tol,
+                &noise,
+            );
         }
     }
     let ok = outputs.iter().all(PairReport::passed) && first_divergence.is_none();

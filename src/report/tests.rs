@@ -25,6 +25,7 @@ use crate::conformance::{CaseOutcome, Counts, Outcome, SuiteReport};
 use crate::inspect::{Inspection, Opset, ValueSummary};
 use crate::loss::{Formulation, Head, LossPair};
 use crate::matrix::{Case, Column, MatrixCase, MatrixReport, Pair};
+use crate::metrics::suggest::{Advice, Floor, NoiseFloor, Tightest};
 use crate::metrics::{ElementDiff, Metrics, Preset, Value};
 use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, TrainConfig};
 use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
@@ -65,6 +66,30 @@ fn pair(a: &str, b: &str, mismatches: usize) -> PairReport {
         metrics: Some(metrics(mismatches)),
         problem: None,
         cast: None,
+        advice: None,
+    }
+}
+
+fn advice() -> Advice {
+    let tight = |atol: f64| Tightest {
+        atol,
+        rtol: atol * 4.0,
+        scale: atol / 2e-5,
+        ulp: 2048,
+    };
+    Advice {
+        elements: 20,
+        all: tight(2.5e-1),
+        outliers: 0,
+        without_outliers: tight(2.5e-1),
+        noise_floor: Some(NoiseFloor {
+            sources: vec!["tract: a.onnx, decluttered vs optimized".into()],
+            max_abs_err: 0.0,
+            max_rel_err: 0.0,
+            max_ulp: 0,
+        }),
+        floor: Floor::AboveNoiseFloor,
+        above_floor_by: Some(f64::INFINITY),
     }
 }
 
@@ -165,7 +190,10 @@ fn compare_report() -> CompareReport {
         test_data: "m/test_data_set_0".into(),
         samples: 4,
         inputs_matched_by: MatchedBy::Name,
-        outputs: vec![pair("probabilities", "Identity:0", 1)],
+        outputs: vec![PairReport {
+            advice: Some(advice()),
+            ..pair("probabilities", "Identity:0", 1)
+        }],
         outputs_matched_by: MatchedBy::Position,
         layers: vec![dense.clone(), relu, softmax],
         unmatched_a: vec![Layer {
@@ -608,6 +636,7 @@ fn case(mismatches: usize) -> CaseReport {
             tolerance: Preset::Default.tolerance(),
             metrics: metrics(mismatches),
             problem: None,
+            advice: None,
         }],
         loss: Some(LossReport {
             labels: "labels.npy".into(),

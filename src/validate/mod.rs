@@ -26,10 +26,12 @@ pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport};
 pub use error::{ErrorKind, ValidateError};
 pub use report::{CaseReport, InputReport, OutputReport, ShaCheck, Summary, ValidateReport};
 
-use crate::metrics::{Preset, Tolerance, datum_name};
+use crate::metrics::{Metrics, Preset, Tolerance, datum_name, suggest};
 use crate::onnx::TensorLimits;
 use crate::refdata::{self, RefDataError, testset};
-use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head};
+use crate::runtime::{
+    Feed, NoiseSource, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head,
+};
 use crate::verdict::Verdict;
 
 /// Default absolute tolerance of `--expect-loss` gates.
@@ -54,6 +56,8 @@ pub struct ValidateConfig {
     /// The model file's expected sha256 (manifest entries); a difference fails the case.
     pub sha256: Option<String>,
     pub limits: TensorLimits,
+    /// Report the tightest tolerance each output would pass, next to the noise floor.
+    pub suggest_tolerance: bool,
 }
 
 impl ValidateConfig {
@@ -72,6 +76,7 @@ impl ValidateConfig {
             },
             sha256: None,
             limits: TensorLimits::default(),
+            suggest_tolerance: false,
         }
     }
 }
@@ -87,8 +92,18 @@ pub fn validate(cfg: &ValidateConfig) -> Vec<CaseReport> {
 
 /// [`validate`] for a model already opened (the fuzz target and the benchmark), run by tract.
 pub fn validate_model(model: &Arc<OnnxModel>, cfg: &ValidateConfig) -> Vec<CaseReport> {
-    match Tract::default().prepare(model) {
-        Ok(mut runnable) => validate_with(model, runnable.as_mut(), cfg),
+    let prepared = Tract::default().prepare(model).and_then(|runnable| {
+        let noise = if cfg.suggest_tolerance {
+            crate::runtime::noise_sources(model)?
+        } else {
+            Vec::new()
+        };
+        Ok((runnable, noise))
+    });
+    match prepared {
+        Ok((mut runnable, mut noise)) => {
+            validate_with_noise(model, runnable.as_mut(), &mut noise, cfg)
+        }
         Err(e) => vec![CaseReport::error(&model_name(cfg), None, &e.into())],
     }
 }
@@ -97,6 +112,17 @@ pub fn validate_model(model: &Arc<OnnxModel>, cfg: &ValidateConfig) -> Vec<CaseR
 pub fn validate_with(
     model: &OnnxModel,
     runnable: &mut dyn Runnable,
+    cfg: &ValidateConfig,
+) -> Vec<CaseReport> {
+    validate_with_noise(model, runnable, &mut [], cfg)
+}
+
+/// [`validate_with`], measuring the noise floor of `--suggest-tolerance` with `noise`: the same
+/// model computed other ways (named), each run on the same inputs.
+pub fn validate_with_noise(
+    model: &OnnxModel,
+    runnable: &mut dyn Runnable,
+    noise: &mut [NoiseSource],
     cfg: &ValidateConfig,
 ) -> Vec<CaseReport> {
     let name = model_name(cfg);
@@ -124,7 +150,7 @@ pub fn validate_with(
     sets.iter()
         .map(|set| {
             let label = set.display().to_string();
-            match run_case(runnable, cfg, set, labels.as_ref()) {
+            match run_case(runnable, noise, cfg, set, labels.as_ref()) {
                 Ok(mut case) => {
                     if !sha.matches {
                         case.problems.push(format!(
@@ -154,6 +180,7 @@ fn model_name(cfg: &ValidateConfig) -> String {
 
 fn run_case(
     runnable: &mut dyn Runnable,
+    noise: &mut [NoiseSource],
     cfg: &ValidateConfig,
     set_path: &Path,
     labels: Option<&(&Path, ArrayD<f32>)>,
@@ -207,6 +234,21 @@ fn run_case(
         values: outputs,
         bound_as_constants: constants,
     } = runnable.run(&feeds, &fetch)?;
+    // The noise floor: each other way of computing the model against this run's outputs.
+    let mut floors: Vec<Vec<(String, Metrics)>> = vec![Vec::new(); sig.outputs.len()];
+    if cfg.suggest_tolerance {
+        let names = sig.output_names();
+        for (label, other) in noise.iter_mut() {
+            let theirs = other.run(&feeds, &names)?.values;
+            for (i, t) in theirs.iter().enumerate() {
+                if let Ok(m) =
+                    crate::metrics::compare_tensors(&outputs[i], t, &Tolerance::new(0.0, 0.0))
+                {
+                    floors[i].push((label.clone(), m));
+                }
+            }
+        }
+    }
 
     let mut case = CaseReport::empty(
         &cfg.model.display().to_string(),
@@ -253,6 +295,10 @@ fn run_case(
                 r.name, metrics.mismatches, metrics.elements, w.index, w.actual, w.expected
             ));
         }
+        let advice = cfg
+            .suggest_tolerance
+            .then(|| suggest::advise(actual, &r.tensor, &tol, &floors[i]))
+            .flatten();
         case.outputs.push(OutputReport {
             name: r.name.clone(),
             file: r.file.clone(),
@@ -265,6 +311,7 @@ fn run_case(
             tolerance: tol,
             metrics,
             problem: problem.map(|p| p.to_string()),
+            advice,
         });
     }
 

@@ -185,6 +185,9 @@ pub(super) fn render(r: &CompareReport) -> Vec<u8> {
         );
         for o in &c.outputs {
             let _ = writeln!(s, "  output {} ~ {}: {}", o.a, o.b, pair_line(o));
+            if let Some(a) = &o.advice {
+                s.push_str(&super::advice::lines(a, "      "));
+            }
         }
         if !c.layers.is_empty() || !c.unmatched_a.is_empty() || !c.unmatched_b.is_empty() {
             layers(&mut s, c);

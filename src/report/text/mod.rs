@@ -1,5 +1,6 @@
 //! Text for people: what a terminal shows, one file per report.
 
+mod advice;
 mod bench;
 mod compare;
 mod conformance;
