@@ -11,7 +11,9 @@ we know, and rounding-only changes that must never be called a bug, into the com
 - bugs: a nudged Dense weight, a nudged Conv weight, Relu -> LeakyRelu, Sigmoid -> HardSigmoid,
   MaxPool -> AveragePool, a changed scale (Gemm alpha), a transposed square (3x3) Conv kernel;
 - rounding only: one Dense computed in float64 and cast back, a reordered reduction (the input
-  features and the kernel rows permuted together, so the 784-term sums add in another order).
+  features and the kernel rows permuted together, so the 784-term sums add in another order);
+- precision: one Dense computed in float16 and cast back, beyond the tolerance but within
+  float16 rounding (a failing verdict with no first cause).
 
 Our export against the tf2onnx export of the same weights (`models/keras-from-rust-mlp`) is the
 third rounding-only case; it needs no file here.
@@ -20,7 +22,7 @@ Every variant is `DIR/NAME/model.onnx`; `DIR/keras-cnn-50` holds the first 50 of
 reference samples (inputs and TensorFlow's outputs), which its variants run on; `DIR/cases.json` lists each with its base model (the
 reference side B), the test data to run it on, what was changed, and the expected first cause:
 the index in the variant's layer sequence and the reason (`beyond_rounding` or `op_replaced`),
-or null for a rounding-only case. `tests/planted.rs` runs `compare` and `reduce` on every case
+or null for a rounding-only or precision case. `tests/planted.rs` runs `compare` and `reduce` on every case
 through the real binary. The files are committed so that `cargo test` needs no Python; rerun
 this script when a base model changes. Same inputs give the same bytes.
 
@@ -118,8 +120,8 @@ def kernel_transposed(m):
     return "conv 3x3 kernel transposed (kh <-> kw)"
 
 
-def dense_float64(m):
-    """input -> Cast(DOUBLE) -> MatMul, Add on float64 weights -> Cast(FLOAT) -> dense/linear.
+def dense_in(m, np_type, onnx_type, suffix):
+    """input -> Cast(type) -> MatMul, Add on weights of that type -> Cast(FLOAT) -> dense/linear.
 
     MatMul + Add rather than Gemm: tract 0.23 cannot optimize a float64 Gemm with a bias (its
     constant folding builds the beta scale as float32)."""
@@ -128,26 +130,37 @@ def dense_float64(m):
     i = list(g.node).index(gemm)
     for name in ["dense/kernel", "dense/bias"]:
         t = init(g, name)
-        t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float64), name))
+        t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np_type), name))
     nodes = list(g.node)
     nodes[i : i + 1] = [
         helper.make_node(
-            "Cast", ["input"], ["input/f64"], name="dense/CastIn", to=TensorProto.DOUBLE
+            "Cast", ["input"], [f"input/{suffix}"], name="dense/CastIn", to=onnx_type
         ),
         helper.make_node(
-            "MatMul", ["input/f64", "dense/kernel"], ["dense/matmul/f64"], name="dense/MatMul"
+            "MatMul", [f"input/{suffix}", "dense/kernel"], [f"dense/matmul/{suffix}"],
+            name="dense/MatMul",
         ),
         helper.make_node(
-            "Add", ["dense/matmul/f64", "dense/bias"], ["dense/linear/f64"], name="dense/BiasAdd"
+            "Add", [f"dense/matmul/{suffix}", "dense/bias"], [f"dense/linear/{suffix}"],
+            name="dense/BiasAdd",
         ),
         helper.make_node(
-            "Cast", ["dense/linear/f64"], ["dense/linear"], name="dense/CastOut",
+            "Cast", [f"dense/linear/{suffix}"], ["dense/linear"], name="dense/CastOut",
             to=TensorProto.FLOAT,
         ),
     ]
     del g.node[:]
     g.node.extend(nodes)
+
+
+def dense_float64(m):
+    dense_in(m, np.float64, TensorProto.DOUBLE, "f64")
     return "dense/Gemm computed in float64 (Cast in, MatMul + Add on float64 weights, Cast back)"
+
+
+def dense_float16(m):
+    dense_in(m, np.float16, TensorProto.FLOAT16, "f16")
+    return "dense/Gemm computed in float16 (Cast in, MatMul + Add on float16 weights, Cast back)"
 
 
 def dense_reordered(m):
@@ -185,6 +198,9 @@ CASES = [
     ("conv-kernel-transposed", CNN, None, kernel_transposed, (0, "Conv", "beyond_rounding")),
     ("dense-float64", MLP, MLP_DATA, dense_float64, None),
     ("dense-reordered-sum", MLP, MLP_DATA, dense_reordered, None),
+    # float16 loses more than the tolerance allows, but only by float16 rounding: a failing
+    # verdict with no first cause.
+    ("dense-float16", MLP, MLP_DATA, dense_float16, "precision"),
 ]
 
 # Rounding-only pairs that need no new file: (name, A, B, test data, what differs).
@@ -229,9 +245,9 @@ def main() -> int:
                 "b": base,
                 "test_data": data,
                 "change": what,
-                "kind": "bug" if cause else "rounding",
+                "kind": cause if isinstance(cause, str) else "bug" if cause else "rounding",
                 "first_cause": None
-                if cause is None
+                if cause is None or isinstance(cause, str)
                 else {"index": cause[0], "kind": cause[1], "reason": cause[2]},
             }
         )

@@ -210,3 +210,34 @@ fn reduce_writes_nothing_when_nothing_diverges_and_needs_two_onnx_files() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("must be ONNX files"), "{}", r.stderr);
 }
+
+#[test]
+fn a_layer_in_float16_fails_the_tolerance_by_float16_rounding_alone() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c["kind"] == "precision")
+        .expect("the corpus has a float16 case");
+    let (code, v, err) = compare(&case);
+    assert_eq!(
+        code, 1,
+        "float16 loses more than the default tolerance: {err}"
+    );
+    let c = &v["cases"][0];
+    assert!(c["first_cause"].is_null(), "{}", c["first_cause"]);
+    let layers = c["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["cast"], "FLOAT16 -> FLOAT");
+    assert!(
+        (layers[0]["bound"]["unit_roundoff_a"].as_f64().unwrap() / 2f64.powi(-11) - 1.0).abs()
+            < 1e-12
+    );
+    // The Relu after the cast back is fed B's float32 values at the cast's output, not rounded
+    // to float16 at its input: its own error is none.
+    assert_eq!(
+        layers[1]["local"]["metrics"]["max_abs_err"], 0.0,
+        "{}",
+        layers[1]
+    );
+    for l in layers {
+        assert_eq!(l["verdict"], "within_rounding", "{l}");
+    }
+}

@@ -40,9 +40,15 @@ pub struct Cut {
 }
 
 /// The cut computing `output` from `core` (a layer's nodes, or several layers'): the core
-/// nodes plus every plumbing node upstream of them, up to graph inputs, constants and tensors
-/// made by other (non-plumbing) nodes.
-pub fn closure(graph: &GraphProto, core: &[usize], output: &str) -> Cut {
+/// nodes plus every plumbing node upstream of them, up to graph inputs, constants, tensors
+/// made by other (non-plumbing) nodes, and tensors `start` accepts (those the other side has a
+/// value for, so that a `Cast` back from another precision is not cut in front of a layer).
+pub fn closure(
+    graph: &GraphProto,
+    core: &[usize],
+    output: &str,
+    start: &dyn Fn(&str) -> bool,
+) -> Cut {
     let producer: BTreeMap<&str, usize> = graph
         .node
         .iter()
@@ -76,6 +82,7 @@ pub fn closure(graph: &GraphProto, core: &[usize], output: &str) -> Cut {
         }
         match producer.get(t.as_str()) {
             Some(p) if nodes.contains(p) => {}
+            _ if start(&t) => inputs.push(t),
             Some(&p) if is_plumbing(graph.node[p].op_type()) => {
                 nodes.insert(p);
                 let mut more = reads(p);
@@ -250,7 +257,9 @@ impl Context<'_> {
     /// same computation on both sides).
     pub fn assess(&self, layer: &Layer, tensor_b: &str, judge: bool) -> Option<Assessment> {
         let run = self.run.as_ref()?;
-        let c = closure(self.graph, &layer.node_ids, &layer.tensor);
+        let c = closure(self.graph, &layer.node_ids, &layer.tensor, &|t| {
+            self.counterpart.contains_key(t)
+        });
         let mut local = LocalReport {
             nodes: c
                 .nodes
@@ -420,10 +429,14 @@ mod tests {
         g.output("y", DataType::Float, &[Dim::Fixed(1), Dim::Fixed(2)]);
         let m = g.finish(ModelMeta::default());
         let graph = m.graph.as_ref().unwrap();
-        let c = closure(graph, &[4, 5], "y");
+        let none = |_: &str| false;
+        let c = closure(graph, &[4, 5], "y", &none);
         assert_eq!(c.nodes, [1, 2, 3, 4, 5]);
         assert_eq!(c.inputs, ["r"], "stops at the Relu's result");
-        let c = closure(graph, &[0], "r");
+        let c = closure(graph, &[0], "r", &none);
         assert_eq!((c.nodes, c.inputs), (vec![0], vec!["x".to_owned()]));
+        // A tensor the other side has stops the walk early.
+        let c = closure(graph, &[4, 5], "y", &|t| t == "flat");
+        assert_eq!((c.nodes, c.inputs), (vec![4, 5], vec!["flat".to_owned()]));
     }
 }

@@ -466,8 +466,10 @@ struct Probe {
     alignment: layers::Alignment,
     gaps: Vec<cause::Gap>,
     /// Which B tensor stands for which A tensor: inputs, matched layers, ops replaced one for
-    /// one.
+    /// one, and tensors A casts or copies them into (`aliases`).
     counterpart: BTreeMap<String, String>,
+    /// A tensor made from a mapped A tensor by `Cast`/`Identity` only -> that tensor.
+    aliases: BTreeMap<String, String>,
     /// Feeds and fetched tensors by name.
     values_a: BTreeMap<String, Tensor>,
     values_b: BTreeMap<String, Tensor>,
@@ -502,6 +504,11 @@ impl Probe {
         for g in gaps.iter().filter(|g| g.one_to_one) {
             counterpart.insert(layers_a[g.a].tensor.clone(), layers_b[g.b].tensor.clone());
         }
+        let aliases = cast_aliases(&a.graph_proto(), &counterpart);
+        for (alias, origin) in &aliases {
+            let b_name = counterpart[origin].clone();
+            counterpart.insert(alias.clone(), b_name);
+        }
         let probe = |side: &mut Side, plain: &[Tensor], ins: &[Feed], ls: Vec<String>| {
             let fetch = with_fetched(side.output_names(), ls);
             let values = side.run(ins, &fetch)?;
@@ -516,7 +523,9 @@ impl Probe {
             .iter()
             .map(|p| p.0)
             .chain(gaps.iter().map(|g| g.a));
-        let (values_a, changed_a) = probe(a, plain_a, &inputs.a, tensors(&layers_a, &mut idx_a))?;
+        let mut fetch_a = tensors(&layers_a, &mut idx_a);
+        fetch_a.extend(aliases.keys().cloned());
+        let (values_a, changed_a) = probe(a, plain_a, &inputs.a, fetch_a)?;
         let mut idx_b = alignment
             .pairs
             .iter()
@@ -529,6 +538,7 @@ impl Probe {
             alignment,
             gaps,
             counterpart,
+            aliases,
             values_a,
             values_b,
             changed_outputs: changed_a || changed_b,
@@ -556,6 +566,32 @@ impl Probe {
             tolerance,
         }
     }
+}
+
+/// Tensors of `graph` made from a `mapped` tensor through `Cast` and `Identity` nodes only,
+/// each with the mapped tensor it comes from. A layer after a `Cast` back from another precision
+/// then starts from B's value at the cast's output, not at its input: feeding B's float32
+/// value into a float16 tensor would round it, an error that is not the next layer's.
+fn cast_aliases(graph: &GraphProto, mapped: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut aliases = BTreeMap::new();
+    // Nodes are in topological order, so one pass follows chains.
+    for n in &graph.node {
+        let (Some(input), Some(output)) = (n.input.first(), n.output.first()) else {
+            continue;
+        };
+        if !matches!(n.op_type(), "Cast" | "Identity") || mapped.contains_key(output) {
+            continue;
+        }
+        let origin = if mapped.contains_key(input) {
+            Some(input.clone())
+        } else {
+            aliases.get(input).cloned()
+        };
+        if let Some(origin) = origin {
+            aliases.insert(output.clone(), origin);
+        }
+    }
+    aliases
 }
 
 /// The runtime that runs side A's cuts: the one that runs side A (tract for ONNX files).
@@ -616,6 +652,7 @@ fn compare_case(
             alignment: layers::align(&[], &[]),
             gaps: Vec::new(),
             counterpart: BTreeMap::new(),
+            aliases: BTreeMap::new(),
             values_a: BTreeMap::new(),
             values_b: BTreeMap::new(),
             changed_outputs: false,

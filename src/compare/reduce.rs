@@ -278,7 +278,17 @@ pub fn reduce(cfg: &ReduceConfig) -> Result<ReduceReport, CompareError> {
         let core: Vec<usize> = (first..=end_a)
             .flat_map(|i| la[i].node_ids.iter().copied())
             .collect();
-        let cut = closure(&graph_a, &core, &la[end_a].tensor);
+        // Start from any tensor B has a value for, except the window's own results.
+        let inside: BTreeSet<&str> = (first..=end_a).map(|i| la[i].tensor.as_str()).collect();
+        let start = |t: &str| {
+            probe.counterpart.contains_key(t)
+                && !inside.contains(t)
+                && !probe
+                    .aliases
+                    .get(t)
+                    .is_some_and(|o| inside.contains(o.as_str()))
+        };
+        let cut = closure(&graph_a, &core, &la[end_a].tensor, &start);
         let mut attempt = Attempt {
             first,
             last: end_a,
@@ -328,7 +338,7 @@ pub fn reduce(cfg: &ReduceConfig) -> Result<ReduceReport, CompareError> {
         .flat_map(|i| lb[i].node_ids.iter().copied())
         .collect();
     let mut piece_b = {
-        let c = closure(&graph_b, &core_b, &lb[end_b].tensor);
+        let c = closure(&graph_b, &core_b, &lb[end_b].tensor, &|_| false);
         Piece {
             from: c.inputs.clone(),
             cut: c,

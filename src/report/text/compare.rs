@@ -51,11 +51,22 @@ pub(crate) fn local_line(l: &LayerPair) -> Option<String> {
     Some(s)
 }
 
+/// A ratio readable at any size: `0`, `3.1e-4`, `0.412`, `41.024`.
+fn ratio_text(r: f64) -> String {
+    if r == 0.0 {
+        "0".to_owned()
+    } else if r < 1e-2 {
+        format!("{r:.1e}")
+    } else {
+        format!("{r:.3}")
+    }
+}
+
 fn verdict_text(l: &LayerPair) -> String {
     let ratio = l.rounding_ratio.unwrap_or(0.0);
     match (l.verdict, &l.bound) {
         (RoundingVerdict::BeyondRounding, Some(b)) => {
-            let mut s = format!("BEYOND ROUNDING x{ratio:.3}");
+            let mut s = format!("BEYOND ROUNDING x{}", ratio_text(ratio));
             if let Some(w) = &b.worst {
                 let _ = write!(
                     s,
@@ -66,8 +77,10 @@ fn verdict_text(l: &LayerPair) -> String {
             s
         }
         (RoundingVerdict::WithinRounding, Some(b)) => format!(
-            "within rounding: {ratio:.3} of the bound ({}, up to {:.3e})",
-            b.formula, b.max
+            "within rounding: {} of the bound ({}, up to {:.3e})",
+            ratio_text(ratio),
+            b.formula,
+            b.max
         ),
         (RoundingVerdict::NoBound, _) => {
             format!("no rounding bound for {}: tolerance only", l.kind)
@@ -79,12 +92,12 @@ fn verdict_text(l: &LayerPair) -> String {
 pub(crate) fn cause_line(c: &FirstCause) -> String {
     match c.reason {
         CauseReason::BeyondRounding => format!(
-            "layer {} ({}) {} ~ {}: its local error is {:.3}x the rounding bound",
+            "layer {} ({}) {} ~ {}: its local error is {}x the rounding bound",
             c.index,
             c.kind,
             c.a,
             c.b,
-            c.rounding_ratio.unwrap_or(f64::NAN)
+            ratio_text(c.rounding_ratio.unwrap_or(f64::NAN))
         ),
         CauseReason::OpReplaced => format!(
             "layer {}: {} in A where B has {} ({} ~ {}), computing other values",
