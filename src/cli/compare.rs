@@ -25,7 +25,9 @@ pub(super) struct CompareArgs {
     /// validate). Repeatable. Default: the test sets beside the ONNX side.
     #[arg(long = "test-data", value_name = "PATH")]
     test_data: Vec<PathBuf>,
-    /// Also compare every layer matched by structure and name the first diverging one.
+    /// Also compare every layer matched by structure, run each of A's layers alone on B's
+    /// tensors and judge its own error against its float rounding bound; name the first
+    /// diverging layer and the first cause (a layer beyond rounding, or a replaced op).
     #[arg(long)]
     layers: bool,
     /// Print the tightest atol/rtol/ULP each output would pass (and without the worst 0.1%),

@@ -44,7 +44,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Describe an ONNX file: versions, inputs/outputs, operators, parameters, metadata, sha256.
     Inspect(validate::InspectArgs),
-    /// Run two implementations of a model on the same inputs; with --layers, find where they diverge.
+    /// Run two implementations of a model on the same inputs; with --layers, find where they
+    /// diverge and which layer causes it (its own error beyond float rounding, or a replaced op).
     Compare(compare::CompareArgs),
     /// Cut a model that diverges from a reference down to the smallest diverging piece, and
     /// write it with its reference data (backend-test layout) for a bug report.

@@ -506,7 +506,7 @@ pub fn reduce(cfg: &ReduceConfig) -> Result<ReduceReport, CompareError> {
 }
 
 fn reproduce_commands(cfg: &ReduceConfig) -> Vec<String> {
-    let tol = if cfg.tolerance_name == "default" && !cfg.tolerance.allow_nonfinite {
+    let mut tol = if cfg.tolerance_name == "default" {
         String::new()
     } else {
         format!(
@@ -514,6 +514,9 @@ fn reproduce_commands(cfg: &ReduceConfig) -> Vec<String> {
             cfg.tolerance.atol, cfg.tolerance.rtol
         )
     };
+    if cfg.tolerance.allow_nonfinite {
+        tol.push_str(" --allow-nonfinite");
+    }
     let dir = cfg.out.display();
     vec![
         format!("onnx-parity validate {dir}/model.onnx{tol}"),
