@@ -1,9 +1,9 @@
 //! `reduce`: the smallest piece of A's graph that still diverges from B, written as a model
 //! with its reference data in the ONNX backend-test layout, ready to attach to a bug report.
 //!
-//! How: one run of each side fetches every layer's result ([`super::Probe`]), which stands in
-//! for bisecting over prefixes of the graph: the first layer of A (in graph order) whose result
-//! differs from its counterpart in B beyond tolerance ends the search window. The window then
+//! How: one run of each side fetches every layer's result (the probe `compare` makes), which
+//! stands in for bisecting over prefixes of the graph: the first layer of A (in graph order)
+//! whose result differs from its counterpart in B beyond tolerance ends the search window. The window then
 //! shrinks from the front: the cut computing that layer from layers ever closer to it, fed B's
 //! tensors at the cut ([`super::local`]), smallest first, until one still diverges; then the
 //! plumbing in front of the layer's own nodes is dropped when B has the tensors right at the
