@@ -1,13 +1,23 @@
 //! `compare`: two implementations of one model on the same inputs, output by output and, with
-//! `--layers`, layer by layer, naming the first layer where they diverge.
+//! `--layers`, layer by layer: where they diverge, and which layer causes it.
 //!
 //! A side is an ONNX file (run by tract, with every dim bound from the inputs) or a training run
-//! folder holding `weights.npz` (the trained burn graph rebuilt from those weights). Layers are
-//! found by structure ([`layers`]) and aligned by kind, so exporters that spell a layer
-//! differently still line up. Intermediate tensors are fetched from the same run as the outputs;
-//! a second run without them checks that fetching them changed nothing. The tract-internal
-//! difference between the decluttered and the optimized graph is measured separately, so a
-//! difference can be traced to the graph or to tract's optimizer.
+//! folder holding `weights.npz` (the trained burn graph rebuilt from those weights). The stages,
+//! one module each:
+//!
+//! - [`layers`]: each graph as semantic layers found by structure, aligned by kind, so exporters
+//!   that spell a layer differently still line up;
+//! - [`local`]: each of A's layers cut out and run alone on B's tensors, its own error apart
+//!   from what it inherited;
+//! - [`bound`]: the float rounding bound of that local error, from the layer's actual inputs;
+//! - [`cause`]: the first layer beyond rounding, or the first op replaced by another;
+//! - [`reduce`]: the smallest cut of A that still diverges, written for a bug report.
+//!
+//! This file runs them in order. Outputs come from runs that fetch nothing else; the layers
+//! from a second run per side that fetches every layer's result (a runtime that computes
+//! differently when asked for intermediates is reported, not failed). The difference between
+//! tract's decluttered and optimized graph is measured separately, so a difference can be traced
+//! to the graph or to tract's optimizer.
 //!
 //! Like `validate`, a divergence is data (status `fail`); `Err` means it could not run.
 
@@ -545,6 +555,21 @@ impl Probe {
         })
     }
 
+    /// No layers (without `--layers`).
+    fn none() -> Self {
+        Probe {
+            layers_a: Vec::new(),
+            layers_b: Vec::new(),
+            alignment: layers::align(&[], &[]),
+            gaps: Vec::new(),
+            counterpart: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            values_a: BTreeMap::new(),
+            values_b: BTreeMap::new(),
+            changed_outputs: false,
+        }
+    }
+
     /// The local-run context over these values, running A's cuts on `runtime`.
     fn context<'a>(
         &'a self,
@@ -606,7 +631,6 @@ fn compare_case(
     inputs: &Inputs,
 ) -> Result<CaseComparison, CompareError> {
     let tol = &cfg.tolerance;
-    let (in_a, in_b) = (&inputs.a[..], &inputs.b[..]);
     let (out_a, out_b) = (a.output_names(), b.output_names());
     if out_a.len() != out_b.len() {
         return Err(side_err(
@@ -625,117 +649,28 @@ fn compare_case(
 
     // Outputs come from runs that fetch nothing else: a runtime may compute differently when
     // asked for intermediate tensors (fusing less, say), and the outputs are what users get.
-    let plain_a = a.run(in_a, &out_a)?;
-    let plain_b = b.run(in_b, &out_b)?;
-    let outputs: Vec<PairReport> = pairs
+    let plain_a = a.run(&inputs.a, &out_a)?;
+    let plain_b = b.run(&inputs.b, &out_b)?;
+    let output = |names: &[String], values: &[Tensor], n: &String| {
+        values[names.iter().position(|x| x == n).expect("an output")].clone()
+    };
+    let mut outputs: Vec<PairReport> = pairs
         .iter()
         .map(|(na, nb)| {
-            let value = |names: &[String], values: &[Tensor], n: &String| {
-                values[names.iter().position(|x| x == n).expect("an output")].clone()
-            };
-            PairReport::new(
-                na,
-                nb,
-                &value(&out_a, &plain_a, na),
-                &value(&out_b, &plain_b, nb),
-                tol,
-            )
+            let (va, vb) = (output(&out_a, &plain_a, na), output(&out_b, &plain_b, nb));
+            PairReport::new(na, nb, &va, &vb, tol)
         })
         .collect();
 
     let probe = if cfg.layers {
         Probe::run(a, b, inputs, &plain_a, &plain_b)?
     } else {
-        Probe {
-            layers_a: Vec::new(),
-            layers_b: Vec::new(),
-            alignment: layers::align(&[], &[]),
-            gaps: Vec::new(),
-            counterpart: BTreeMap::new(),
-            aliases: BTreeMap::new(),
-            values_a: BTreeMap::new(),
-            values_b: BTreeMap::new(),
-            changed_outputs: false,
-        }
+        Probe::none()
     };
-    let Probe {
-        layers_a,
-        layers_b,
-        alignment,
-        gaps,
-        values_a,
-        values_b,
-        ..
-    } = &probe;
     let runtime_a = cut_runtime(a);
     let graph_a = a.graph_proto();
     let ctx = probe.context(a.onnx.as_ref(), runtime_a.as_ref(), &graph_a, *tol);
-    let assess = |l: &Layer, tensor_b: &str, judge: bool, index: usize| {
-        let ctx = local::Context {
-            run: ctx.run.as_ref().map(|r| local::CutRun {
-                model: r.model,
-                runtime: r.runtime,
-                label: format!("{} [cut: layer {index}]", r.model.path.display()),
-            }),
-            ..ctx
-        };
-        ctx.assess(l, tensor_b, judge)
-    };
-
-    let mut layer_pairs = Vec::new();
-    for &(ia, ib) in &alignment.pairs {
-        let (la, lb) = (&layers_a[ia], &layers_b[ib]);
-        let pair = PairReport::in_reference_type(
-            &la.tensor,
-            &lb.tensor,
-            &values_a[&la.tensor],
-            &values_b[&lb.tensor],
-            tol,
-        );
-        let assessed = assess(la, &lb.tensor, true, ia);
-        layer_pairs.push(LayerPair {
-            index: ia,
-            kind: la.kind.clone(),
-            nodes_a: la.nodes.clone(),
-            nodes_b: lb.nodes.clone(),
-            pair,
-            rounding_ratio: assessed.as_ref().and_then(|x| x.rounding_ratio),
-            verdict: assessed
-                .as_ref()
-                .map_or(RoundingVerdict::NotComputed, |x| x.verdict),
-            bound: assessed.as_ref().and_then(|x| x.bound.clone()),
-            local: assessed.map(|x| x.local),
-        });
-    }
-    let replaced: Vec<Replacement> = gaps
-        .iter()
-        .map(|g| {
-            let (la, lb) = (&layers_a[g.a], &layers_b[g.b]);
-            let pair = PairReport::in_reference_type(
-                &la.tensor,
-                &lb.tensor,
-                &values_a[&la.tensor],
-                &values_b[&lb.tensor],
-                tol,
-            );
-            let local = assess(la, &lb.tensor, false, g.a).map(|x| x.local);
-            let diverges = match local.as_ref().and_then(|l| l.metrics.as_ref()) {
-                Some(m) => !m.passed(),
-                None => !pair.passed(),
-            };
-            Replacement {
-                index: g.a,
-                index_b: g.b,
-                kind: la.kind.clone(),
-                kind_b: lb.kind.clone(),
-                nodes_a: la.nodes.clone(),
-                nodes_b: lb.nodes.clone(),
-                pair,
-                local,
-                diverges,
-            }
-        })
-        .collect();
+    let (layer_pairs, replaced) = judge_layers(&probe, &ctx);
     let first_divergence = layer_pairs.iter().find_map(|l| {
         let m = l.pair.metrics.as_ref().filter(|m| !m.passed())?;
         Some(Divergence {
@@ -749,50 +684,27 @@ fn compare_case(
     });
     let first_cause = cause::first_cause(&layer_pairs, &replaced);
 
-    let mut stages = Vec::new();
-    for (side, values, ins) in [(&*a, &plain_a, in_a), (&*b, &plain_b, in_b)] {
-        if let Some(model) = &side.onnx {
-            let outs = side.output_names();
-            let mut decluttered = Tract {
-                stage: Stage::Decluttered,
-            }
-            .prepare(model)?;
-            let decl = decluttered.run(ins, &outs)?.values;
-            let exact = Tolerance::new(0.0, 0.0);
-            stages.push(StageDelta {
-                side: side.label(),
-                outputs: outs
-                    .iter()
-                    .zip(&decl)
-                    .zip(values.iter())
-                    .map(|((n, d), o)| PairReport::new(n, n, o, d, &exact))
-                    .collect(),
-            });
-        }
-    }
-    let mut outputs = outputs;
+    let (stage_a, stage_b) = (
+        stage_delta(a, &plain_a, &inputs.a)?,
+        stage_delta(b, &plain_b, &inputs.b)?,
+    );
     if cfg.suggest_tolerance {
-        let value = |names: &[String], values: &[Tensor], n: &String| {
-            values[names.iter().position(|x| x == n).expect("an output")].clone()
-        };
+        // The noise floor: each ONNX side's decluttered graph against its optimized one.
         for (o, (na, nb)) in outputs.iter_mut().zip(&pairs) {
-            let noise: Vec<(String, Metrics)> = stages
-                .iter()
-                .filter_map(|st| {
-                    let name = if st.side == a.label() { na } else { nb };
+            let noise: Vec<(String, Metrics)> = [(&stage_a, na), (&stage_b, nb)]
+                .into_iter()
+                .filter_map(|(st, name)| {
+                    let st = st.as_ref()?;
                     let m = st.outputs.iter().find(|p| &&p.a == name)?.metrics.clone()?;
                     Some((format!("{}, decluttered vs optimized", st.side), m))
                 })
                 .collect();
-            o.advice = suggest::advise(
-                &value(&out_a, &plain_a, na),
-                &value(&out_b, &plain_b, nb),
-                tol,
-                &noise,
-            );
+            let (va, vb) = (output(&out_a, &plain_a, na), output(&out_b, &plain_b, nb));
+            o.advice = suggest::advise(&va, &vb, tol, &noise);
         }
     }
     let ok = outputs.iter().all(PairReport::passed) && first_divergence.is_none();
+    let unmatched = |ls: &[Layer], idx: &[usize]| idx.iter().map(|&i| ls[i].clone()).collect();
     Ok(CaseComparison {
         test_data: inputs.set.display().to_string(),
         samples: inputs.samples(),
@@ -800,21 +712,107 @@ fn compare_case(
         outputs,
         outputs_matched_by,
         layers: layer_pairs,
-        unmatched_a: alignment
-            .unmatched_a
-            .iter()
-            .map(|&i| layers_a[i].clone())
-            .collect(),
-        unmatched_b: alignment
-            .unmatched_b
-            .iter()
-            .map(|&i| layers_b[i].clone())
-            .collect(),
+        unmatched_a: unmatched(&probe.layers_a, &probe.alignment.unmatched_a),
+        unmatched_b: unmatched(&probe.layers_b, &probe.alignment.unmatched_b),
         replaced,
         first_divergence,
         first_cause,
         probes_changed_outputs: probe.changed_outputs,
-        stages,
+        stages: stage_a.into_iter().chain(stage_b).collect(),
         status: Verdict::of(ok),
     })
+}
+
+/// Every matched layer (accumulated and local error, rounding verdict) and every replaced op.
+fn judge_layers(probe: &Probe, ctx: &local::Context<'_>) -> (Vec<LayerPair>, Vec<Replacement>) {
+    let (la, lb) = (&probe.layers_a, &probe.layers_b);
+    let tol = ctx.tolerance;
+    let accumulated = |ia: usize, ib: usize| {
+        let (ta, tb) = (&la[ia].tensor, &lb[ib].tensor);
+        PairReport::in_reference_type(ta, tb, &probe.values_a[ta], &probe.values_b[tb], &tol)
+    };
+    let assess = |ia: usize, ib: usize, judge: bool| {
+        let ctx = local::Context {
+            run: ctx.run.as_ref().map(|r| local::CutRun {
+                model: r.model,
+                runtime: r.runtime,
+                label: format!("{} [cut: layer {ia}]", r.model.path.display()),
+            }),
+            ..*ctx
+        };
+        ctx.assess(&la[ia], &lb[ib].tensor, judge)
+    };
+    let layers = probe
+        .alignment
+        .pairs
+        .iter()
+        .map(|&(ia, ib)| {
+            let assessed = assess(ia, ib, true);
+            LayerPair {
+                index: ia,
+                kind: la[ia].kind.clone(),
+                nodes_a: la[ia].nodes.clone(),
+                nodes_b: lb[ib].nodes.clone(),
+                pair: accumulated(ia, ib),
+                rounding_ratio: assessed.as_ref().and_then(|x| x.rounding_ratio),
+                verdict: assessed
+                    .as_ref()
+                    .map_or(RoundingVerdict::NotComputed, |x| x.verdict),
+                bound: assessed.as_ref().and_then(|x| x.bound.clone()),
+                local: assessed.map(|x| x.local),
+            }
+        })
+        .collect();
+    let replaced = probe
+        .gaps
+        .iter()
+        .map(|g| {
+            let pair = accumulated(g.a, g.b);
+            let local = assess(g.a, g.b, false).map(|x| x.local);
+            let diverges = match local.as_ref().and_then(|l| l.metrics.as_ref()) {
+                Some(m) => !m.passed(),
+                None => !pair.passed(),
+            };
+            Replacement {
+                index: g.a,
+                index_b: g.b,
+                kind: la[g.a].kind.clone(),
+                kind_b: lb[g.b].kind.clone(),
+                nodes_a: la[g.a].nodes.clone(),
+                nodes_b: lb[g.b].nodes.clone(),
+                pair,
+                local,
+                diverges,
+            }
+        })
+        .collect();
+    (layers, replaced)
+}
+
+/// tract's decluttered graph against its optimized one on an ONNX side's outputs (`None` for
+/// other sides).
+fn stage_delta(
+    side: &Side,
+    optimized: &[Tensor],
+    inputs: &[Feed],
+) -> Result<Option<StageDelta>, CompareError> {
+    let Some(model) = &side.onnx else {
+        return Ok(None);
+    };
+    let outs = side.output_names();
+    let mut decluttered = Tract {
+        stage: Stage::Decluttered,
+    }
+    .prepare(model)?;
+    let decl = decluttered.run(inputs, &outs)?.values;
+    let exact = Tolerance::new(0.0, 0.0);
+    Ok(Some(StageDelta {
+        side: side.label(),
+        outputs: outs
+            .iter()
+            .zip(&decl)
+            .zip(optimized)
+            .map(|((n, d), o)| PairReport::new(n, n, o, d, &exact))
+            .collect(),
+    }))
 }
