@@ -10,8 +10,8 @@
 //!    burn-import's code, recorded reference data.
 //! 4. [`metrics`]: named tolerances and how two tensors differ.
 //! 5. The commands, each a library call: [`pipeline`] (`demo`, `train`), [`validate`],
-//!    [`compare`], [`matrix`], [`conformance`], [`inspect`], [`bench`]; each reaches a
-//!    [`verdict::Verdict`].
+//!    [`compare`] (and its `reduce`), [`matrix`], [`conformance`], [`inspect`], [`bench`]; each
+//!    reaches a [`verdict::Verdict`].
 //! 6. [`report`] renders any command's result in any format; [`artifacts`] writes files; [`cli`]
 //!    only parses flags.
 //!

@@ -25,9 +25,15 @@ pub(super) struct CompareArgs {
     /// validate). Repeatable. Default: the test sets beside the ONNX side.
     #[arg(long = "test-data", value_name = "PATH")]
     test_data: Vec<PathBuf>,
-    /// Also compare every layer matched by structure and name the first diverging one.
+    /// Also compare every layer matched by structure, run each of A's layers alone on B's
+    /// tensors and judge its own error against its float rounding bound; name the first
+    /// diverging layer and the first cause (a layer beyond rounding, or a replaced op).
     #[arg(long)]
     layers: bool,
+    /// Print the tightest atol/rtol/ULP each output would pass (and without the worst 0.1%),
+    /// next to the noise floor: each ONNX side's unoptimized graph against its optimized one.
+    #[arg(long)]
+    suggest_tolerance: bool,
     #[command(flatten)]
     tol: ToleranceArgs,
     /// Report format on stdout (or in --report FILE).
@@ -45,6 +51,7 @@ pub(super) fn run_compare(args: &CompareArgs) -> Result<Verdict> {
         b: args.b.clone(),
         test_data: args.test_data.clone(),
         layers: args.layers,
+        suggest_tolerance: args.suggest_tolerance,
         tolerance,
         tolerance_name,
         limits: TensorLimits::default(),

@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod compare;
 mod matrix;
+mod reduce;
 mod train;
 mod validate;
 
@@ -43,8 +44,12 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Describe an ONNX file: versions, inputs/outputs, operators, parameters, metadata, sha256.
     Inspect(validate::InspectArgs),
-    /// Run two implementations of a model on the same inputs; with --layers, find where they diverge.
+    /// Run two implementations of a model on the same inputs; with --layers, find where they
+    /// diverge and which layer causes it (its own error beyond float rounding, or a replaced op).
     Compare(compare::CompareArgs),
+    /// Cut a model that diverges from a reference down to the smallest diverging piece, and
+    /// write it with its reference data (backend-test layout) for a bug report.
+    Reduce(reduce::ReduceArgs),
     /// Run validate over a folder of ONNX node tests and count pass/fail/unsupported.
     Conformance(validate::ConformanceArgs),
     /// Run every runtime (TensorFlow's recorded outputs, burn, tract, burn-import) on the same
@@ -65,6 +70,7 @@ pub fn run(cli: Cli) -> Result<Verdict> {
         Command::Inspect(args) => validate::run_inspect(args),
         Command::Conformance(args) => validate::run_conformance(args),
         Command::Compare(args) => compare::run_compare(args),
+        Command::Reduce(args) => reduce::run_reduce(args),
         Command::Matrix(args) => matrix::run_matrix(args),
         Command::Bench(args) => bench::run_bench(args),
     }

@@ -30,7 +30,7 @@ pub(super) struct ValidateArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "model", "test_data", "labels", "loss_output", "atol", "rtol", "output_tol",
         "allow_nonfinite", "expect_loss", "expect_logits_loss", "expect_probs_loss",
-        "expect_sklearn_loss", "outputs",
+        "expect_sklearn_loss", "outputs", "suggest_tolerance",
     ])]
     manifest: Option<PathBuf>,
     /// Reference data: a test_data_set_N folder (input_K.pb / output_K.pb), a folder of
@@ -70,6 +70,10 @@ pub(super) struct ValidateArgs {
     /// Absolute tolerance of the expected-loss checks.
     #[arg(long, value_name = "ATOL", default_value_t = DEFAULT_LOSS_TOL)]
     loss_tol: f64,
+    /// Print the tightest atol/rtol/ULP each output would pass (and without the worst 0.1%),
+    /// next to the noise floor: tract's unoptimized graph against its optimized one.
+    #[arg(long)]
+    suggest_tolerance: bool,
     /// Report format on stdout (or in --report FILE).
     #[arg(long, value_parser = format_parser(ReportKind::Validate), default_value = "text")]
     format: String,
@@ -169,6 +173,7 @@ impl ValidateArgs {
             tolerance_name,
             output_tolerances,
             expect,
+            suggest_tolerance: self.suggest_tolerance,
             ..ValidateConfig::new(model)
         })
     }

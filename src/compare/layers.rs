@@ -49,6 +49,14 @@ pub struct Layer {
     pub kind: LayerKind,
     pub tensor: String,
     pub nodes: Vec<String>,
+    /// The same nodes as indices into the main graph's node list.
+    #[serde(skip)]
+    pub node_ids: Vec<usize>,
+}
+
+/// Ops that move or relabel data without computing new values: not layers.
+pub fn is_plumbing(op: &str) -> bool {
+    PLUMBING.contains(&op)
 }
 
 /// Ops that move or relabel data without computing new values; they are not layers.
@@ -70,7 +78,7 @@ const PLUMBING: &[&str] = &[
     "Expand",
 ];
 
-fn node_label(n: &NodeProto, index: usize) -> String {
+pub(crate) fn node_label(n: &NodeProto, index: usize) -> String {
     match n.name() {
         "" => format!("#{index} ({})", n.op_type()),
         name => name.to_string(),
@@ -120,11 +128,12 @@ pub fn layers(model: &ModelProto) -> Vec<Layer> {
         let Some(first_output) = n.output.first() else {
             continue;
         };
-        let (kind, tensor, nodes) = match n.op_type() {
+        let (kind, tensor, nodes, node_ids) = match n.op_type() {
             "Gemm" => (
                 LayerKind::Dense,
                 first_output.clone(),
                 vec![node_label(n, i)],
+                vec![i],
             ),
             op @ ("MatMul" | "Conv") => {
                 let kind = if op == "MatMul" {
@@ -140,21 +149,24 @@ pub fn layers(model: &ModelProto) -> Vec<Layer> {
                             kind,
                             add.output[0].clone(),
                             vec![node_label(n, i), node_label(add, j)],
+                            vec![i, j],
                         )
                     }
-                    None => (kind, first_output.clone(), vec![node_label(n, i)]),
+                    None => (kind, first_output.clone(), vec![node_label(n, i)], vec![i]),
                 }
             }
             op => (
                 LayerKind::Op(op.to_string()),
                 first_output.clone(),
                 vec![node_label(n, i)],
+                vec![i],
             ),
         };
         out.push(Layer {
             kind,
             tensor,
             nodes,
+            node_ids,
         });
     }
     out

@@ -1,29 +1,49 @@
 //! `compare`: two implementations of one model on the same inputs, output by output and, with
-//! `--layers`, layer by layer, naming the first layer where they diverge.
+//! `--layers`, layer by layer: where they diverge, and which layer causes it.
 //!
 //! A side is an ONNX file (run by tract, with every dim bound from the inputs) or a training run
-//! folder holding `weights.npz` (the trained burn graph rebuilt from those weights). Layers are
-//! found by structure ([`layers`]) and aligned by kind, so exporters that spell a layer
-//! differently still line up. Intermediate tensors are fetched from the same run as the outputs;
-//! a second run without them checks that fetching them changed nothing. The tract-internal
-//! difference between the decluttered and the optimized graph is measured separately, so a
-//! difference can be traced to the graph or to tract's optimizer.
+//! folder holding `weights.npz` (the trained burn graph rebuilt from those weights). The stages,
+//! one module each:
+//!
+//! - [`layers`]: each graph as semantic layers found by structure, aligned by kind, so exporters
+//!   that spell a layer differently still line up;
+//! - [`local`]: each of A's layers cut out and run alone on B's tensors, its own error apart
+//!   from what it inherited;
+//! - [`bound`]: the float rounding bound of that local error, from the layer's actual inputs;
+//! - [`cause`]: the first layer beyond rounding, or the first op replaced by another;
+//! - [`reduce`]: the smallest cut of A that still diverges, written for a bug report.
+//!
+//! This file runs them in order. Outputs come from runs that fetch nothing else; the layers
+//! from a second run per side that fetches every layer's result (a runtime that computes
+//! differently when asked for intermediates is reported, not failed). The difference between
+//! tract's decluttered and optimized graph is measured separately, so a difference can be traced
+//! to the graph or to tract's optimizer.
 //!
 //! Like `validate`, a divergence is data (status `fail`); `Err` means it could not run.
 
+pub mod bound;
+pub mod cause;
 pub mod layers;
+pub mod local;
+pub mod reduce;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 use tract_onnx::prelude::Tensor;
 
+use self::bound::{BoundReport, RoundingVerdict};
+use self::cause::{FirstCause, Replacement};
 use self::layers::{Layer, LayerKind};
+use self::local::LocalReport;
 use crate::loss::Head;
+use crate::metrics::suggest::{self, Advice};
 use crate::metrics::{Metrics, Tolerance, compare_tensors};
 use crate::model::npz;
 use crate::onnx::TensorLimits;
+use crate::onnx::pb::GraphProto;
 use crate::refdata::{MatchedBy, RefDataError, testset};
 use crate::runtime::{
     BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Stage, Tract, head,
@@ -38,6 +58,8 @@ pub struct CompareConfig {
     /// Test sets (as `validate --test-data` takes them); empty: those beside the ONNX side.
     pub test_data: Vec<PathBuf>,
     pub layers: bool,
+    /// Also give each output the tightest tolerance it would pass, next to the noise floor.
+    pub suggest_tolerance: bool,
     pub tolerance: Tolerance,
     pub tolerance_name: String,
     pub limits: TensorLimits,
@@ -125,6 +147,14 @@ impl Side {
         self.runnable.signature().output_names()
     }
 
+    /// The main graph of the ONNX model the side computes (empty when it has none).
+    fn graph_proto(&self) -> GraphProto {
+        self.runnable
+            .graph()
+            .and_then(|m| m.graph.clone())
+            .unwrap_or_default()
+    }
+
     fn layers(&self) -> Vec<Layer> {
         self.runnable
             .graph()
@@ -148,9 +178,17 @@ pub struct PairReport {
     pub metrics: Option<Metrics>,
     /// Set when the tensors cannot be compared element by element (dtype or layout differs).
     pub problem: Option<String>,
+    /// A conversion of A's value to B's float type made before comparing (`"DOUBLE -> FLOAT"`:
+    /// a layer computed in another precision is judged in the reference's).
+    pub cast: Option<String>,
+    /// With `--suggest-tolerance` (outputs): the tightest tolerance that passes, and the noise
+    /// floor (each ONNX side's decluttered graph against its optimized one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
 }
 
 impl PairReport {
+    /// A against B in the same element type (outputs: a type difference is a failure).
     fn new(a: &str, b: &str, ta: &Tensor, tb: &Tensor, tol: &Tolerance) -> Self {
         let (metrics, problem) = match compare_tensors(ta, tb, tol) {
             Ok(m) => (Some(m), None),
@@ -163,6 +201,27 @@ impl PairReport {
             shape_b: tb.shape().to_vec(),
             metrics,
             problem,
+            cast: None,
+            advice: None,
+        }
+    }
+
+    /// A against B after casting A to B's float type when they differ (layers).
+    fn in_reference_type(a: &str, b: &str, ta: &Tensor, tb: &Tensor, tol: &Tolerance) -> Self {
+        let (metrics, cast) = local::compare_as_reference(ta, tb, tol);
+        let (metrics, problem) = match metrics {
+            Ok(m) => (Some(m), None),
+            Err(e) => (None, Some(e)),
+        };
+        Self {
+            a: a.into(),
+            b: b.into(),
+            shape_a: ta.shape().to_vec(),
+            shape_b: tb.shape().to_vec(),
+            metrics,
+            problem,
+            cast,
+            advice: None,
         }
     }
 
@@ -171,7 +230,8 @@ impl PairReport {
     }
 }
 
-/// A matched layer pair.
+/// A matched layer pair: its accumulated difference (as the whole graphs compute it), its
+/// local error (A's layer on B's inputs) and what rounding says about that.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerPair {
     /// Position in A's layer sequence.
@@ -181,6 +241,13 @@ pub struct LayerPair {
     pub nodes_b: Vec<String>,
     #[serde(flatten)]
     pub pair: PairReport,
+    /// `None` when side A is not an ONNX file: its layers cannot run alone.
+    pub local: Option<LocalReport>,
+    pub bound: Option<BoundReport>,
+    /// The local error over the bound at the element where that ratio is largest.
+    #[serde(serialize_with = "crate::metrics::serialize_opt_f64")]
+    pub rounding_ratio: Option<f64>,
+    pub verdict: RoundingVerdict,
 }
 
 /// The first matched layer, in graph order, whose values break the tolerance.
@@ -207,15 +274,21 @@ pub struct CaseComparison {
     pub test_data: String,
     pub samples: usize,
     pub inputs_matched_by: MatchedBy,
-    /// Final outputs: A (actual) against B (expected).
+    /// Final outputs: A (actual) against B (expected), from runs that fetch nothing else.
     pub outputs: Vec<PairReport>,
     pub outputs_matched_by: MatchedBy,
     /// Matched layers in A's order (with `--layers`).
     pub layers: Vec<LayerPair>,
     pub unmatched_a: Vec<Layer>,
     pub unmatched_b: Vec<Layer>,
+    /// Unmatched layers of A and B standing at the same place: one op replaced by another.
+    pub replaced: Vec<Replacement>,
     pub first_divergence: Option<Divergence>,
-    /// Whether fetching intermediate tensors changed any final output bit (it must not).
+    /// The first layer in A's order that is wrong by itself: local error beyond rounding, or
+    /// an op replaced by another that computes different values.
+    pub first_cause: Option<FirstCause>,
+    /// Whether fetching intermediate tensors changed any final output bit. The outputs above
+    /// always come from runs that fetch nothing else, the layers from a separate run.
     pub probes_changed_outputs: bool,
     pub stages: Vec<StageDelta>,
     pub status: Verdict,
@@ -258,30 +331,64 @@ fn paired<'a>(
     }
 }
 
-/// Compare A and B on every test set.
-pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
-    let mut a = Side::open(&cfg.a, cfg.limits)?;
-    let mut b = Side::open(&cfg.b, cfg.limits)?;
-    let (reference, reference_path) = match (&a.onnx, &b.onnx) {
-        (Some(m), _) => (Arc::clone(m), &cfg.a),
-        (_, Some(m)) => (Arc::clone(m), &cfg.b),
-        _ => {
-            return Err(side_err(
-                &cfg.a,
-                "at least one side must be an ONNX file: its signature says how to read the test data",
-            ));
+/// Both sides opened, and the ONNX side whose signature reads the test data.
+fn open_sides(
+    cfg_a: &Path,
+    cfg_b: &Path,
+    limits: TensorLimits,
+) -> Result<(Side, Side), CompareError> {
+    let a = Side::open(cfg_a, limits)?;
+    let b = Side::open(cfg_b, limits)?;
+    if a.onnx.is_none() && b.onnx.is_none() {
+        return Err(side_err(
+            cfg_a,
+            "at least one side must be an ONNX file: its signature says how to read the test data",
+        ));
+    }
+    Ok((a, b))
+}
+
+/// The test sets: those given, else those beside A's file, else those beside B's.
+fn test_sets(a: &Side, b: &Side, given: &[PathBuf]) -> Result<Vec<PathBuf>, CompareError> {
+    let files: Vec<&Path> = [a, b]
+        .iter()
+        .filter_map(|s| s.onnx.as_ref().map(|m| m.path.as_path()))
+        .collect();
+    let mut first_err = None;
+    for file in &files {
+        match testset::resolve(file, given) {
+            Ok(sets) => return Ok(sets),
+            Err(e) if given.is_empty() => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => return Err(e.into()),
         }
-    };
-    let sets = testset::resolve(reference_path, &cfg.test_data)?;
-    let mut cases = Vec::new();
-    for set_path in &sets {
-        // Each ONNX side reads the set against its own signature: inputs are matched to its
-        // names (else positions) and checked against its declared types and dims.
-        let reference_set = testset::load(set_path, &reference.signature, cfg.limits)?;
+    }
+    Err(first_err.expect("one side is an ONNX file").into())
+}
+
+/// One test set fed to both sides.
+struct Inputs {
+    set: PathBuf,
+    a: Vec<Feed>,
+    b: Vec<Feed>,
+    matched_by: MatchedBy,
+}
+
+impl Inputs {
+    /// Each ONNX side reads the set against its own signature: inputs are matched to its names
+    /// (else positions) and checked against its declared types and dims.
+    fn load(set: &Path, a: &Side, b: &Side, limits: TensorLimits) -> Result<Self, CompareError> {
+        let reference = a
+            .onnx
+            .as_ref()
+            .or(b.onnx.as_ref())
+            .expect("checked when opened");
+        let reference_set = testset::load(set, &reference.signature, limits)?;
         let inputs_of = |side: &Side| -> Result<(Vec<Feed>, bool), CompareError> {
             let refs = match &side.onnx {
                 Some(m) => {
-                    testset::load(set_path, &m.signature, cfg.limits)
+                    testset::load(set, &m.signature, limits)
                         .map_err(|e| {
                             side_err(
                                 &m.path,
@@ -302,15 +409,34 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
                 .collect();
             Ok((feeds, by_name))
         };
-        let ((in_a, a_by_name), (in_b, b_by_name)) = (inputs_of(&a)?, inputs_of(&b)?);
-        let by = if a_by_name && b_by_name {
-            MatchedBy::Name
-        } else {
-            MatchedBy::Position
-        };
-        cases.push(compare_case(
-            cfg, &mut a, &mut b, set_path, &in_a, &in_b, by,
-        )?);
+        let ((a, a_by_name), (b, b_by_name)) = (inputs_of(a)?, inputs_of(b)?);
+        Ok(Inputs {
+            set: set.to_owned(),
+            a,
+            b,
+            matched_by: if a_by_name && b_by_name {
+                MatchedBy::Name
+            } else {
+                MatchedBy::Position
+            },
+        })
+    }
+
+    fn samples(&self) -> usize {
+        self.a
+            .first()
+            .and_then(|f| f.value.shape().first().copied())
+            .unwrap_or(0)
+    }
+}
+
+/// Compare A and B on every test set.
+pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
+    let (mut a, mut b) = open_sides(&cfg.a, &cfg.b, cfg.limits)?;
+    let mut cases = Vec::new();
+    for set in test_sets(&a, &b, &cfg.test_data)? {
+        let inputs = Inputs::load(&set, &a, &b, cfg.limits)?;
+        cases.push(compare_case(cfg, &mut a, &mut b, &inputs)?);
     }
     let passed = cases.iter().all(|c| c.status == Verdict::Pass);
     Ok(CompareReport {
@@ -323,14 +449,186 @@ pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
     })
 }
 
+/// Adds `names` to `fetch` (once each).
+fn with_fetched(mut fetch: Vec<String>, names: impl IntoIterator<Item = String>) -> Vec<String> {
+    for n in names {
+        if !fetch.contains(&n) {
+            fetch.push(n);
+        }
+    }
+    fetch
+}
+
+/// Name -> value: the feeds, then what a run fetched.
+fn by_name(feeds: &[Feed], fetch: &[String], values: Vec<Tensor>) -> BTreeMap<String, Tensor> {
+    let mut m: BTreeMap<String, Tensor> = feeds
+        .iter()
+        .map(|f| (f.name.clone(), (*f.value).clone()))
+        .collect();
+    m.extend(fetch.iter().cloned().zip(values));
+    m
+}
+
+/// Both graphs as layers, aligned, with every layer's value from one run per side.
+struct Probe {
+    layers_a: Vec<Layer>,
+    layers_b: Vec<Layer>,
+    alignment: layers::Alignment,
+    gaps: Vec<cause::Gap>,
+    /// Which B tensor stands for which A tensor: inputs, matched layers, ops replaced one for
+    /// one, and tensors A casts or copies them into (`aliases`).
+    counterpart: BTreeMap<String, String>,
+    /// A tensor made from a mapped A tensor by `Cast`/`Identity` only -> that tensor.
+    aliases: BTreeMap<String, String>,
+    /// Feeds and fetched tensors by name.
+    values_a: BTreeMap<String, Tensor>,
+    values_b: BTreeMap<String, Tensor>,
+    /// Whether the outputs of these runs differ from those of runs fetching nothing else.
+    changed_outputs: bool,
+}
+
+impl Probe {
+    /// Finds and aligns the layers, then runs each side once fetching its outputs and every
+    /// layer that has a counterpart (`plain_*`: the outputs of runs fetching nothing else).
+    fn run(
+        a: &mut Side,
+        b: &mut Side,
+        inputs: &Inputs,
+        plain_a: &[Tensor],
+        plain_b: &[Tensor],
+    ) -> Result<Self, CompareError> {
+        let (layers_a, layers_b) = (a.layers(), b.layers());
+        let alignment = layers::align(&layers_a, &layers_b);
+        let gaps = cause::replacements(&alignment);
+        let mut counterpart: BTreeMap<String, String> = BTreeMap::new();
+        for (i, f) in inputs.a.iter().enumerate() {
+            let b_name = match inputs.matched_by {
+                MatchedBy::Name => Some(f.name.clone()),
+                MatchedBy::Position => inputs.b.get(i).map(|g| g.name.clone()),
+            };
+            counterpart.extend(b_name.map(|n| (f.name.clone(), n)));
+        }
+        for &(ia, ib) in &alignment.pairs {
+            counterpart.insert(layers_a[ia].tensor.clone(), layers_b[ib].tensor.clone());
+        }
+        for g in gaps.iter().filter(|g| g.one_to_one) {
+            counterpart.insert(layers_a[g.a].tensor.clone(), layers_b[g.b].tensor.clone());
+        }
+        let aliases = cast_aliases(&a.graph_proto(), &counterpart);
+        for (alias, origin) in &aliases {
+            let b_name = counterpart[origin].clone();
+            counterpart.insert(alias.clone(), b_name);
+        }
+        let probe = |side: &mut Side, plain: &[Tensor], ins: &[Feed], ls: Vec<String>| {
+            let fetch = with_fetched(side.output_names(), ls);
+            let values = side.run(ins, &fetch)?;
+            let changed = values.iter().zip(plain).any(|(v, p)| v != p);
+            Ok::<_, CompareError>((by_name(ins, &fetch, values), changed))
+        };
+        let tensors = |ls: &[Layer], idx: &mut dyn Iterator<Item = usize>| -> Vec<String> {
+            idx.map(|i| ls[i].tensor.clone()).collect()
+        };
+        let mut idx_a = alignment
+            .pairs
+            .iter()
+            .map(|p| p.0)
+            .chain(gaps.iter().map(|g| g.a));
+        let mut fetch_a = tensors(&layers_a, &mut idx_a);
+        fetch_a.extend(aliases.keys().cloned());
+        let (values_a, changed_a) = probe(a, plain_a, &inputs.a, fetch_a)?;
+        let mut idx_b = alignment
+            .pairs
+            .iter()
+            .map(|p| p.1)
+            .chain(gaps.iter().map(|g| g.b));
+        let (values_b, changed_b) = probe(b, plain_b, &inputs.b, tensors(&layers_b, &mut idx_b))?;
+        Ok(Probe {
+            layers_a,
+            layers_b,
+            alignment,
+            gaps,
+            counterpart,
+            aliases,
+            values_a,
+            values_b,
+            changed_outputs: changed_a || changed_b,
+        })
+    }
+
+    /// No layers (without `--layers`).
+    fn none() -> Self {
+        Probe {
+            layers_a: Vec::new(),
+            layers_b: Vec::new(),
+            alignment: layers::align(&[], &[]),
+            gaps: Vec::new(),
+            counterpart: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            values_a: BTreeMap::new(),
+            values_b: BTreeMap::new(),
+            changed_outputs: false,
+        }
+    }
+
+    /// The local-run context over these values, running A's cuts on `runtime`.
+    fn context<'a>(
+        &'a self,
+        model_a: Option<&'a Arc<OnnxModel>>,
+        runtime: &'a dyn Runtime,
+        graph: &'a GraphProto,
+        tolerance: Tolerance,
+    ) -> local::Context<'a> {
+        local::Context {
+            graph,
+            run: model_a.map(|model| local::CutRun {
+                model,
+                runtime,
+                label: format!("{} [cut]", model.path.display()),
+            }),
+            values_a: &self.values_a,
+            values_b: &self.values_b,
+            counterpart: &self.counterpart,
+            tolerance,
+        }
+    }
+}
+
+/// Tensors of `graph` made from a `mapped` tensor through `Cast` and `Identity` nodes only,
+/// each with the mapped tensor it comes from. A layer after a `Cast` back from another precision
+/// then starts from B's value at the cast's output, not at its input: feeding B's float32
+/// value into a float16 tensor would round it, an error that is not the next layer's.
+fn cast_aliases(graph: &GraphProto, mapped: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut aliases = BTreeMap::new();
+    // Nodes are in topological order, so one pass follows chains.
+    for n in &graph.node {
+        let (Some(input), Some(output)) = (n.input.first(), n.output.first()) else {
+            continue;
+        };
+        if !matches!(n.op_type(), "Cast" | "Identity") || mapped.contains_key(output) {
+            continue;
+        }
+        let origin = if mapped.contains_key(input) {
+            Some(input.clone())
+        } else {
+            aliases.get(input).cloned()
+        };
+        if let Some(origin) = origin {
+            aliases.insert(output.clone(), origin);
+        }
+    }
+    aliases
+}
+
+/// The runtime that runs side A's cuts: the one that runs side A (tract for ONNX files).
+fn cut_runtime(_a: &Side) -> Box<dyn Runtime> {
+    Box::new(Tract::default())
+}
+
 fn compare_case(
     cfg: &CompareConfig,
     a: &mut Side,
     b: &mut Side,
-    set_path: &Path,
-    in_a: &[Feed],
-    in_b: &[Feed],
-    inputs_matched_by: MatchedBy,
+    inputs: &Inputs,
 ) -> Result<CaseComparison, CompareError> {
     let tol = &cfg.tolerance;
     let (out_a, out_b) = (a.output_names(), b.output_names());
@@ -349,68 +647,30 @@ fn compare_case(
     let outputs_matched_by = matched_by(&out_a, &out_b);
     let pairs = paired(&out_a, &out_b, outputs_matched_by);
 
-    let (layers_a, layers_b) = if cfg.layers {
-        (a.layers(), b.layers())
-    } else {
-        (Vec::new(), Vec::new())
+    // Outputs come from runs that fetch nothing else: a runtime may compute differently when
+    // asked for intermediate tensors (fusing less, say), and the outputs are what users get.
+    let plain_a = a.run(&inputs.a, &out_a)?;
+    let plain_b = b.run(&inputs.b, &out_b)?;
+    let output = |names: &[String], values: &[Tensor], n: &String| {
+        values[names.iter().position(|x| x == n).expect("an output")].clone()
     };
-    let alignment = layers::align(&layers_a, &layers_b);
-    let fetch = |outs: Vec<String>, ls: &[Layer], idx: &mut dyn Iterator<Item = usize>| {
-        let mut f = outs;
-        for i in idx {
-            if !f.contains(&ls[i].tensor) {
-                f.push(ls[i].tensor.clone());
-            }
-        }
-        f
-    };
-    let fetch_a = fetch(
-        out_a.clone(),
-        &layers_a,
-        &mut alignment.pairs.iter().map(|p| p.0),
-    );
-    let fetch_b = fetch(
-        out_b.clone(),
-        &layers_b,
-        &mut alignment.pairs.iter().map(|p| p.1),
-    );
-    let values_a = a.run(in_a, &fetch_a)?;
-    let values_b = b.run(in_b, &fetch_b)?;
-    let value = |fetch: &[String], values: &[Tensor], name: &str| {
-        values[fetch.iter().position(|f| f == name).expect("fetched")].clone()
-    };
-
-    let outputs: Vec<PairReport> = pairs
+    let mut outputs: Vec<PairReport> = pairs
         .iter()
         .map(|(na, nb)| {
-            PairReport::new(
-                na,
-                nb,
-                &value(&fetch_a, &values_a, na),
-                &value(&fetch_b, &values_b, nb),
-                tol,
-            )
+            let (va, vb) = (output(&out_a, &plain_a, na), output(&out_b, &plain_b, nb));
+            PairReport::new(na, nb, &va, &vb, tol)
         })
         .collect();
 
-    let mut layer_pairs = Vec::new();
-    for &(ia, ib) in &alignment.pairs {
-        let (la, lb) = (&layers_a[ia], &layers_b[ib]);
-        let pair = PairReport::new(
-            &la.tensor,
-            &lb.tensor,
-            &value(&fetch_a, &values_a, &la.tensor),
-            &value(&fetch_b, &values_b, &lb.tensor),
-            tol,
-        );
-        layer_pairs.push(LayerPair {
-            index: ia,
-            kind: la.kind.clone(),
-            nodes_a: la.nodes.clone(),
-            nodes_b: lb.nodes.clone(),
-            pair,
-        });
-    }
+    let probe = if cfg.layers {
+        Probe::run(a, b, inputs, &plain_a, &plain_b)?
+    } else {
+        Probe::none()
+    };
+    let runtime_a = cut_runtime(a);
+    let graph_a = a.graph_proto();
+    let ctx = probe.context(a.onnx.as_ref(), runtime_a.as_ref(), &graph_a, *tol);
+    let (layer_pairs, replaced) = judge_layers(&probe, &ctx);
     let first_divergence = layer_pairs.iter().find_map(|l| {
         let m = l.pair.metrics.as_ref().filter(|m| !m.passed())?;
         Some(Divergence {
@@ -422,68 +682,137 @@ fn compare_case(
             metrics: m.clone(),
         })
     });
+    let first_cause = cause::first_cause(&layer_pairs, &replaced);
 
-    // Fetching more tensors must not change the outputs: rerun with outputs only and compare bits.
-    let mut probes_changed_outputs = false;
-    if cfg.layers {
-        for (side, fetch, values, ins) in [
-            (&mut *a, &fetch_a, &values_a, in_a),
-            (&mut *b, &fetch_b, &values_b, in_b),
-        ] {
-            let outs = side.output_names();
-            if fetch.len() > outs.len() {
-                let plain = side.run(ins, &outs)?;
-                probes_changed_outputs |= plain.iter().zip(values.iter()).any(|(p, v)| p != v);
-            }
+    let (stage_a, stage_b) = (
+        stage_delta(a, &plain_a, &inputs.a)?,
+        stage_delta(b, &plain_b, &inputs.b)?,
+    );
+    if cfg.suggest_tolerance {
+        // The noise floor: each ONNX side's decluttered graph against its optimized one.
+        for (o, (na, nb)) in outputs.iter_mut().zip(&pairs) {
+            let noise: Vec<(String, Metrics)> = [(&stage_a, na), (&stage_b, nb)]
+                .into_iter()
+                .filter_map(|(st, name)| {
+                    let st = st.as_ref()?;
+                    let m = st.outputs.iter().find(|p| &&p.a == name)?.metrics.clone()?;
+                    Some((format!("{}, decluttered vs optimized", st.side), m))
+                })
+                .collect();
+            let (va, vb) = (output(&out_a, &plain_a, na), output(&out_b, &plain_b, nb));
+            o.advice = suggest::advise(&va, &vb, tol, &noise);
         }
     }
-    let mut stages = Vec::new();
-    for (side, values, ins) in [(&*a, &values_a, in_a), (&*b, &values_b, in_b)] {
-        if let Some(model) = &side.onnx {
-            let outs = side.output_names();
-            let mut decluttered = Tract {
-                stage: Stage::Decluttered,
-            }
-            .prepare(model)?;
-            let decl = decluttered.run(ins, &outs)?.values;
-            let exact = Tolerance::new(0.0, 0.0);
-            stages.push(StageDelta {
-                side: side.label(),
-                outputs: outs
-                    .iter()
-                    .zip(&decl)
-                    .zip(values.iter())
-                    .map(|((n, d), o)| PairReport::new(n, n, o, d, &exact))
-                    .collect(),
-            });
-        }
-    }
-    let ok = outputs.iter().all(PairReport::passed)
-        && first_divergence.is_none()
-        && !probes_changed_outputs;
+    let ok = outputs.iter().all(PairReport::passed) && first_divergence.is_none();
+    let unmatched = |ls: &[Layer], idx: &[usize]| idx.iter().map(|&i| ls[i].clone()).collect();
     Ok(CaseComparison {
-        test_data: set_path.display().to_string(),
-        samples: in_a
-            .first()
-            .and_then(|f| f.value.shape().first().copied())
-            .unwrap_or(0),
-        inputs_matched_by,
+        test_data: inputs.set.display().to_string(),
+        samples: inputs.samples(),
+        inputs_matched_by: inputs.matched_by,
         outputs,
         outputs_matched_by,
         layers: layer_pairs,
-        unmatched_a: alignment
-            .unmatched_a
-            .iter()
-            .map(|&i| layers_a[i].clone())
-            .collect(),
-        unmatched_b: alignment
-            .unmatched_b
-            .iter()
-            .map(|&i| layers_b[i].clone())
-            .collect(),
+        unmatched_a: unmatched(&probe.layers_a, &probe.alignment.unmatched_a),
+        unmatched_b: unmatched(&probe.layers_b, &probe.alignment.unmatched_b),
+        replaced,
         first_divergence,
-        probes_changed_outputs,
-        stages,
+        first_cause,
+        probes_changed_outputs: probe.changed_outputs,
+        stages: stage_a.into_iter().chain(stage_b).collect(),
         status: Verdict::of(ok),
     })
+}
+
+/// Every matched layer (accumulated and local error, rounding verdict) and every replaced op.
+fn judge_layers(probe: &Probe, ctx: &local::Context<'_>) -> (Vec<LayerPair>, Vec<Replacement>) {
+    let (la, lb) = (&probe.layers_a, &probe.layers_b);
+    let tol = ctx.tolerance;
+    let accumulated = |ia: usize, ib: usize| {
+        let (ta, tb) = (&la[ia].tensor, &lb[ib].tensor);
+        PairReport::in_reference_type(ta, tb, &probe.values_a[ta], &probe.values_b[tb], &tol)
+    };
+    let assess = |ia: usize, ib: usize, judge: bool| {
+        let ctx = local::Context {
+            run: ctx.run.as_ref().map(|r| local::CutRun {
+                model: r.model,
+                runtime: r.runtime,
+                label: format!("{} [cut: layer {ia}]", r.model.path.display()),
+            }),
+            ..*ctx
+        };
+        ctx.assess(&la[ia], &lb[ib].tensor, judge)
+    };
+    let layers = probe
+        .alignment
+        .pairs
+        .iter()
+        .map(|&(ia, ib)| {
+            let assessed = assess(ia, ib, true);
+            LayerPair {
+                index: ia,
+                kind: la[ia].kind.clone(),
+                nodes_a: la[ia].nodes.clone(),
+                nodes_b: lb[ib].nodes.clone(),
+                pair: accumulated(ia, ib),
+                rounding_ratio: assessed.as_ref().and_then(|x| x.rounding_ratio),
+                verdict: assessed
+                    .as_ref()
+                    .map_or(RoundingVerdict::NotComputed, |x| x.verdict),
+                bound: assessed.as_ref().and_then(|x| x.bound.clone()),
+                local: assessed.map(|x| x.local),
+            }
+        })
+        .collect();
+    let replaced = probe
+        .gaps
+        .iter()
+        .map(|g| {
+            let pair = accumulated(g.a, g.b);
+            let local = assess(g.a, g.b, false).map(|x| x.local);
+            let diverges = match local.as_ref().and_then(|l| l.metrics.as_ref()) {
+                Some(m) => !m.passed(),
+                None => !pair.passed(),
+            };
+            Replacement {
+                index: g.a,
+                index_b: g.b,
+                kind: la[g.a].kind.clone(),
+                kind_b: lb[g.b].kind.clone(),
+                nodes_a: la[g.a].nodes.clone(),
+                nodes_b: lb[g.b].nodes.clone(),
+                pair,
+                local,
+                diverges,
+            }
+        })
+        .collect();
+    (layers, replaced)
+}
+
+/// tract's decluttered graph against its optimized one on an ONNX side's outputs (`None` for
+/// other sides).
+fn stage_delta(
+    side: &Side,
+    optimized: &[Tensor],
+    inputs: &[Feed],
+) -> Result<Option<StageDelta>, CompareError> {
+    let Some(model) = &side.onnx else {
+        return Ok(None);
+    };
+    let outs = side.output_names();
+    let mut decluttered = Tract {
+        stage: Stage::Decluttered,
+    }
+    .prepare(model)?;
+    let decl = decluttered.run(inputs, &outs)?.values;
+    let exact = Tolerance::new(0.0, 0.0);
+    Ok(Some(StageDelta {
+        side: side.label(),
+        outputs: outs
+            .iter()
+            .zip(&decl)
+            .zip(optimized)
+            .map(|((n, d), o)| PairReport::new(n, n, o, d, &exact))
+            .collect(),
+    }))
 }

@@ -5,9 +5,11 @@
 //! `mismatches > 0`), never an error; tensors of another type or shape are [`Incomparable`].
 //! This module must never run a model or decide what is compared with what.
 
+pub mod suggest;
 mod tensor;
 mod tolerance;
 
+pub(crate) use tensor::serialize_opt_f64;
 pub use tensor::{
     Element, ElementDiff, Incomparable, Metrics, Value, compare_arrays, compare_tensors,
     compare_views, datum_name, serialize_f64, ulp_distance,

@@ -89,6 +89,14 @@ pub fn serialize_f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+/// `Option<f64>` as JSON: null, a number, or `"NaN"`/`"inf"`/`"-inf"`.
+pub(crate) fn serialize_opt_f64<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) => serialize_f64(x, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// A mismatching (or the worst) element: where it is and both values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ElementDiff {

@@ -14,7 +14,7 @@ use super::pb::tensor_shape_proto::{Dimension, dimension};
 use super::pb::type_proto;
 use super::pb::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 use super::tensor::f32_raw_proto;
 
@@ -123,6 +123,18 @@ impl GraphBuilder {
             attribute: attributes,
             ..NodeProto::default()
         });
+        self
+    }
+
+    /// Adds an initializer as it is (a tensor taken from another model).
+    pub fn push_initializer(&mut self, tensor: TensorProto) -> &mut Self {
+        self.graph.initializer.push(tensor);
+        self
+    }
+
+    /// Adds a node as it is, domain and attributes included (a node taken from another model).
+    pub fn push_node(&mut self, node: NodeProto) -> &mut Self {
+        self.graph.node.push(node);
         self
     }
 

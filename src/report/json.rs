@@ -20,6 +20,7 @@ impl Renderer for Json {
             Report::Train(r) => to_json_bytes(r),
             Report::Validate(r) => to_json_bytes(r),
             Report::Compare(r) => to_json_bytes(r),
+            Report::Reduce(r) => to_json_bytes(r),
             Report::Matrix(r) => to_json_bytes(r),
             Report::Bench(r) => to_json_bytes(r),
             Report::Inspect(r) => to_json_bytes(r),

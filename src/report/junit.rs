@@ -2,11 +2,13 @@
 //!
 //! `validate`: one `<testsuite>` per model, one `<testcase>` per test set; a failed case carries
 //! `<failure>` with its problems, a case that could not run `<error>`. `compare`: one
-//! `<testsuite>` per test set, one `<testcase>` per output and per matched layer.
+//! `<testsuite>` per test set (its first cause as a property), one `<testcase>` per output and
+//! per matched layer, failed when the accumulated difference breaks the tolerance; a layer's
+//! local error and rounding verdict go to its `<system-out>`.
 
 use std::fmt::Write;
 
-use super::text::pair_line;
+use super::text::{cause_line, local_line, pair_line};
 use super::{Renderer, Report, ReportKind};
 use crate::compare::CompareReport;
 use crate::validate::{CaseReport, ValidateReport};
@@ -164,34 +166,49 @@ fn compare(r: &CompareReport) -> Vec<u8> {
             esc(&c.test_data),
             c.outputs.len() + c.layers.len()
         );
+        if let Some(cause) = &c.first_cause {
+            let _ = writeln!(
+                s,
+                "    <properties>\n      <property name=\"first_cause\" value=\"{}\"/>\n    </properties>",
+                esc(&cause_line(cause))
+            );
+        }
         let rows = c
             .outputs
             .iter()
-            .map(|o| (format!("output {} ~ {}", o.a, o.b), o))
+            .map(|o| (format!("output {} ~ {}", o.a, o.b), o, None))
             .chain(c.layers.iter().map(|l| {
                 (
                     format!("layer {} {} {} ~ {}", l.index, l.kind, l.pair.a, l.pair.b),
                     &l.pair,
+                    local_line(l),
                 )
             }));
-        for (name, p) in rows {
+        for (name, p, local) in rows {
             let _ = write!(
                 s,
                 "    <testcase classname=\"{}\" name=\"{}\"",
                 esc(&c.test_data),
                 esc(&name)
             );
-            if p.passed() {
+            if p.passed() && local.is_none() {
                 s.push_str("/>\n");
-            } else {
+                continue;
+            }
+            s.push_str(">\n");
+            if !p.passed() {
                 let line = pair_line(p);
                 let _ = writeln!(
                     s,
-                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    "      <failure message=\"{}\">{}</failure>",
                     esc(&line),
                     esc(&line)
                 );
             }
+            if let Some(local) = local {
+                let _ = writeln!(s, "      <system-out>{}</system-out>", esc(&local));
+            }
+            s.push_str("    </testcase>\n");
         }
         s.push_str("  </testsuite>\n");
     }

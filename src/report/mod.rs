@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::bench::BenchReport;
 use crate::compare::CompareReport;
+use crate::compare::reduce::ReduceReport;
 use crate::conformance::{Outcome, SuiteReport};
 use crate::inspect::Inspection;
 use crate::matrix::MatrixReport;
@@ -30,6 +31,7 @@ pub enum Report<'a> {
     Train(&'a TrainLog<'a>),
     Validate(&'a ValidateReport),
     Compare(&'a CompareReport),
+    Reduce(&'a ReduceReport),
     Matrix(&'a MatrixReport),
     Bench(&'a BenchReport),
     Inspect(&'a Inspection),
@@ -44,6 +46,7 @@ pub enum ReportKind {
     Train,
     Validate,
     Compare,
+    Reduce,
     Matrix,
     Bench,
     Inspect,
@@ -57,6 +60,7 @@ impl Report<'_> {
             Report::Train(_) => ReportKind::Train,
             Report::Validate(_) => ReportKind::Validate,
             Report::Compare(_) => ReportKind::Compare,
+            Report::Reduce(_) => ReportKind::Reduce,
             Report::Matrix(_) => ReportKind::Matrix,
             Report::Bench(_) => ReportKind::Bench,
             Report::Inspect(_) => ReportKind::Inspect,

@@ -11,7 +11,13 @@ use std::path::PathBuf;
 use super::{FORMATS, Renderer, Report, ReportKind, formats_for, render};
 use crate::artifacts::Tool;
 use crate::bench::{BenchReport, Figure, Machine, Unit};
+use crate::compare::bound::{BoundReport, RatioAt, RoundingVerdict, Rule};
+use crate::compare::cause::{CauseReason, FirstCause, Replacement};
 use crate::compare::layers::{Layer, LayerKind};
+use crate::compare::local::LocalReport;
+use crate::compare::reduce::{
+    Attempt, CutInput, LayerRef, ReduceConfig, ReduceReport, ReducedCase, WrittenCut,
+};
 use crate::compare::{
     CaseComparison, CompareReport, Divergence, LayerPair, PairReport, StageDelta,
 };
@@ -19,6 +25,7 @@ use crate::conformance::{CaseOutcome, Counts, Outcome, SuiteReport};
 use crate::inspect::{Inspection, Opset, RuntimeSupport, ValueSummary};
 use crate::loss::{Formulation, Head, LossPair, Reduction};
 use crate::matrix::{Case, Column, MatrixCase, MatrixReport, Pair};
+use crate::metrics::suggest::{Advice, Floor, NoiseFloor, Tightest};
 use crate::metrics::{ElementDiff, Metrics, Preset, Value};
 use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, TrainConfig};
 use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
@@ -68,6 +75,57 @@ fn pair(a: &str, b: &str, mismatches: usize) -> PairReport {
         shape_b: vec![4, 5],
         metrics: Some(metrics(mismatches)),
         problem: None,
+        cast: None,
+        advice: None,
+    }
+}
+
+fn advice() -> Advice {
+    let tight = |atol: f64| Tightest {
+        atol,
+        rtol: atol * 4.0,
+        scale: atol / 2e-5,
+        ulp: 2048,
+    };
+    Advice {
+        elements: 20,
+        all: tight(2.5e-1),
+        outliers: 0,
+        without_outliers: tight(2.5e-1),
+        noise_floor: Some(NoiseFloor {
+            sources: vec!["tract: a.onnx, decluttered vs optimized".into()],
+            max_abs_err: 0.0,
+            max_rel_err: 0.0,
+            max_ulp: 0,
+        }),
+        floor: Floor::AboveNoiseFloor,
+        above_floor_by: Some(f64::INFINITY),
+    }
+}
+
+fn local(mismatches: usize, cast: Option<&str>) -> LocalReport {
+    LocalReport {
+        nodes: vec!["dense/Gemm".into()],
+        inputs: vec!["input <- input".into()],
+        metrics: Some(metrics(mismatches)),
+        problem: None,
+        cast: cast.map(str::to_owned),
+    }
+}
+
+fn dense_bound(ratio: f64) -> BoundReport {
+    BoundReport {
+        rule: Rule::DotProduct { k: 784 },
+        formula: "gamma_786 * sum|w||x|".into(),
+        unit_roundoff_a: 2f64.powi(-24),
+        unit_roundoff_b: 2f64.powi(-24),
+        max: 7.5e-4,
+        worst: Some(RatioAt {
+            ratio,
+            index: vec![3, 1],
+            abs_err: 2.5e-3 * ratio / 10.0,
+            bound: 2.5e-4,
+        }),
     }
 }
 
@@ -78,6 +136,10 @@ fn compare_report() -> CompareReport {
         nodes_a: vec!["dense/Gemm".into()],
         nodes_b: vec!["d/MatMul".into(), "d/BiasAdd".into()],
         pair: pair("dense/linear", "d/BiasAdd:0", 1),
+        local: Some(local(1, None)),
+        bound: Some(dense_bound(10.0)),
+        rounding_ratio: Some(10.0),
+        verdict: RoundingVerdict::BeyondRounding,
     };
     let relu = LayerPair {
         index: 1,
@@ -85,24 +147,86 @@ fn compare_report() -> CompareReport {
         nodes_a: vec!["dense/Relu".into()],
         nodes_b: vec!["d/Relu".into()],
         pair: PairReport {
-            problem: Some("element type DOUBLE, expected FLOAT".into()),
-            metrics: None,
+            cast: Some("DOUBLE -> FLOAT".into()),
             ..pair("dense/relu", "d/Relu:0", 0)
         },
+        local: Some(local(0, Some("DOUBLE -> FLOAT"))),
+        bound: Some(BoundReport {
+            rule: Rule::Elementwise {
+                ulps: 1.0,
+                abs: 0.0,
+            },
+            formula: "1 ulp".into(),
+            max: 4.8e-7,
+            worst: None,
+            ..dense_bound(0.0)
+        }),
+        rounding_ratio: Some(0.0),
+        verdict: RoundingVerdict::WithinRounding,
+    };
+    let softmax = LayerPair {
+        index: 2,
+        kind: LayerKind::Op("Softmax".into()),
+        nodes_a: vec!["softmax".into()],
+        nodes_b: vec!["d/Softmax".into()],
+        pair: PairReport {
+            problem: Some("shape [4, 5], expected [5, 4]".into()),
+            metrics: None,
+            ..pair("softmax", "d/Softmax:0", 0)
+        },
+        local: Some(LocalReport {
+            metrics: None,
+            problem: Some(
+                "its input 'dense/relu' has shape [4, 5] in A, B's 'd/Relu:0' has [5, 4]".into(),
+            ),
+            ..local(0, None)
+        }),
+        bound: None,
+        rounding_ratio: None,
+        verdict: RoundingVerdict::NotComputed,
+    };
+    let hard = Replacement {
+        index: 3,
+        index_b: 3,
+        kind: LayerKind::Op("HardSigmoid".into()),
+        kind_b: LayerKind::Op("Sigmoid".into()),
+        nodes_a: vec!["head/HardSigmoid".into()],
+        nodes_b: vec!["d/Sigmoid".into()],
+        pair: pair("probabilities", "d/Sigmoid:0", 3),
+        local: Some(local(2, None)),
+        diverges: true,
     };
     let case = CaseComparison {
         test_data: "m/test_data_set_0".into(),
         samples: 4,
         inputs_matched_by: MatchedBy::Name,
-        outputs: vec![pair("probabilities", "Identity:0", 1)],
-        outputs_matched_by: MatchedBy::Position,
-        layers: vec![dense.clone(), relu],
-        unmatched_a: vec![],
-        unmatched_b: vec![Layer {
-            kind: LayerKind::Op("LeakyRelu".into()),
-            tensor: "d/LeakyRelu:0".into(),
-            nodes: vec!["d/LeakyRelu".into()],
+        outputs: vec![PairReport {
+            advice: Some(advice()),
+            ..pair("probabilities", "Identity:0", 1)
         }],
+        outputs_matched_by: MatchedBy::Position,
+        layers: vec![dense.clone(), relu, softmax],
+        unmatched_a: vec![Layer {
+            kind: LayerKind::Op("HardSigmoid".into()),
+            tensor: "probabilities".into(),
+            nodes: vec!["head/HardSigmoid".into()],
+            node_ids: vec![4],
+        }],
+        unmatched_b: vec![
+            Layer {
+                kind: LayerKind::Op("Sigmoid".into()),
+                tensor: "d/Sigmoid:0".into(),
+                nodes: vec!["d/Sigmoid".into()],
+                node_ids: vec![5],
+            },
+            Layer {
+                kind: LayerKind::Op("LeakyRelu".into()),
+                tensor: "d/LeakyRelu:0".into(),
+                nodes: vec!["d/LeakyRelu".into()],
+                node_ids: vec![6],
+            },
+        ],
+        replaced: vec![hard],
         first_divergence: Some(Divergence {
             a: dense.pair.a.clone(),
             b: dense.pair.b.clone(),
@@ -111,7 +235,16 @@ fn compare_report() -> CompareReport {
             tolerance: Preset::Default.tolerance(),
             metrics: metrics(1),
         }),
-        probes_changed_outputs: false,
+        first_cause: Some(FirstCause {
+            index: 0,
+            kind: LayerKind::Dense,
+            a: dense.pair.a.clone(),
+            b: dense.pair.b.clone(),
+            reason: CauseReason::BeyondRounding,
+            kind_b: None,
+            rounding_ratio: Some(10.0),
+        }),
+        probes_changed_outputs: true,
         stages: vec![StageDelta {
             side: "tract: a.onnx".into(),
             outputs: vec![pair("probabilities", "probabilities", 0)],
@@ -125,6 +258,81 @@ fn compare_report() -> CompareReport {
         tolerance: Preset::Default.tolerance(),
         tolerance_name: "default".into(),
         cases: vec![case],
+    }
+}
+
+fn reduce_report() -> ReduceReport {
+    let written = |model: &str, op: &str, m: usize| WrittenCut {
+        model: model.into(),
+        nodes: vec![format!("dense/Relu ({op})")],
+        inputs: vec![CutInput {
+            name: "dense/linear".into(),
+            from: "dense/linear".into(),
+            dtype: "FLOAT".into(),
+            shape: vec![2, 5],
+        }],
+        output: "dense/relu".into(),
+        status: Verdict::of(m == 0),
+        metrics: metrics(m),
+    };
+    let config = ReduceConfig {
+        a: "a.onnx".into(),
+        b: "b.onnx".into(),
+        test_data: vec![],
+        out: "case".into(),
+        tolerance: Preset::Default.tolerance(),
+        tolerance_name: "default".into(),
+        samples: 2,
+        limits: crate::onnx::TensorLimits::default(),
+    };
+    ReduceReport {
+        tool: tool(),
+        status: Verdict::Fail,
+        a: "tract: a.onnx".into(),
+        b: "tract: b.onnx".into(),
+        test_data: "b/test_data_set_0".into(),
+        tolerance: Preset::Default.tolerance(),
+        tolerance_name: "default".into(),
+        config,
+        diverging_layer: Some(LayerRef {
+            index: 1,
+            kind: LayerKind::Op("LeakyRelu".into()),
+            a: "dense/relu".into(),
+            b: "dense/relu".into(),
+        }),
+        tried: vec![
+            Attempt {
+                first: 1,
+                last: 1,
+                core_only: false,
+                nodes: 3,
+                diverges: true,
+                metrics: Some(metrics(2)),
+                problem: None,
+            },
+            Attempt {
+                first: 1,
+                last: 1,
+                core_only: true,
+                nodes: 1,
+                diverges: true,
+                metrics: Some(metrics(2)),
+                problem: None,
+            },
+        ],
+        case: Some(ReducedCase {
+            dir: "case".into(),
+            layers: vec!["1 LeakyRelu".into()],
+            samples: vec![0, 3],
+            samples_in: 4,
+            case: written("case/model.onnx", "LeakyRelu", 2),
+            reference: written("case/reference/model.onnx", "Relu", 0),
+            reproduce: vec![
+                "onnx-parity validate case/model.onnx".into(),
+                "onnx-parity validate case/reference/model.onnx".into(),
+            ],
+        }),
+        note: None,
     }
 }
 
@@ -446,6 +654,7 @@ fn case(mismatches: usize) -> CaseReport {
             tolerance: Preset::Default.tolerance(),
             metrics: metrics(mismatches),
             problem: None,
+            advice: None,
         }],
         loss: Some(LossReport {
             labels: "labels.npy".into(),
@@ -588,10 +797,11 @@ fn snapshot(name: &str, bytes: &[u8]) {
 
 #[test]
 fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
-    let (demo, validate, compare, matrix, bench, inspect, suite) = (
+    let (demo, validate, compare, reduce, matrix, bench, inspect, suite) = (
         demo_report(),
         validate_report(),
         compare_report(),
+        reduce_report(),
         matrix_report(),
         bench_report(),
         inspection(),
@@ -618,6 +828,7 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
         ("train", Report::Train(&train)),
         ("validate", Report::Validate(&validate)),
         ("compare", Report::Compare(&compare)),
+        ("reduce", Report::Reduce(&reduce)),
         ("matrix", Report::Matrix(&matrix)),
         ("bench", Report::Bench(&bench)),
         ("inspect", Report::Inspect(&inspect)),
@@ -630,8 +841,8 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
             rendered += 1;
         }
     }
-    // text and json render all eight kinds, junit two.
-    assert_eq!(rendered, 8 + 8 + 2);
+    // text and json render all nine kinds, junit two.
+    assert_eq!(rendered, 9 + 9 + 2);
 }
 
 #[test]

@@ -177,6 +177,23 @@ pub fn runtime(name: &str) -> Option<Box<dyn Runtime>> {
     }
 }
 
+/// A way of computing a model other than the usual one, named for reports.
+pub type NoiseSource = (String, Box<dyn Runnable>);
+
+/// The same model prepared other ways, each named, whose outputs on the same inputs measure
+/// the noise floor of a comparison (`--suggest-tolerance`): today tract's decluttered graph
+/// (against the optimized one every command runs). Another runtime that runs any ONNX file
+/// belongs in this list.
+pub fn noise_sources(model: &Arc<OnnxModel>) -> Result<Vec<NoiseSource>, RuntimeError> {
+    Ok(vec![(
+        "tract decluttered vs optimized".to_owned(),
+        Tract {
+            stage: Stage::Decluttered,
+        }
+        .prepare(model)?,
+    )])
+}
+
 /// Feeds in the order of the signature's inputs, matched by name. `Err` names what is missing
 /// or extra.
 pub fn order_by_signature<'a>(

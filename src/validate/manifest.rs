@@ -181,6 +181,7 @@ impl Entry {
             expect,
             sha256: Some(self.sha256.clone()),
             limits,
+            suggest_tolerance: false,
         }
     }
 }

@@ -31,10 +31,12 @@ pub use report::{
     CaseReport, InputReport, LeftOut, OutputReport, ShaCheck, Summary, ValidateReport,
 };
 
-use crate::metrics::{Incomparable, Preset, Tolerance, datum_name};
+use crate::metrics::{Incomparable, Metrics, Preset, Tolerance, datum_name, suggest};
 use crate::onnx::TensorLimits;
 use crate::refdata::{self, RefDataError, testset};
-use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head};
+use crate::runtime::{
+    Feed, NoiseSource, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head,
+};
 use crate::verdict::Verdict;
 
 /// Default absolute tolerance of `--expect-loss` gates.
@@ -62,6 +64,8 @@ pub struct ValidateConfig {
     /// The model file's expected sha256 (manifest entries); a difference fails the case.
     pub sha256: Option<String>,
     pub limits: TensorLimits,
+    /// Report the tightest tolerance each output would pass, next to the noise floor.
+    pub suggest_tolerance: bool,
 }
 
 impl ValidateConfig {
@@ -81,6 +85,7 @@ impl ValidateConfig {
             },
             sha256: None,
             limits: TensorLimits::default(),
+            suggest_tolerance: false,
         }
     }
 }
@@ -141,9 +146,10 @@ pub fn validate_on(
             .as_ref()
             .is_none_or(|s| s.eq_ignore_ascii_case(&model.sha256)),
     };
-    // One preparation per set of kept outputs; one that failed is reported once, as the
-    // model's error (as when the whole model cannot be prepared).
-    let mut runnables: Vec<(Vec<String>, Box<dyn Runnable>)> = Vec::new();
+    // One preparation per set of kept outputs (with the noise sources of `--suggest-tolerance`
+    // for that pruned model); one that failed is reported once, as the model's error (as when
+    // the whole model cannot be prepared).
+    let mut runnables: Vec<Prepared> = Vec::new();
     let mut failed: Vec<Vec<String>> = Vec::new();
     let mut cases = Vec::new();
     for set in &sets {
@@ -160,14 +166,19 @@ pub fn validate_on(
         if failed.contains(&loaded.keep) {
             continue;
         }
-        let at = match runnables.iter().position(|(k, _)| k == &loaded.keep) {
+        let at = match runnables.iter().position(|(k, ..)| k == &loaded.keep) {
             Some(at) => at,
             None => {
-                match model
-                    .with_outputs(&loaded.keep)
-                    .and_then(|m| runtime.prepare(&m))
-                {
-                    Ok(r) => runnables.push((loaded.keep.clone(), r)),
+                let prepared = model.with_outputs(&loaded.keep).and_then(|m| {
+                    let noise = if cfg.suggest_tolerance {
+                        crate::runtime::noise_sources(&m)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((runtime.prepare(&m)?, noise))
+                });
+                match prepared {
+                    Ok((r, noise)) => runnables.push((loaded.keep.clone(), r, noise)),
                     Err(e) => {
                         cases.push(CaseReport::error(&name, None, &e.into()));
                         failed.push(loaded.keep);
@@ -177,10 +188,11 @@ pub fn validate_on(
                 runnables.len() - 1
             }
         };
-        let runnable = runnables[at].1.as_mut();
+        let (_, runnable, noise) = &mut runnables[at];
         cases.push(
             match run_case(
-                runnable,
+                runnable.as_mut(),
+                noise,
                 runtime.name(),
                 model,
                 cfg,
@@ -210,6 +222,9 @@ pub fn validate_on(
     }
     cases
 }
+
+/// The outputs a preparation keeps, the model prepared for them, and its noise sources.
+type Prepared = (Vec<String>, Box<dyn Runnable>, Vec<NoiseSource>);
 
 fn model_name(cfg: &ValidateConfig) -> String {
     cfg.model.display().to_string()
@@ -319,6 +334,7 @@ fn default_loss_output(sig: &crate::onnx::Signature, asked: &[String]) -> Option
 
 fn run_case(
     runnable: &mut dyn Runnable,
+    noise: &mut [NoiseSource],
     runtime: &str,
     model: &OnnxModel,
     cfg: &ValidateConfig,
@@ -360,6 +376,21 @@ fn run_case(
         values: outputs,
         bound_as_constants: constants,
     } = runnable.run(&feeds, &fetch)?;
+    // The noise floor: each other way of computing the model against this run's outputs.
+    let mut floors: Vec<Vec<(String, Metrics)>> = vec![Vec::new(); sig.outputs.len()];
+    if cfg.suggest_tolerance {
+        let names = sig.output_names();
+        for (label, other) in noise.iter_mut() {
+            let theirs = other.run(&feeds, &names)?.values;
+            for (i, t) in theirs.iter().enumerate() {
+                if let Ok(m) =
+                    crate::metrics::compare_tensors(&outputs[i], t, &Tolerance::new(0.0, 0.0))
+                {
+                    floors[i].push((label.clone(), m));
+                }
+            }
+        }
+    }
 
     let mut case = CaseReport::empty(
         &cfg.model.display().to_string(),
@@ -414,6 +445,10 @@ fn run_case(
                 r.name, metrics.mismatches, metrics.elements, w.index, w.actual, w.expected
             ));
         }
+        let advice = cfg
+            .suggest_tolerance
+            .then(|| suggest::advise(actual, &r.tensor, &tol, &floors[i]))
+            .flatten();
         case.outputs.push(OutputReport {
             name: r.name.clone(),
             file: r.file.clone(),
@@ -426,6 +461,7 @@ fn run_case(
             tolerance: tol,
             metrics,
             problem: problem.map(|p| p.to_string()),
+            advice,
         });
     }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::check::{AccuracyReport, LossReport};
 use super::error::{ErrorKind, ValidateError};
 use crate::artifacts::Tool;
+use crate::metrics::suggest::Advice;
 use crate::metrics::{Metrics, Tolerance};
 use crate::refdata::MatchedBy;
 use crate::verdict::Verdict;
@@ -44,6 +45,9 @@ pub struct OutputReport {
     pub metrics: Metrics,
     /// Why the output could not be compared element by element (type or shape differ).
     pub problem: Option<String>,
+    /// With `--suggest-tolerance`: the tightest tolerance that passes, and the noise floor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
 }
 
 /// One model on one test set.

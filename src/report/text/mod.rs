@@ -1,14 +1,16 @@
 //! Text for people: what a terminal shows, one file per report.
 
+mod advice;
 mod bench;
 mod compare;
 mod conformance;
 mod demo;
 mod inspect;
 mod matrix;
+mod reduce;
 mod validate;
 
-pub(crate) use compare::pair_line;
+pub(crate) use compare::{cause_line, local_line, pair_line};
 
 use super::{Renderer, Report, ReportKind};
 
@@ -35,6 +37,7 @@ impl Renderer for Text {
             }
             Report::Validate(r) => validate::render(r),
             Report::Compare(r) => compare::render(r),
+            Report::Reduce(r) => reduce::render(r),
             Report::Matrix(r) => matrix::render(r),
             Report::Bench(r) => bench::render(r).into_bytes(),
             Report::Inspect(r) => inspect::render(r),

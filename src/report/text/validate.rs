@@ -97,6 +97,9 @@ fn render_case(s: &mut String, c: &CaseReport) {
             }
             None => {
                 let _ = writeln!(s, "      {}", metrics_line(&o.metrics));
+                if let Some(a) = &o.advice {
+                    s.push_str(&super::advice::lines(a, "      "));
+                }
                 let m = &o.metrics;
                 if !m.passed() {
                     if let Some(w) = &m.worst {
