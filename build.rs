@@ -23,7 +23,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// Sets `ONNX_PARITY_COMMIT`, which `onnx-parity --version` prints: `git rev-parse --short HEAD`
-/// with `-dirty` appended when tracked files differ from that commit, or `unknown` when the
+/// with `-dirty` appended when the files the binary is compiled from (`SOURCES`) differ from that
+/// commit (uncommitted or unstaged edits; untracked files do not count), or `unknown` when the
 /// source is not a git checkout of this crate (an sdist, a tarball). A packager building from a
 /// tarball can set `ONNX_PARITY_COMMIT` in the environment to say which commit it is.
 ///
@@ -38,7 +39,7 @@ mod build_commit {
     use std::process::Command;
 
     const VAR: &str = "ONNX_PARITY_COMMIT";
-    /// What goes into the binary: an edit here can change whether the tree is dirty.
+    /// What the binary is compiled from: only an edit here makes it dirty.
     const SOURCES: &[&str] = &["src", "proto", "build.rs", "Cargo.toml", "Cargo.lock"];
 
     pub fn emit() {
@@ -75,16 +76,17 @@ mod build_commit {
         }
 
         let hash = git(&crate_dir, &["rev-parse", "--short", "HEAD"])?;
-        // --no-optional-locks: reading the status must not rewrite the index (which is watched).
-        let status = git(
-            &crate_dir,
-            &[
-                "--no-optional-locks",
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-            ],
-        )?;
+        // Dirty means the binary's own sources differ from the commit (an edited README does not
+        // count). --no-optional-locks: reading the status must not rewrite the watched index.
+        let mut status_args = vec![
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+        ];
+        status_args.extend(SOURCES);
+        let status = git(&crate_dir, &status_args)?;
         Some(if status.is_empty() {
             hash
         } else {
