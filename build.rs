@@ -1,5 +1,6 @@
-//! Generates the ONNX protobuf types from `proto/onnx.proto` and, with the `burn-import`
-//! feature, burn code for committed ONNX artifacts.
+//! Generates the ONNX protobuf types from `proto/onnx.proto`, records the git commit the binary
+//! is built from (for `--version`) and, with the `burn-import` feature, burn code for committed
+//! ONNX artifacts.
 //!
 //! protox parses the schema in pure Rust, so building never needs a system `protoc`.
 
@@ -14,9 +15,96 @@ fn main() -> Result<(), Box<dyn Error>> {
     let descriptors = protox::compile([PROTO], ["proto"])?;
     prost_build::Config::new().compile_fds(descriptors)?;
 
+    build_commit::emit();
+
     #[cfg(feature = "burn-import")]
     burn_import_models::generate()?;
     Ok(())
+}
+
+/// Sets `ONNX_PARITY_COMMIT`, which `onnx-parity --version` prints: `git rev-parse --short HEAD`
+/// with `-dirty` appended when the files the binary is compiled from (`SOURCES`) differ from that
+/// commit (uncommitted or unstaged edits; untracked files do not count), or `unknown` when the
+/// source is not a git checkout of this crate (an sdist, a tarball). A packager building from a
+/// tarball can set `ONNX_PARITY_COMMIT` in the environment to say which commit it is.
+///
+/// What it must never do: fail the build, or report the commit of another repository that merely
+/// contains an unpacked source tree (the checkout's top level must be this crate's folder).
+///
+/// Cargo reruns this script when HEAD moves (new commit, checkout), when the branch it points to
+/// moves, when the index changes, or when a source file of the binary changes, so the commit and
+/// the dirty marker are those of the tree the binary was compiled from.
+mod build_commit {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    const VAR: &str = "ONNX_PARITY_COMMIT";
+    /// What the binary is compiled from: only an edit here makes it dirty.
+    const SOURCES: &[&str] = &["src", "proto", "build.rs", "Cargo.toml", "Cargo.lock"];
+
+    pub fn emit() {
+        println!("cargo:rerun-if-env-changed={VAR}");
+        let commit = std::env::var(VAR)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(from_git)
+            .unwrap_or_else(|| "unknown".to_string());
+        println!("cargo:rustc-env={VAR}={commit}");
+    }
+
+    fn from_git() -> Option<String> {
+        let crate_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR")?);
+        let top = git(&crate_dir, &["rev-parse", "--show-toplevel"])?;
+        if Path::new(&top).canonicalize().ok()? != crate_dir.canonicalize().ok()? {
+            return None;
+        }
+        // In a worktree HEAD and the index live in its own git dir, branches in the common one.
+        let git_dir = crate_dir.join(git(&crate_dir, &["rev-parse", "--git-dir"])?);
+        let common = crate_dir.join(git(&crate_dir, &["rev-parse", "--git-common-dir"])?);
+        let mut watched = vec![git_dir.join("HEAD"), git_dir.join("index")];
+        watched.push(common.join("packed-refs"));
+        if let Some(branch) = git(&crate_dir, &["symbolic-ref", "-q", "HEAD"]) {
+            let loose = common.join(&branch);
+            // The folder too: a branch whose ref is packed gets a loose file at its next commit.
+            watched.extend(loose.parent().map(Path::to_path_buf));
+            watched.push(loose);
+        }
+        watched.extend(SOURCES.iter().map(|s| crate_dir.join(s)));
+        // A path that does not exist would make cargo rerun the script on every build.
+        for path in watched.iter().filter(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+
+        let hash = git(&crate_dir, &["rev-parse", "--short", "HEAD"])?;
+        // Dirty means the binary's own sources differ from the commit (an edited README does not
+        // count). --no-optional-locks: reading the status must not rewrite the watched index.
+        let mut status_args = vec![
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+        ];
+        status_args.extend(SOURCES);
+        let status = git(&crate_dir, &status_args)?;
+        Some(if status.is_empty() {
+            hash
+        } else {
+            format!("{hash}-dirty")
+        })
+    }
+
+    /// Trimmed stdout of a successful git command; `None` when git is missing or fails.
+    fn git(dir: &Path, args: &[&str]) -> Option<String> {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
 }
 
 /// burn-import (a wrapper over burn-onnx's `ModelGen`) turns each artifact below into a burn

@@ -18,10 +18,21 @@ use clap::{Parser, Subcommand};
 
 use crate::verdict::Verdict;
 
+/// `--version`: the crate version and the git commit the binary was built from (build.rs sets
+/// `ONNX_PARITY_COMMIT`: a short hash, `-dirty` when tracked files differed from it, or `unknown`
+/// outside a git checkout). Reports and artifacts carry the crate version alone, so committed
+/// artifacts do not change with every commit.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ONNX_PARITY_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "onnx-parity",
-    version,
+    version = VERSION,
     about = "Prove that a trained model and its ONNX export compute the same thing"
 )]
 pub struct Cli {
