@@ -374,7 +374,7 @@ fn saved_weights_reload_as_init_and_export_reproduces_the_training_export() {
     );
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     assert!(
-        r.stdout.contains("MLP 784-16-10, sigmoid head"),
+        r.stdout.contains("MLP 784-16-10, relu, sigmoid head"),
         "{}",
         r.stdout
     );
@@ -512,8 +512,8 @@ fn bad_weight_files_exit_2_naming_the_array() {
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("--init")
-            && r.stderr.contains("[100, 8, 10]")
-            && r.stderr.contains("[784, 8, 10]"),
+            && r.stderr.contains("MLP 100-8-10")
+            && r.stderr.contains("MLP 784-8-10"),
         "{}",
         r.stderr
     );

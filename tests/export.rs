@@ -78,7 +78,7 @@ fn export_reloads_in_tract_with_parity_for_any_batch_size() {
             let x = inputs(n, 784, n as u64);
             let check = check_export(
                 form,
-                &w,
+                &w.clone().into(),
                 &bytes,
                 x.view(),
                 targets(n, 10).view(),
@@ -108,7 +108,15 @@ fn true_logits_are_read_under_the_sigmoid_and_tail_differences_are_caught() {
     let x = inputs(16, 784, 2);
     let y = targets(16, 10);
     let tol = Preset::Relaxed.tolerance();
-    let check = check_export(Formulation::Probs, &w, &bytes, x.view(), y.view(), &tol).unwrap();
+    let check = check_export(
+        Formulation::Probs,
+        &w.into(),
+        &bytes,
+        x.view(),
+        y.view(),
+        &tol,
+    )
+    .unwrap();
     assert!(check.logits.passed(), "{:?}", check.logits);
     assert!(check.output.passed(), "{:?}", check.output);
     let (b, t) = (&check.loss_burn, &check.loss_tract);
@@ -132,7 +140,7 @@ fn corrupt_onnx_bytes_are_an_error_not_a_panic() {
     for bad in [&bytes[..bytes.len() / 2], &b"not onnx at all"[..], &[][..]] {
         let r = check_export(
             Formulation::Logits,
-            &w,
+            &w.clone().into(),
             bad,
             x.view(),
             targets(2, 10).view(),

@@ -155,30 +155,22 @@ fn worst_step(reference: &Reference, replay: &Replay, form: &str, key: &str) -> 
     worst
 }
 
-/// Max |TF - Rust| per weight array, named as in the npz (`dense/kernel`, ...).
+/// Max |TF - Rust| per weight array, named as in the npz (`dense/kernel`, `conv2d/bias`, ...).
 fn weight_diffs(tf: &Path, rust: &Path) -> Vec<(String, f64)> {
     let (tf, rust) = (read_weights(tf).unwrap(), read_weights(rust).unwrap());
-    assert_eq!(tf.layers.len(), rust.layers.len(), "layer count");
-    let max_diff = |a: &[f32], b: &[f32]| {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
-            .fold(0.0, f64::max)
-    };
-    let mut out = Vec::new();
-    for (t, r) in tf.layers.iter().zip(&rust.layers) {
-        assert_eq!(t.kernel.shape(), r.kernel.shape(), "{}/kernel", t.name);
-        out.push((
-            format!("{}/kernel", t.name),
-            max_diff(t.kernel.as_slice().unwrap(), r.kernel.as_slice().unwrap()),
-        ));
-        out.push((
-            format!("{}/bias", t.name),
-            max_diff(t.bias.as_slice().unwrap(), r.bias.as_slice().unwrap()),
-        ));
-    }
-    out
+    assert_eq!(tf.shapes(), rust.shapes(), "the same arrays, shaped alike");
+    tf.arrays()
+        .iter()
+        .zip(rust.arrays())
+        .map(|((name, t), (_, r))| {
+            let worst = t
+                .iter()
+                .zip(r.iter())
+                .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
+                .fold(0.0, f64::max);
+            (name.clone(), worst)
+        })
+        .collect()
 }
 
 fn check_against_tensorflow(name: &str) {
