@@ -33,26 +33,55 @@ use crate::model::weights::{CONV_KERNEL, CnnDims, CnnWeights, Conv2d, Dense, POO
 /// each sample's outputs do not depend on the others in its pass, so the bits are the same.
 const INFERENCE_CHUNK: usize = 256;
 
-/// The patches of `x` (`[n, h * w * c]`, each row an NHWC image) for a valid 3x3 convolution:
-/// `[n * oh * ow, 9 * c]`, rows in (sample, output row, output column) order, columns in
-/// (kernel row, kernel column, channel) order.
-pub fn im2col(x: ArrayView2<f32>, dims: &CnnDims) -> Vec<f32> {
-    let [_, w, c] = dims.input;
+/// Output positions `(row, column)` of the whole convolution map, row-major.
+pub fn map_positions(dims: &CnnDims) -> Vec<(usize, usize)> {
     let [oh, ow] = dims.conv;
-    let run = CONV_KERNEL * c; // one kernel row: 3 neighbouring pixels, all channels
-    let mut out = Vec::with_capacity(x.nrows() * oh * ow * CONV_KERNEL * run);
-    let mut copy = Vec::new();
-    for row in x.outer_iter() {
-        let image = match row.as_slice() {
-            Some(s) => s,
-            None => {
-                copy.clear();
-                copy.extend(row.iter().copied());
-                &copy[..]
+    (0..oh).flat_map(|y| (0..ow).map(move |x| (y, x))).collect()
+}
+
+/// Output positions in pooling order: four planes, one per place in the 2x2 window (row-major:
+/// top left, top right, bottom left, bottom right), each the pooled map row-major. Position
+/// `(2*py + dy, 2*px + dx)` is in plane `2*dy + dx`. An odd last row or column, which Keras's
+/// pooling drops, is in no plane.
+pub fn pool_positions(dims: &CnnDims) -> Vec<(usize, usize)> {
+    let [ph, pw] = dims.pooled;
+    let mut out = Vec::with_capacity(POOL * POOL * ph * pw);
+    for dy in 0..POOL {
+        for dx in 0..POOL {
+            for py in 0..ph {
+                for px in 0..pw {
+                    out.push((POOL * py + dy, POOL * px + dx));
+                }
             }
-        };
-        for oy in 0..oh {
-            for ox in 0..ow {
+        }
+    }
+    out
+}
+
+/// The patches of `x` (`[n, h * w * c]`, each row an NHWC image) for a valid 3x3 convolution
+/// at `positions`, cut into `groups` equal runs: `[n * positions, 9 * c]`, rows in (group,
+/// sample, position) order, columns in (kernel row, kernel column, channel) order. One group
+/// is the plain (sample, position) order; the pooling planes are four groups, so that each
+/// plane of the whole batch is one contiguous block.
+pub fn im2col(
+    x: ArrayView2<f32>,
+    dims: &CnnDims,
+    positions: &[(usize, usize)],
+    groups: usize,
+) -> Vec<f32> {
+    let [_, w, c] = dims.input;
+    let run = CONV_KERNEL * c; // one kernel row: 3 neighbouring pixels, all channels
+    let mut out = Vec::with_capacity(x.nrows() * positions.len() * CONV_KERNEL * run);
+    let images: Vec<std::borrow::Cow<[f32]>> = x
+        .outer_iter()
+        .map(|row| match row.to_slice() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(row.to_vec()),
+        })
+        .collect();
+    for group in positions.chunks(positions.len().div_ceil(groups.max(1)).max(1)) {
+        for image in &images {
+            for &(oy, ox) in group {
                 for ky in 0..CONV_KERNEL {
                     let start = ((oy + ky) * w + ox) * c;
                     out.extend_from_slice(&image[start..start + run]);
@@ -83,11 +112,8 @@ struct Params {
     dense_bias: Tensor<1>,
 }
 
-/// Every stage of one forward pass (NHWC).
+/// The stages of one forward pass that lead to the logits (NHWC).
 struct Forward {
-    /// Convolution plus bias, before the ReLU: `[n, oh, ow, filters]`.
-    conv: Tensor<4>,
-    relu: Tensor<4>,
     /// `[n, ph, pw, filters]`.
     pooled: Tensor<4>,
     /// `[n, ph * pw * filters]`, Keras's flatten order.
@@ -117,39 +143,71 @@ impl Params {
         }
     }
 
-    fn forward(&self, x: ArrayView2<f32>, device: &Device) -> Forward {
+    /// Convolution plus bias at `positions` of each sample, cut into `groups` runs:
+    /// `[n * positions, filters]`, rows in (group, sample, position) order as [`im2col`] makes
+    /// them, computed in batches of at most 512 positions so that the kernel gradient sums in
+    /// fixed blocks (see the module docs).
+    fn conv(
+        &self,
+        x: ArrayView2<f32>,
+        positions: &[(usize, usize)],
+        groups: usize,
+        device: &Device,
+    ) -> Tensor<2> {
         let d = self.dims;
         let n = x.nrows();
-        let [oh, ow] = d.conv;
-        let [ph, pw] = d.pooled;
         let f = d.filters;
         let taps = CONV_KERNEL * CONV_KERNEL * d.input[2];
-        let (batches, rows) = position_blocks(oh * ow);
+        let (batches, rows) = position_blocks(positions.len() / groups);
         let patches: Tensor<3> = Tensor::from_data(
-            TensorData::new(im2col(x, &d), [n * batches, rows, taps]),
+            TensorData::new(
+                im2col(x, &d, positions, groups),
+                [groups * n * batches, rows, taps],
+            ),
             device,
         );
         let matrix: Tensor<3> = self.kernel.clone().reshape([taps, f]).unsqueeze::<3>();
-        let conv = patches.matmul(matrix).reshape([n * oh * ow, f])
-            + self.conv_bias.clone().unsqueeze::<2>();
-        let conv: Tensor<4> = conv.reshape([n, oh, ow, f]);
-        let relu = activation::relu(conv.clone());
-        let window = if (oh, ow) == (POOL * ph, POOL * pw) {
-            relu.clone()
-        } else {
-            relu.clone().slice([0..n, 0..POOL * ph, 0..POOL * pw, 0..f])
-        };
-        let pooled: Tensor<4> = window
-            .reshape([n, ph, POOL, pw, POOL, f])
-            .max_dim(2)
-            .max_dim(4)
-            .reshape([n, ph, pw, f]);
-        let flat: Tensor<2> = pooled.clone().reshape([n, ph * pw * f]);
+        patches.matmul(matrix).reshape([n * positions.len(), f])
+            + self.conv_bias.clone().unsqueeze::<2>()
+    }
+
+    /// The whole convolution map and its ReLU, `[n, oh, ow, filters]` each, for the
+    /// intermediates. Every value is the same product and bias sum as in [`Params::forward`]
+    /// (a row's result does not depend on which rows share its product).
+    fn conv_map(&self, x: ArrayView2<f32>, device: &Device) -> (Tensor<4>, Tensor<4>) {
+        let [oh, ow] = self.dims.conv;
+        let conv: Tensor<4> = self
+            .conv(x, &map_positions(&self.dims), 1, device)
+            .reshape([x.nrows(), oh, ow, self.dims.filters]);
+        (conv.clone(), activation::relu(conv))
+    }
+
+    /// Conv + bias, ReLU, 2x2 max-pooling, flatten, dense.
+    ///
+    /// The pooling takes the element-wise maximum of the four window planes of
+    /// [`pool_positions`], left to right in pairs, then the ReLU: `max(relu(a), relu(b)) =
+    /// relu(max(a, b))` exactly, and a tie goes to the left operand (burn's `max_pair` keeps
+    /// it unless the right one is greater), so the gradient of each window reaches exactly one
+    /// position, its first maximum in row-major order, which is where TensorFlow's MaxPoolGrad
+    /// puts it. Each plane of the batch is one contiguous `[n * ph * pw, filters]` block:
+    /// burn's own `max_pool2d` (NCHW, a general 3-D kernel) and the layout changes around it
+    /// took most of a training step.
+    fn forward(&self, x: ArrayView2<f32>, device: &Device) -> Forward {
+        let d = self.dims;
+        let n = x.nrows();
+        let [ph, pw] = d.pooled;
+        let (f, plane) = (d.filters, ph * pw);
+        let planes: Tensor<3> = self
+            .conv(x, &pool_positions(&d), POOL * POOL, device)
+            .reshape([POOL * POOL, n * plane, f]);
+        let at = |q: usize| planes.clone().slice([q..q + 1, 0..n * plane, 0..f]);
+        let top = at(0).max_pair(at(1));
+        let bottom = at(2).max_pair(at(3));
+        let pooled: Tensor<4> = activation::relu(top.max_pair(bottom)).reshape([n, ph, pw, f]);
+        let flat: Tensor<2> = pooled.clone().reshape([n, plane * f]);
         let logits = matmul_fixed_blocks(flat.clone(), self.dense_kernel.clone())
             + self.dense_bias.clone().unsqueeze::<2>();
         Forward {
-            conv,
-            relu,
             pooled,
             flat,
             logits,
@@ -237,11 +295,11 @@ impl BurnCnn {
     fn chunked<const K: usize>(
         &self,
         x: ArrayView2<f32>,
-        f: impl Fn(Forward) -> [ArrayD<f32>; K],
+        f: impl Fn(ArrayView2<f32>, Forward) -> [ArrayD<f32>; K],
     ) -> [ArrayD<f32>; K] {
         let parts: Vec<[ArrayD<f32>; K]> = x
             .axis_chunks_iter(Axis(0), INFERENCE_CHUNK.max(1))
-            .map(|chunk| f(self.params.forward(chunk, &self.device)))
+            .map(|chunk| f(chunk, self.params.forward(chunk, &self.device)))
             .collect();
         if parts.len() == 1 {
             return parts.into_iter().next().expect("one part");
@@ -261,13 +319,13 @@ impl BurnCnn {
     }
 
     pub fn logits(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        let [z] = self.chunked(x, |f| [array2(f.logits).into_dyn()]);
+        let [z] = self.chunked(x, |_, f| [array2(f.logits).into_dyn()]);
         Self::two(z)
     }
 
     /// The sigmoid head as burn computes it (what the probability model outputs).
     pub fn probabilities(&self, x: ArrayView2<f32>) -> (Array2<f32>, Array2<f32>) {
-        let [z, p] = self.chunked(x, |f| {
+        let [z, p] = self.chunked(x, |_, f| {
             let p = activation::sigmoid(f.logits.clone());
             [array2(f.logits).into_dyn(), array2(p).into_dyn()]
         });
@@ -279,11 +337,12 @@ impl BurnCnn {
     /// NCHW like the export's `Conv` and `MaxPool`; computed by the same burn ops as
     /// [`BurnCnn::logits`], so the last values equal its output bit for bit.
     pub fn intermediates(&self, x: ArrayView2<f32>, sigmoid: bool) -> Vec<(String, ArrayD<f32>)> {
-        let [conv, relu, pooled, flat, z, p] = self.chunked(x, |f| {
+        let [conv, relu, pooled, flat, z, p] = self.chunked(x, |chunk, f| {
+            let (conv, relu) = self.params.conv_map(chunk, &self.device);
             let p = activation::sigmoid(f.logits.clone());
             [
-                nchw(f.conv),
-                nchw(f.relu),
+                nchw(conv),
+                nchw(relu),
                 nchw(f.pooled),
                 array2(f.flat).into_dyn(),
                 array2(f.logits).into_dyn(),
@@ -390,7 +449,7 @@ mod tests {
         // A 4x4 image with 2 channels whose values encode their position.
         let d = CnnDims::new([4, 4, 2], 1).unwrap();
         let x = Array2::from_shape_fn((1, 32), |(_, i)| i as f32);
-        let p = im2col(x.view(), &d);
+        let p = im2col(x.view(), &d, &map_positions(&d), 1);
         assert_eq!(p.len(), 2 * 2 * 18);
         // Output (0, 1): rows 0..3, columns 1..3, both channels.
         let want: Vec<f32> = (0..3)
@@ -399,6 +458,38 @@ mod tests {
             })
             .collect();
         assert_eq!(&p[18..36], &want[..]);
+    }
+
+    #[test]
+    fn pooling_planes_cover_each_window_in_row_major_order() {
+        let d = CnnDims::new([9, 9, 1], 1).unwrap(); // conv 7x7, pooled 3x3: row 6, column 6 dropped
+        let p = pool_positions(&d);
+        assert_eq!(p.len(), 4 * 9);
+        assert_eq!(&p[..3], &[(0, 0), (0, 2), (0, 4)]);
+        assert_eq!(p[9], (0, 1)); // plane 1: top right of each window
+        assert_eq!(p[18], (1, 0)); // plane 2: bottom left
+        assert_eq!(p[35], (5, 5)); // last window's bottom right
+        assert!(p.iter().all(|&(y, x)| y < 6 && x < 6));
+        assert_eq!(map_positions(&d).len(), 49);
+    }
+
+    /// A window whose four values tie sends its gradient to one position, the first: the
+    /// kernel gradient of a blank image is then exactly what TensorFlow computes, the conv
+    /// bias's gradient counted once per window.
+    #[test]
+    fn tied_windows_send_their_gradient_to_one_position() {
+        let mut w = CnnWeights::glorot_uniform([6, 6, 1], 1, 1, 2);
+        w.conv.bias[0] = 0.5; // positive on a blank image: every window ties at 0.5
+        w.dense.kernel.fill(1.0);
+        let x = Array2::<f32>::zeros((1, 36));
+        let y = Array2::<f32>::zeros((1, 1));
+        let out = loss_and_grads(&w, x.view(), y.view(), Formulation::Logits, &cpu());
+        // z = 4 windows * 0.5 + 0 = 2; dL/dz = sigmoid(2); each window passes it to one
+        // position, so d/d(conv bias) = 4 * sigmoid(2).
+        let want = 4.0 * loss::sigmoid_f64(2.0);
+        let got = f64::from(out.grads.conv.bias[0]);
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        assert!(out.grads.conv.kernel.iter().all(|&g| g == 0.0));
     }
 
     #[test]
@@ -455,6 +546,19 @@ mod tests {
             ]
         );
         assert_eq!(all[0].1.shape(), [INFERENCE_CHUNK + 5, 4, 26, 26]);
+        // The pooled map is the 2x2 maximum of the ReLU map, to the bit: the map and the
+        // pooling planes are the same products, whatever rows shared them.
+        let (relu, pooled) = (&all[1].1, &all[2].1);
+        for ((s, c, py, px), &got) in pooled
+            .view()
+            .into_dimensionality::<ndarray::Ix4>()
+            .unwrap()
+            .indexed_iter()
+        {
+            let window = (0..4).map(|q| relu[[s, c, 2 * py + q / 2, 2 * px + q % 2]]);
+            let want = window.fold(f32::NEG_INFINITY, f32::max);
+            assert_eq!(got.to_bits(), want.to_bits(), "[{s}, {c}, {py}, {px}]");
+        }
         let (z, p) = m.probabilities(x.view());
         assert_eq!(all[4].1, z.clone().into_dyn());
         assert_eq!(all[5].1, p.into_dyn());
