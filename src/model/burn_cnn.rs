@@ -9,8 +9,9 @@
 //! patches are cut on the host (they are data, not parameters), and the product runs in
 //! batches of at most 512 rows ([`MAX_REDUCTION_BLOCK`]): the forward pass sums `9 * channels`
 //! terms per output, and the kernel gradient is one product of at most 512 terms per batch,
-//! added up in batch order by burn's broadcast reduction. Every long sum is fixed, on every
-//! machine. The dense layer goes through [`matmul_fixed_blocks`] like the MLP's.
+//! added up in batch order by burn's broadcast reduction; the biases' gradients are burn's
+//! row-by-row sums. The dense layer goes through [`matmul_fixed_blocks`] like the MLP's, and
+//! as there its kernel gradient, a sum over the batch, is fixed for batches of up to 512.
 //!
 //! The layout inside is NHWC, as Keras's: the kernel `[3, 3, in, filters]` viewed as a
 //! `[9 * in, filters]` matrix is exactly the weight matrix of patches whose columns run over
