@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 SAMPLES = 10_000
 TRAIN_SAMPLES = 8_000
 BATCH = 100
+CNN_FILTERS = 8
 SAMPLES_PER_REPETITION = 4_096  # inference, at either batch size
 EPS = np.float32(1e-7)
 
@@ -137,6 +138,14 @@ def bench_train(x, y, warmup, repeat) -> list[dict]:
         h = keras.layers.Dense(128, activation="relu")(inp)
         return keras.Model(inp, keras.layers.Dense(10, activation=activation)(h))
 
+    def cnn(activation):
+        # The crate's CNN: Conv2D(8, 3x3, relu) -> MaxPooling2D(2) -> Flatten -> Dense(10).
+        keras.utils.set_random_seed(42)
+        inp = keras.Input((28, 28, 1))
+        h = keras.layers.Conv2D(CNN_FILTERS, 3, activation="relu")(inp)
+        h = keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(h))
+        return keras.Model(inp, keras.layers.Dense(10, activation=activation)(h))
+
     def adam():
         return keras.optimizers.Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
 
@@ -149,23 +158,26 @@ def bench_train(x, y, warmup, repeat) -> list[dict]:
         per = -(yb * tf.math.log(p) + (1 - yb) * tf.math.log(1 - p))
         return tf.reduce_mean(tf.reduce_mean(per, axis=-1))
 
-    out = []
-    for form, loss_fn in (("logits", logits_loss), ("probs", probs_loss)):
-        model, opt = mlp(None), adam()
-
+    def tf_step(model, opt, loss_fn):
         @tf.function
-        def step(xb, yb, model=model, opt=opt, loss_fn=loss_fn):
+        def step(xb, yb):
             with tf.GradientTape() as tape:
                 loss = loss_fn(yb, model(xb, training=True))
             grads = tape.gradient(loss, model.trainable_variables)
             opt.apply_gradients(zip(grads, model.trainable_variables))
             return loss
+        return step
 
-        def epoch(step=step):
+    def tf_epoch(step, batches):
+        def epoch():
             for xb, yb in batches:
                 loss = step(xb, yb)
             return float(loss)
+        return epoch
 
+    out = []
+    for form, loss_fn in (("logits", logits_loss), ("probs", probs_loss)):
+        epoch = tf_epoch(tf_step(mlp(None), adam(), loss_fn), batches)
         out.append(figure(f"train.{form}{suffix}",
                           f"tf.function step ({form} form, {'sigmoid_cross_entropy_with_logits' if form == 'logits' else 'clipped sigmoid BCE'}), "
                           f"batch {BATCH}, adam, {n} samples, {threads} threads",
@@ -181,6 +193,14 @@ def bench_train(x, y, warmup, repeat) -> list[dict]:
                                             verbose=0)
         out.append(figure(f"train.{form}.fit", f"keras fit ({form} form), batch {BATCH}, adam, "
                           f"{n} samples", timed(fit, warmup, repeat), n))
+    # The CNN: the same tf.function loop on NHWC images.
+    images = [(tf.reshape(xb, (-1, 28, 28, 1)), yb) for xb, yb in batches]
+    for form, loss_fn in (("logits", logits_loss), ("probs", probs_loss)):
+        epoch = tf_epoch(tf_step(cnn(None), adam(), loss_fn), images)
+        out.append(figure(f"train.cnn.{form}{suffix}",
+                          f"CNN tf.function step ({form} form), {CNN_FILTERS} filters, batch "
+                          f"{BATCH}, adam, {n} samples, {threads} threads",
+                          timed(epoch, warmup, repeat), n))
     return out
 
 
@@ -370,6 +390,10 @@ PAIRS = [
     ("train logits form vs keras fit", "train.logits", "train.logits.fit"),
     ("train probs form vs keras fit", "train.probs", "train.probs.fit"),
     ("train both forms (lockstep)", "train.lockstep", "train.both"),
+    ("CNN train logits form", "train.cnn.logits", "train.cnn.logits"),
+    ("CNN train probs form", "train.cnn.probs", "train.cnn.probs"),
+    ("CNN train logits form vs TF on 1 thread", "train.cnn.logits", "train.cnn.logits.1t"),
+    ("CNN train probs form vs TF on 1 thread", "train.cnn.probs", "train.cnn.probs.1t"),
 ] + [
     (f"infer {key} b{b}{label}", f"infer.{key}.b{b}", f"infer.{key}.b{b}{suffix}")
     for key, _, _ in INFER_CASES

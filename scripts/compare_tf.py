@@ -8,16 +8,17 @@ Usage: compare_tf.py REFERENCE_DIR [--data DIR] [--bin PATH] [--work DIR]
 REFERENCE_DIR is a folder written by tf_reference.py. The script
 
 1. runs `onnx-parity train` with the reference's initial weights (`--init init.npz`), sample
-   order (`--indices indices.npy`) and config, logging every step (`--log-json`) and saving the
-   final weights (`--save-weights`); or reads such a run given by `--rust-log`/`--rust-weights`.
-   It first checks that the Rust log names the same pixels (sha256 of the training stream and
-   the eval set) and the same init file as the reference: otherwise nothing else would mean
-   anything.
+   order (`--indices indices.npy`) and config (`--arch cnn --filters N` for a CNN reference,
+   `--targets targets.npy` for one made with `--targets`), logging every step (`--log-json`)
+   and saving the final weights (`--save-weights`); or reads such a run given by
+   `--rust-log`/`--rust-weights`. It first checks that the Rust log names the same pixels
+   (sha256 of the training stream and the eval set), the same targets and the same init file
+   as the reference: otherwise nothing else would mean anything.
 2. prints, per formulation, the max |per-step loss difference|, the max |per-step binary
    accuracy difference| and the max |final weight difference| (per array and overall), and
    holds them to the issue's thresholds: loss 1e-6, weights 1e-5.
 3. loads each of Rust's final weight files into the Keras model of its formulation (logits head
-   or sigmoid head) and `predict`s the eval samples; exports the same file with
+   or sigmoid head; MLP or CNN) and `predict`s the eval samples (NHWC images for the CNN); exports the same file with
    `onnx-parity export --weights ... --head ...`, writes the eval inputs and Keras's
    predictions next to it as test_data_set_0, and runs `onnx-parity validate` on it, which runs
    the export in tract and compares: max absolute difference <= 1e-5. If the `tract` Python
@@ -42,8 +43,8 @@ import tempfile
 from pathlib import Path
 
 # tf_reference imports keras_models first, which sets TensorFlow's environment before TF loads.
-from tf_reference import (FORMULATIONS, DataError, UsageError, build_mlp, configure_tf,
-                          load_idx_folder, read_npz, set_weights_by_name)
+from tf_reference import (FORMULATIONS, DataError, UsageError, build_model, configure_tf,
+                          load_idx_folder, model_inputs, read_npz, set_weights_by_name)
 
 import numpy as np  # noqa: E402
 
@@ -73,10 +74,23 @@ def load_reference(folder: Path) -> dict:
         ref = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise UsageError(f"{path}: cannot read it ({e}); make it with tf_reference.py") from e
-    for name in ("init.npz", "indices.npy", *(f"final-{f}.npz" for f in FORMULATIONS)):
+    needed = ["init.npz", "indices.npy", *(f"final-{f}.npz" for f in FORMULATIONS)]
+    if ref["config"].get("targets"):
+        needed.append("targets.npy")
+    for name in needed:
         if not (folder / name).is_file():
             raise UsageError(f"{folder}: {name} is missing")
     return ref
+
+
+def arch_of(ref: dict) -> dict:
+    """The model of a reference; references from before the CNN are MLPs."""
+    c = ref["config"]
+    return c.get("arch") or {"kind": "mlp", "hidden": c["hidden"]}
+
+
+def outputs_of(ref: dict) -> int:
+    return ref["config"].get("outputs", 10)
 
 
 def data_folder(ref: dict, data_dir: Path | None, bin_path: Path, work: Path) -> Path:
@@ -104,6 +118,11 @@ def train_args(ref: dict, folder: Path, data_dir: Path, adam: str) -> list[str]:
         "--steps", str(c["steps"]), "--batch", str(c["batch"]),
         "--optimizer", opt["kind"], "--lr", repr(opt["lr"]),
     ]
+    arch = arch_of(ref)
+    if arch["kind"] == "cnn":
+        args += ["--arch", "cnn", "--filters", str(arch["filters"])]
+    if c.get("targets"):
+        args += ["--targets", str(folder / c["targets"]["file"])]
     if opt["kind"] == "adam":
         args += ["--adam", adam]
         if adam == "keras":
@@ -121,6 +140,11 @@ def check_same_inputs(ref: dict, log: dict) -> None:
     if init.get("sha256") != ref["config"]["init"]["sha256"]:
         raise UsageError(f"the Rust run started from other weights ({init}); expected "
                          f"init.npz with sha256 {ref['config']['init']['sha256'][:16]}...")
+    want_t = (ref["config"].get("targets") or {}).get("sha256")
+    got_t = (log["data"].get("targets") or {}).get("sha256")
+    if want_t != got_t:
+        raise UsageError(f"the Rust run learned other targets (sha256 {got_t}), the reference "
+                         f"{want_t}")
     if len(log["steps"]) != ref["config"]["steps"]:
         raise UsageError(f"the Rust log has {len(log['steps'])} steps, the reference "
                          f"{ref['config']['steps']}")
@@ -211,13 +235,15 @@ def prediction_figures(ref: dict, figures: dict, x_eval: np.ndarray, bin_path: P
     import onnx
     from onnx import numpy_helper
 
-    hidden = ref["config"]["hidden"]
+    arch = arch_of(ref)
+    x_eval = model_inputs(arch, x_eval)
     out = {"samples": len(x_eval), "route": "onnx-parity validate (tract in the crate)"}
     for form in FORMULATIONS:
         head = HEADS[form]
         weights_path = figures[form]["rust_weights"]
-        model = build_mlp(x_eval.shape[1], hidden, "sigmoid" if form == "probs" else None,
-                          f"rust_{form}")
+        features = int(np.prod(x_eval.shape[1:]))
+        model = build_model(arch, features, "sigmoid" if form == "probs" else None,
+                            f"rust_{form}", outputs_of(ref))
         set_weights_by_name(model, read_npz(weights_path), str(weights_path))
         keras_out = model.predict(x_eval, batch_size=len(x_eval), verbose=0)
 
@@ -248,11 +274,17 @@ def render(ref: dict, train: dict, preds: dict | None, adam: str) -> str:
     c = ref["config"]
     opt = c["optimizer"]
     rule = f" ({adam} rule)" if opt["kind"] == "adam" else ""
+    arch, k = arch_of(ref), outputs_of(ref)
+    if arch["kind"] == "cnn":
+        model = f"CNN conv2d {arch['filters']} 3x3, max-pool 2, dense {k}"
+    else:
+        model = f"MLP {c['data']['features']}-{'-'.join(map(str, arch['hidden']))}-{k}"
+    targets = (f", {k} targets from {c['targets']['file']}" if c.get("targets")
+               else ", digits one-hot")
     lines = [
-        f"reference: {c['data']['source']} data, MLP {c['data']['features']}-"
-        f"{'-'.join(map(str, c['hidden']))}-10, {opt['kind']}{rule} lr {opt['lr']:g}, "
-        f"batch {c['batch']}, {c['steps']} steps; TensorFlow {ref['versions']['tensorflow']}, "
-        f"Keras {ref['versions']['keras']}",
+        f"reference: {c['data']['source']} data{targets}, {model}, {opt['kind']}{rule} "
+        f"lr {opt['lr']:g}, batch {c['batch']}, {c['steps']} steps; TensorFlow "
+        f"{ref['versions']['tensorflow']}, Keras {ref['versions']['keras']}",
         "",
         f"{'formulation':<12} {'max|step loss diff|':>20} {'at step':>8} "
         f"{'max|step acc diff|':>19} {'max|weight diff|':>17}  verdict",

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Load weights saved by onnx-parity (Keras layout .npz) into a Keras MLP and export it with tf2onnx.
+"""Load weights saved by onnx-parity (Keras layout .npz) into a Keras MLP or CNN and export it with
+tf2onnx.
 
 Usage: keras_from_weights.py WEIGHTS.npz --head sigmoid|logits --inputs INPUT_0.pb --out DIR
 
 Why: to see whether two exporters compute the same thing, give them the very same weights. The
 Rust side exports with its own protobuf code (`onnx-parity export` or `train --out`); this script
 builds the same network in Keras (`Dense` layers named `dense`, `dense_1`, ... with relu between
-and the chosen head), sets the weights from the file, exports through Keras 3's own ONNX path
+and the chosen head; or, for a file holding `conv2d/kernel` [3, 3, in, filters], the CNN
+Conv2D(relu) -> MaxPooling2D(2) -> Flatten -> Dense on NHWC images), sets the weights from the
+file, exports through Keras 3's own ONNX path
 (`model.export(format="onnx")`, tf2onnx underneath) and writes TensorFlow's outputs on the given
 inputs in the ONNX backend-test layout:
 
@@ -36,12 +39,37 @@ class InputError(Exception):
     """The weights or inputs file is missing, unreadable or does not fit."""
 
 
-def read_weights(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Kernels and biases in layer order, checked as the Rust reader checks them."""
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
-        arrays = dict(np.load(path))
+        return dict(np.load(path))
     except (OSError, ValueError) as e:
         raise InputError(f"{path}: not a readable .npz file: {e}") from e
+
+
+def read_cnn(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The CNN's four arrays, checked as the Rust reader checks them."""
+    names = ("conv2d/kernel", "conv2d/bias", "dense/kernel", "dense/bias")
+    missing = [n for n in names if n not in arrays]
+    extra = sorted(set(arrays) - set(names))
+    if missing or extra:
+        raise InputError(f"{path}: a CNN needs exactly {', '.join(names)} (missing {missing}, "
+                         f"unexpected {extra})")
+    if any(arrays[n].dtype != np.float32 for n in names):
+        raise InputError(f"{path}: the CNN's arrays must be float32")
+    k, kb, d, db = (arrays[n] for n in names)
+    if k.ndim != 4 or k.shape[:2] != (3, 3) or kb.shape != (k.shape[3],):
+        raise InputError(f"{path}: conv2d/kernel {k.shape}, conv2d/bias {kb.shape}: expected "
+                         "[3, 3, in, filters] and [filters]")
+    side = int(round((d.shape[0] / k.shape[3]) ** 0.5)) if d.ndim == 2 else 0
+    if d.ndim != 2 or side * side * k.shape[3] != d.shape[0] or db.shape != (d.shape[1],):
+        raise InputError(f"{path}: dense/kernel {d.shape}, dense/bias {db.shape}: expected "
+                         "[side*side*filters, out] and [out]")
+    return {n: arrays[n] for n in names}
+
+
+def read_weights(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Kernels and biases in layer order, checked as the Rust reader checks them."""
+    arrays = read_arrays(path)
     layers, used = [], set()
     while True:
         name = "dense" if not layers else f"dense_{len(layers)}"
@@ -63,6 +91,25 @@ def read_weights(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     if not layers or extra:
         raise InputError(f"{path}: expected dense/kernel, dense/bias, ...; unexpected: {extra}")
     return layers
+
+
+def build_cnn(arrays: dict[str, np.ndarray], head: str):
+    """The CNN with the Rust names, on square NHWC images (28x28 for a 13x13 pooled map)."""
+    import keras
+
+    kernel, dense = arrays["conv2d/kernel"], arrays["dense/kernel"]
+    filters = kernel.shape[3]
+    side = 2 * int(round((dense.shape[0] / filters) ** 0.5)) + 2
+    x = keras.Input((side, side, kernel.shape[2]), name="input")
+    h = keras.layers.Conv2D(filters, 3, activation="relu", name="conv2d")(x)
+    h = keras.layers.MaxPooling2D(2, name="max_pooling2d")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    y = keras.layers.Dense(dense.shape[1], activation="sigmoid" if head == "sigmoid" else None,
+                           name="dense")(h)
+    model = keras.Model(x, y, name=f"cnn_{head}")
+    model.get_layer("conv2d").set_weights([kernel, arrays["conv2d/bias"]])
+    model.get_layer("dense").set_weights([dense, arrays["dense/bias"]])
+    return model
 
 
 def build(layers, head: str):
@@ -90,7 +137,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     try:
-        layers = read_weights(args.weights)
+        arrays = read_arrays(args.weights)
+        cnn = "conv2d/kernel" in arrays
+        if cnn:
+            cnn_arrays = read_cnn(args.weights, arrays)
+            k = cnn_arrays["conv2d/kernel"]
+            side = 2 * int(round((cnn_arrays["dense/kernel"].shape[0] / k.shape[3]) ** 0.5)) + 2
+            want = [side, side, k.shape[2]]
+        else:
+            layers = read_weights(args.weights)
+            want = [layers[0][0].shape[0]]
         import onnx
         from onnx import numpy_helper
 
@@ -98,9 +154,9 @@ def main(argv: list[str]) -> int:
             x = numpy_helper.to_array(onnx.load_tensor(str(args.inputs)))
         except Exception as e:  # onnx raises several types for a bad file
             raise InputError(f"{args.inputs}: not a serialized TensorProto: {e}") from e
-        if x.dtype != np.float32 or x.ndim != 2 or x.shape[1] != layers[0][0].shape[0]:
-            raise InputError(f"{args.inputs}: expected float32 [n, {layers[0][0].shape[0]}], got "
-                             f"{x.dtype} {list(x.shape)}")
+        if x.dtype != np.float32 or list(x.shape[1:]) != want:
+            raise InputError(f"{args.inputs}: expected float32 [n, {', '.join(map(str, want))}], "
+                             f"got {x.dtype} {list(x.shape)}")
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -109,7 +165,7 @@ def main(argv: list[str]) -> int:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    model = build(layers, args.head)
+    model = build_cnn(cnn_arrays, args.head) if cnn else build(layers, args.head)
     y = model.predict(x, verbose=0)
     args.out.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out / "model.onnx"

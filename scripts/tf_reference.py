@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
-"""Train the seed MLP for a few steps in Keras and record every step: the TensorFlow reference.
+"""Train the seed MLP (or the CNN) for a few steps in Keras and record every step: the
+TensorFlow reference.
 
 Usage: tf_reference.py (--data DIR | --synthetic N) --out DIR [--train N] [--eval N]
                        [--steps N] [--batch N] [--optimizer sgd|adam] [--lr LR]
-                       [--hidden N[,N...]] [--seed N] [--head-scale K] [--bin PATH]
+                       [--arch mlp|cnn] [--hidden N[,N...]] [--filters N]
+                       [--targets FILE.npy] [--seed N] [--head-scale K] [--bin PATH]
 
 `onnx-parity train` claims to reproduce a Keras run step by step when given its initial
 weights and its sample order. This script makes that Keras run and writes down what the Rust
 side needs to replay it and what it must get:
 
     init.npz            initial weights (glorot-uniform from the Keras seed, zero biases), in
-                        the Rust layout: dense/kernel [in, out], dense/bias, dense_1/..., float32
+                        the Rust layout: dense/kernel [in, out], dense/bias, dense_1/..., float32;
+                        for the CNN conv2d/kernel [3, 3, 1, filters], conv2d/bias,
+                        dense/kernel [13*13*filters, k] (Keras's flatten order), dense/bias
     indices.npy         the sample order, int64, steps*batch long: batch b is indices[b*B:(b+1)*B]
+    targets.npy         with --targets: a copy of the targets, what `train --targets` reads
     final-logits.npz    the weights the logits-formulation model ends with
     final-probs.npz     the weights the probability-formulation model ends with
     reference.json      config, per-step loss and binary accuracy per formulation, checks, versions
@@ -19,10 +24,17 @@ side needs to replay it and what it must get:
 Each step is one `train_on_batch` (its figures are that batch's forward pass before the
 update; `fit`'s per-batch logs are running means), on batches taken in `indices` order.
 
+Models: `--arch mlp` is Dense(h, relu) per `--hidden` width, then Dense(k); `--arch cnn` is
+Input(28, 28, 1) -> Conv2D(filters, 3, relu) -> MaxPooling2D(2) -> Flatten -> Dense(k), the
+layers named conv2d, max_pooling2d, flatten, dense. k is 10 (the digits one-hot) or the columns
+of `--targets FILE.npy` (float32 [n, k] of 0/1, one row per sample of the whole data in file
+order, as `onnx-parity train --targets` reads it; `multilabel_targets.py` writes the
+13-column set).
+
 The two formulations (both start from init.npz and see the same batches):
 
-- logits: Dense(10) without activation, `BinaryCrossentropy(from_logits=True)`.
-- probs: Dense(10, sigmoid), trained on Keras's own `binary_crossentropy` *probability branch*
+- logits: Dense(k) without activation, `BinaryCrossentropy(from_logits=True)`.
+- probs: Dense(k, sigmoid), trained on Keras's own `binary_crossentropy` *probability branch*
   (clip to [1e-7, 1-1e-7], then log). Keras would not take that branch by itself: a sigmoid's
   output carries its input (`_keras_logits`), and inside a traced train step a tensor made by a
   `Sigmoid` op is recognised too, so a plain `BinaryCrossentropy()` quietly trains on the
@@ -209,16 +221,85 @@ def set_weights_by_name(model, weights: dict[str, np.ndarray], source: str) -> N
 # models and losses
 
 
-def build_mlp(features: int, hidden: list[int], head: str | None, name: str):
-    """Dense(h, relu) for each hidden width, then Dense(10) with `head` as its activation."""
+def build_mlp(features: int, hidden: list[int], head: str | None, name: str,
+              outputs: int = CLASSES):
+    """Dense(h, relu) for each hidden width, then Dense(outputs) with `head` as its activation."""
     import keras
 
     x = keras.Input((features,), name="input")
     h = x
     for i, width in enumerate(hidden):
         h = keras.layers.Dense(width, activation="relu", name=layer_name(i))(h)
-    y = keras.layers.Dense(CLASSES, activation=head, name=layer_name(len(hidden)))(h)
+    y = keras.layers.Dense(outputs, activation=head, name=layer_name(len(hidden)))(h)
     return keras.Model(x, y, name=name)
+
+
+def image_side(features: int) -> int:
+    """The side of a square one-channel image of `features` pixels (28 for MNIST's 784)."""
+    side = int(round(features ** 0.5))
+    if side * side != features:
+        raise DataError(f"{features} pixels per sample are not a square image")
+    return side
+
+
+def build_cnn(features: int, filters: int, head: str | None, name: str, outputs: int = CLASSES):
+    """The crate's CNN: Input(side, side, 1) -> Conv2D(filters, 3, relu) -> MaxPooling2D(2) ->
+    Flatten -> Dense(outputs) with `head`, named as the Rust weights files name them."""
+    import keras
+
+    side = image_side(features)
+    x = keras.Input((side, side, 1), name="input")
+    h = keras.layers.Conv2D(filters, 3, activation="relu", name="conv2d")(x)
+    h = keras.layers.MaxPooling2D(2, name="max_pooling2d")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    y = keras.layers.Dense(outputs, activation=head, name="dense")(h)
+    return keras.Model(x, y, name=name)
+
+
+def build_model(arch: dict, features: int, head: str | None, name: str, outputs: int):
+    """The model `arch` describes (`{"kind": "mlp", "hidden": [...]}` or `{"kind": "cnn",
+    "filters": N}`, as reference.json records it)."""
+    if arch["kind"] == "cnn":
+        return build_cnn(features, arch["filters"], head, name, outputs)
+    return build_mlp(features, arch["hidden"], head, name, outputs)
+
+
+def model_inputs(arch: dict, x: np.ndarray) -> np.ndarray:
+    """Rows of pixels as the model takes them: as they are, or NHWC images for the CNN."""
+    if arch["kind"] == "cnn":
+        side = image_side(x.shape[1])
+        return x.reshape(-1, side, side, 1)
+    return x
+
+
+def head_layer(arch: dict) -> str:
+    """Name of the last Dense layer."""
+    return "dense" if arch["kind"] == "cnn" else layer_name(len(arch["hidden"]))
+
+
+def read_targets(path: Path, rows: int) -> np.ndarray:
+    """`--targets`: float32 [rows, k] of exactly 0 and 1, checked as the Rust reader checks it."""
+    try:
+        t = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--targets {path}: not a readable .npy file ({e})") from e
+    if t.dtype != np.float32 or t.ndim != 2 or t.shape[1] < 1:
+        raise UsageError(f"--targets {path}: expected float32 [samples, targets], found "
+                         f"{t.dtype} {list(t.shape)}")
+    if t.shape[0] != rows:
+        raise UsageError(f"--targets {path}: has {t.shape[0]} rows but the data has {rows} "
+                         "samples")
+    bad = np.argwhere((t != 0) & (t != 1))
+    if len(bad):
+        r, c = bad[0]
+        raise UsageError(f"--targets {path}: value {t[r, c]} at row {r}, column {c} is not 0 "
+                         "or 1")
+    return t
+
+
+def targets_sha256(t: np.ndarray) -> str:
+    """The Rust log's `data.targets.sha256`: the whole [n, k] array as little-endian float32."""
+    return hashlib.sha256(np.ascontiguousarray(t, dtype="<f4").tobytes()).hexdigest()
 
 
 def probability_form_bce(y_true, y_pred):
@@ -296,13 +377,13 @@ RUNS = {
 }
 
 
-def train_run(name: str, features: int, hidden: list[int], init: dict, x: np.ndarray,
+def train_run(name: str, arch: dict, features: int, init: dict, x: np.ndarray,
               y: np.ndarray, order: np.ndarray, args) -> tuple[list[dict], dict]:
     """One formulation: fresh model and optimizer from `init`, `train_on_batch` per step."""
     import keras
 
     head, loss, threshold, _ = RUNS[name]
-    model = build_mlp(features, hidden, head, f"mlp_{name}")
+    model = build_model(arch, features, head, f"{arch['kind']}_{name}", y.shape[1])
     set_weights_by_name(model, init, "init.npz")
     # BinaryAccuracy counts `y_pred > threshold` (strict), like the Rust side's
     # `sigmoid(z) > 0.5`; on logits the same decision is `z > 0`.
@@ -312,7 +393,7 @@ def train_run(name: str, features: int, hidden: list[int], init: dict, x: np.nda
     steps = []
     for step in range(args.steps):
         batch = order[step * args.batch:(step + 1) * args.batch]
-        logs = model.train_on_batch(x[batch], y[batch], return_dict=True)
+        logs = model.train_on_batch(model_inputs(arch, x[batch]), y[batch], return_dict=True)
         steps.append({"step": step, "loss": float(logs["loss"]),
                       "binary_accuracy": float(logs["binary_accuracy"])})
     return steps, model_weights(model)
@@ -347,8 +428,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=100, help="samples per step (default 100)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     p.add_argument("--lr", type=float, help="learning rate (default 0.001 adam, 0.1 sgd)")
-    p.add_argument("--hidden", type=parse_hidden, default=[128],
-                   help="hidden widths, comma-separated (default 128)")
+    p.add_argument("--arch", choices=("mlp", "cnn"), default="mlp",
+                   help="the MLP (--hidden) or the CNN (--filters); default mlp")
+    p.add_argument("--hidden", type=parse_hidden, default=None,
+                   help="hidden widths of the MLP, comma-separated (default 128)")
+    p.add_argument("--filters", type=int, default=None,
+                   help="filters of the CNN's convolution (default 8)")
+    p.add_argument("--targets", type=Path,
+                   help="binary targets, float32 [samples, k] .npy in file order (default: the "
+                        "digits one-hot)")
     p.add_argument("--seed", type=int, default=42,
                    help="Keras seed of the initial weights, seed of the order and of the "
                         "synthetic data (default 42)")
@@ -366,6 +454,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("--lr must be a finite number above 0")
     if not (np.isfinite(args.head_scale) and args.head_scale > 0):
         p.error("--head-scale must be a finite number above 0")
+    if args.arch == "cnn":
+        if args.hidden is not None:
+            p.error("--hidden applies to --arch mlp only")
+        args.filters = 8 if args.filters is None else args.filters
+        if args.filters < 1:
+            p.error("--filters must be at least 1")
+    else:
+        if args.filters is not None:
+            p.error("--filters applies to --arch cnn only")
+        args.hidden = [128] if args.hidden is None else args.hidden
     if args.synthetic is not None and args.synthetic < args.train + args.eval:
         p.error(f"--synthetic {args.synthetic} is fewer than --train + --eval "
                 f"({args.train + args.eval})")
@@ -386,6 +484,11 @@ def main(argv: list[str]) -> int:
         if len(x) < args.train + args.eval:
             raise DataError(f"{len(x)} samples, --train {args.train} + --eval {args.eval} "
                             "need more")
+        arch = ({"kind": "cnn", "filters": args.filters} if args.arch == "cnn"
+                else {"kind": "mlp", "hidden": args.hidden})
+        if arch["kind"] == "cnn":
+            image_side(x.shape[1])
+        y = binary_targets(labels) if args.targets is None else read_targets(args.targets, len(x))
     except (OSError, DataError, UsageError) as e:
         print(f"error: reading the data: {e}", file=sys.stderr)
         return 2
@@ -401,21 +504,19 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 1
 
-    y = binary_targets(labels)
     features = x.shape[1]
     order = sample_order(args.train, args.steps * args.batch, args.seed)
     eval_rows = slice(args.train, args.train + args.eval)
     keras.utils.set_random_seed(args.seed)
-    init = model_weights(build_mlp(features, args.hidden, None, "mlp_init"))
-    head_kernel = f"{layer_name(len(args.hidden))}/kernel"
+    init = model_weights(build_model(arch, features, None, f"{arch['kind']}_init", y.shape[1]))
+    head_kernel = f"{head_layer(arch)}/kernel"
     # A saturated start: same decisions, logits K times larger, so the probability form clips
     # from the first steps on and the two formulations visibly part ways.
     init[head_kernel] = init[head_kernel] * np.float32(args.head_scale)
 
     results, finals = {}, {}
     for name in RUNS:
-        results[name], finals[name] = train_run(name, features, args.hidden, init, x, y,
-                                                order, args)
+        results[name], finals[name] = train_run(name, arch, features, init, x, y, order, args)
 
     def max_diff(a: str, b: str) -> dict:
         return {
@@ -436,7 +537,9 @@ def main(argv: list[str]) -> int:
             "eval": args.eval,
             "steps": args.steps,
             "batch": args.batch,
-            "hidden": args.hidden,
+            "arch": arch,
+            "outputs": int(y.shape[1]),
+            **({"hidden": args.hidden} if arch["kind"] == "mlp" else {}),
             "seed": args.seed,
             "optimizer": describe_optimizer(args.optimizer, args.lr),
             "init": {"kind": "keras glorot_uniform kernels, zero biases (keras seed)",
@@ -445,6 +548,9 @@ def main(argv: list[str]) -> int:
                      "sha256": None},
             "indices": {"file": "indices.npy", "length": len(order),
                         "kind": "seeded numpy permutations of the first `train` samples"},
+            "targets": None if args.targets is None else {
+                "file": "targets.npy", "columns": int(y.shape[1]),
+                "sha256": targets_sha256(y)},
         },
         "keras": {
             "loop": "train_on_batch per step (metrics reset each call), no shuffle, "
@@ -477,6 +583,8 @@ def main(argv: list[str]) -> int:
         reference["config"]["init"]["sha256"] = hashlib.sha256(
             (args.out / "init.npz").read_bytes()).hexdigest()
         np.save(args.out / "indices.npy", order)
+        if args.targets is not None:
+            np.save(args.out / "targets.npy", y)
         for name in FORMULATIONS:
             write_npz(args.out / f"final-{name}.npz", finals[name])
         (args.out / "reference.json").write_text(json.dumps(reference, indent=2) + "\n")
@@ -492,7 +600,8 @@ def main(argv: list[str]) -> int:
     print(f"plain BinaryCrossentropy() on the sigmoid model vs logits run: max step loss diff "
           f"{d['vs_logits']['max_step_loss_diff']:.3g}, final weights "
           f"{d['vs_logits']['max_final_weight_diff']:.3g}")
-    print(f"wrote {args.out}/{{init.npz,indices.npy,final-logits.npz,final-probs.npz,"
+    targets = ",targets.npy" if args.targets is not None else ""
+    print(f"wrote {args.out}/{{init.npz,indices.npy{targets},final-logits.npz,final-probs.npz,"
           "reference.json}")
     return 0
 

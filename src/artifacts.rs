@@ -9,7 +9,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayViewD};
 use prost::Message;
 
 use crate::loss::Formulation;
@@ -122,18 +122,19 @@ pub fn model_path(form: Formulation) -> String {
     format!("{}/model.onnx", model_folder(form))
 }
 
-/// Write an export with one reference data set in the ONNX backend-test layout.
+/// Write an export with one reference data set in the ONNX backend-test layout. `inputs` has
+/// the shape the export takes (`[n, features]`, or NHWC `[n, h, w, c]`).
 pub fn write_model_case(
     dir: &ArtifactDir,
     form: Formulation,
     onnx_bytes: &[u8],
-    inputs: &Array2<f32>,
+    inputs: ArrayViewD<f32>,
     outputs: &Array2<f32>,
 ) -> Result<(), ArtifactError> {
     let folder = model_folder(form);
     let head = Head::for_formulation(form);
-    let tensor = |name: &str, a: &Array2<f32>| {
-        onnx::array_to_proto(name, &a.clone().into_dyn())
+    let tensor = |name: &str, a: ArrayViewD<f32>| {
+        onnx::array_to_proto(name, &a.to_owned())
             .expect("an in-memory f32 array always encodes")
             .encode_to_vec()
     };
@@ -143,7 +144,10 @@ pub fn write_model_case(
     )?;
     dir.write(
         &format!("{folder}/test_data_set_0/output_0.pb"),
-        &tensor(crate::model::export::output_name(head), outputs),
+        &tensor(
+            crate::model::export::output_name(head),
+            outputs.view().into_dyn(),
+        ),
     )?;
     dir.write(&model_path(form), onnx_bytes)?;
     Ok(())

@@ -4,7 +4,7 @@
 //!
 //! 1. [`dataset`] and [`refdata`]: samples in (MNIST IDX or embedded synthetic digits), and every
 //!    file the crate reads (test sets, NumPy, IDX) through one size-checked reader.
-//! 2. [`model`]: a burn MLP trained twice in lockstep, once per sigmoid-BCE formulation
+//! 2. [`model`]: a burn MLP or CNN trained twice in lockstep, once per sigmoid-BCE formulation
 //!    ([`loss`]), then exported to ONNX by our own protobuf code ([`onnx`]).
 //! 3. [`runtime`]: one seam through which every model runs: tract, the trained burn graph,
 //!    burn-import's code, recorded reference data.

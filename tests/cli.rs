@@ -374,7 +374,7 @@ fn saved_weights_reload_as_init_and_export_reproduces_the_training_export() {
     );
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     assert!(
-        r.stdout.contains("MLP 784-16-10, sigmoid head"),
+        r.stdout.contains("MLP 784-16-10, relu, sigmoid head"),
         "{}",
         r.stdout
     );
@@ -512,8 +512,8 @@ fn bad_weight_files_exit_2_naming_the_array() {
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("--init")
-            && r.stderr.contains("[100, 8, 10]")
-            && r.stderr.contains("[784, 8, 10]"),
+            && r.stderr.contains("MLP 100-8-10")
+            && r.stderr.contains("MLP 784-8-10"),
         "{}",
         r.stderr
     );
@@ -579,4 +579,283 @@ fn synthetic_data_exported_as_idx_trains_identically() {
         v
     };
     assert_eq!(strip("f.json"), strip("e.json"));
+}
+
+/// 13 binary targets per synthetic sample: the digit one-hot, even, >= 5, prime (what
+/// `scripts/multilabel_targets.py` writes), for `n` samples of `onnx-parity data`'s digits.
+fn multilabel(labels: &[u8]) -> ndarray::Array2<f32> {
+    ndarray::Array2::from_shape_fn((labels.len(), 13), |(i, j)| {
+        let d = labels[i];
+        let on = match j {
+            0..=9 => usize::from(d) == j,
+            10 => d.is_multiple_of(2),
+            11 => d >= 5,
+            _ => [2, 3, 5, 7].contains(&d),
+        };
+        f32::from(u8::from(on))
+    })
+}
+
+#[test]
+fn cnn_demo_learns_13_multilabel_targets_and_writes_nhwc_reference_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = onnx_parity::dataset::synthetic::generate(400, 42)
+        .labels
+        .to_vec();
+    let targets = dir.path().join("t.npy");
+    write_npy(&targets, &multilabel(&labels));
+    let out = dir.path().join("art");
+    let r = run(
+        &[
+            "demo",
+            "--arch",
+            "cnn",
+            "--filters",
+            "4",
+            "--train",
+            "300",
+            "--eval",
+            "100",
+            "--epochs",
+            "1",
+            "--lr",
+            "0.01",
+            "--targets",
+            targets.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--reference-samples",
+            "5",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "stdout {}\nstderr {}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("model: CNN 28x28x1, conv2d 4 3x3 relu, max-pool 2x2, dense 676-13"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("13 binary targets from a file"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("verdict: PASS"), "{}", r.stdout);
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["train"]["arch"],
+        serde_json::json!({"kind": "cnn", "filters": 4})
+    );
+    assert!(config["train"].get("hidden").is_none(), "{config}");
+    assert_eq!(config["data"]["targets"]["columns"], 13);
+    // The reference inputs are NHWC images, the labels the file's rows of the eval samples.
+    let set = out.join("probs/test_data_set_0");
+    let x = onnx_parity::onnx::read_tensor_pb(set.join("input_0.pb")).unwrap();
+    assert_eq!(x.dims, [5, 28, 28, 1]);
+    let y: ndarray::Array2<f32> = ndarray_npy::read_npy(out.join("labels.npy")).unwrap();
+    assert_eq!(y, multilabel(&labels[300..305]));
+    // The folder is a compare side: the burn CNN against its own export, layer by layer.
+    let r = run(
+        &[
+            "compare",
+            out.join("probs").to_str().unwrap(),
+            set.parent().unwrap().join("model.onnx").to_str().unwrap(),
+            "--layers",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    for layer in ["0 Conv", "1 Relu", "2 MaxPool", "3 Dense", "4 Sigmoid"] {
+        assert!(r.stdout.contains(layer), "{layer}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn bad_targets_exit_2_naming_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = onnx_parity::dataset::synthetic::generate(800, 42)
+        .labels
+        .to_vec();
+    let good = multilabel(&labels);
+    let mut nan = good.clone();
+    nan[[5, 11]] = f32::NAN;
+    let mut half = good.clone();
+    half[[7, 2]] = 0.5;
+    let cases: Vec<(&str, ndarray::Array2<f32>, &str)> = vec![
+        (
+            "short.npy",
+            good.slice(ndarray::s![..799, ..]).to_owned(),
+            "has 799 rows but the data has 800 samples",
+        ),
+        ("nan.npy", nan, "NaN at row 5, column 11"),
+        (
+            "half.npy",
+            half,
+            "value 0.5 at row 7, column 2 is not 0 or 1",
+        ),
+    ];
+    for (name, t, needle) in cases {
+        let path = dir.path().join(name);
+        write_npy(&path, &t);
+        let r = run(
+            &[
+                "train",
+                "--train",
+                "600",
+                "--eval",
+                "200",
+                "--targets",
+                path.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("--targets") && r.stderr.contains(name) && r.stderr.contains(needle),
+            "{name}: {}",
+            r.stderr
+        );
+        assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+    }
+    let f64s = dir.path().join("f64.npy");
+    write_npy(&f64s, &good.mapv(f64::from));
+    let r = run(
+        &[
+            "train",
+            "--train",
+            "600",
+            "--eval",
+            "200",
+            "--targets",
+            f64s.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("f64.npy") && r.stderr.contains("expected float32"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["train", "--targets", "missing.npy"], dir.path());
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("missing.npy"), "{}", r.stderr);
+}
+
+#[test]
+fn arch_flags_that_do_not_fit_exit_2_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, needle) in [
+        (
+            &["--arch", "cnn", "--hidden", "32"][..],
+            "--hidden: applies to --arch mlp only",
+        ),
+        (
+            &["--filters", "4"][..],
+            "--filters: applies to --arch cnn only",
+        ),
+        (
+            &["--arch", "cnn", "--filters", "0"][..],
+            "--filters: must be at least 1",
+        ),
+    ] {
+        let mut argv = vec!["train", "--train", "600", "--eval", "200"];
+        argv.extend_from_slice(extra);
+        let r = run(&argv, dir.path());
+        assert_eq!(r.code, 2, "{extra:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{extra:?}: {}", r.stderr);
+    }
+    // CNN weights are a CNN's: --init takes the architecture and filters from them, and an
+    // explicit flag that disagrees is refused; export --arch likewise.
+    let w = onnx_parity::model::CnnWeights::glorot_uniform([28, 28, 1], 3, 10, 1);
+    let init = dir.path().join("cnn.npz");
+    std::fs::write(&init, onnx_parity::model::npz::weights_npz_bytes(&w.into())).unwrap();
+    let i = init.to_str().unwrap();
+    let r = run(
+        &[
+            "train", "--train", "300", "--eval", "100", "--steps", "1", "--init", i,
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (extra, needle) in [
+        (&["--arch", "mlp"][..], "--arch mlp disagrees with --init"),
+        (&["--filters", "4"][..], "--filters 4 disagrees with --init"),
+    ] {
+        let mut argv = vec!["train", "--steps", "1", "--init", i];
+        argv.extend_from_slice(extra);
+        let r = run(&argv, dir.path());
+        assert_eq!(r.code, 2, "{extra:?}");
+        assert!(
+            r.stderr.contains(needle) && r.stderr.contains("cnn.npz"),
+            "{}",
+            r.stderr
+        );
+    }
+    let out = dir.path().join("x.onnx");
+    let o = out.to_str().unwrap();
+    let r = run(
+        &[
+            "export",
+            "--weights",
+            i,
+            "--head",
+            "logits",
+            "--arch",
+            "mlp",
+            "--out",
+            o,
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("cnn.npz: --arch mlp, but the file holds a CNN"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+    let r = run(
+        &["export", "--weights", i, "--head", "logits", "--out", o],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("CNN 28x28x1, conv2d 3 3x3 relu"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn committed_cnn_artifacts_are_reproduced_byte_for_byte() {
+    // As committed_artifacts_are_reproduced_byte_for_byte, for the CNN: the convolution's and
+    // the dense layer's long sums run in fixed blocks, so the same command gives the same
+    // bytes on any machine.
+    let case = root().join("models/synthetic-cnn");
+    let command = std::fs::read_to_string(case.join("command.txt")).unwrap();
+    let argv: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(argv[0], "onnx-parity");
+    let out_at = argv.iter().position(|a| *a == "--out").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("again");
+    let mut rerun: Vec<&str> = argv[1..].to_vec();
+    rerun[out_at] = out.to_str().unwrap();
+    let r = run(&rerun, &root());
+    assert_eq!(r.code, 0, "stderr {}", r.stderr);
+    let made = files_below(&out);
+    let committed: Vec<_> = files_below(&case)
+        .into_iter()
+        .filter(|p| !["command.txt", "README.md"].contains(&p.to_str().unwrap()))
+        .collect();
+    assert_eq!(made, committed);
+    for f in &made {
+        assert!(
+            std::fs::read(out.join(f)).unwrap() == std::fs::read(case.join(f)).unwrap(),
+            "{f:?} differs from the committed file"
+        );
+    }
 }

@@ -61,6 +61,63 @@ fn our_export_and_tf2onnx_agree_at_every_layer() {
     assert_eq!(case["outputs_matched_by"], "position");
 }
 
+#[test]
+fn our_cnn_export_and_tf2onnx_agree_at_every_layer_and_so_does_the_burn_graph() {
+    // Our export (Transpose, Conv, Relu, MaxPool, Transpose, Flatten, Gemm, Sigmoid) against
+    // tf2onnx's of the same weights (Reshape, Conv, Relu, MaxPool, Transpose, shape arithmetic,
+    // Reshape, MatMul + BiasAdd, Sigmoid); then the trained burn CNN itself against tf2onnx's,
+    // its maps read in NCHW like the exports'.
+    let set = "models/keras-from-rust-cnn/test_data_set_0";
+    for a in [
+        "models/synthetic-cnn/probs/model.onnx",
+        "models/synthetic-cnn/probs",
+    ] {
+        let (code, v, err) = json(&[
+            "compare",
+            a,
+            "models/keras-from-rust-cnn/model.onnx",
+            "--test-data",
+            set,
+            "--layers",
+        ]);
+        assert_eq!(code, 0, "{a}: {err}");
+        let case = &v["cases"][0];
+        let kinds: Vec<&str> = case["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["kind"].as_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            kinds,
+            ["Conv", "Relu", "MaxPool", "Dense", "Sigmoid"],
+            "{a}"
+        );
+        // Every layer within the default tolerance; the maps before the 1352-term dense sum
+        // (which burn runs in fixed blocks, tract in another order) within 1e-5 absolute.
+        for (i, l) in case["layers"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(l["metrics"]["mismatches"], 0, "{a}: {l}");
+            if i < 3 {
+                assert!(
+                    l["metrics"]["max_abs_err"].as_f64().unwrap() <= 1e-5,
+                    "{a}: {l}"
+                );
+            }
+        }
+        assert_eq!(
+            case["layers"][0]["shape_a"],
+            serde_json::json!([50, 8, 26, 26])
+        );
+        assert_eq!(
+            case["layers"][2]["shape_b"],
+            serde_json::json!([50, 8, 13, 13])
+        );
+        assert!(case["first_divergence"].is_null(), "{a}");
+        assert!(case["unmatched_a"].as_array().unwrap().is_empty(), "{a}");
+        assert!(case["unmatched_b"].as_array().unwrap().is_empty(), "{a}");
+    }
+}
+
 /// A copy of our export with `f` applied to one initializer, written into `dir`.
 fn nudged(dir: &std::path::Path, initializer: &str, f: impl Fn(&mut [f32])) -> String {
     let bytes = std::fs::read(root().join(OURS)).unwrap();

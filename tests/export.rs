@@ -3,8 +3,8 @@
 use ndarray::Array2;
 use onnx_parity::loss::{Formulation, Head};
 use onnx_parity::metrics::Preset;
-use onnx_parity::model::MlpWeights;
-use onnx_parity::model::export::export_mlp;
+use onnx_parity::model::export::{export_cnn, export_mlp, export_model};
+use onnx_parity::model::{CnnWeights, MlpWeights, ModelWeights};
 use onnx_parity::onnx;
 use onnx_parity::pipeline::check_export;
 use onnx_parity::rng::Rng;
@@ -78,7 +78,7 @@ fn export_reloads_in_tract_with_parity_for_any_batch_size() {
             let x = inputs(n, 784, n as u64);
             let check = check_export(
                 form,
-                &w,
+                &w.clone().into(),
                 &bytes,
                 x.view(),
                 targets(n, 10).view(),
@@ -108,7 +108,15 @@ fn true_logits_are_read_under_the_sigmoid_and_tail_differences_are_caught() {
     let x = inputs(16, 784, 2);
     let y = targets(16, 10);
     let tol = Preset::Relaxed.tolerance();
-    let check = check_export(Formulation::Probs, &w, &bytes, x.view(), y.view(), &tol).unwrap();
+    let check = check_export(
+        Formulation::Probs,
+        &w.into(),
+        &bytes,
+        x.view(),
+        y.view(),
+        &tol,
+    )
+    .unwrap();
     assert!(check.logits.passed(), "{:?}", check.logits);
     assert!(check.output.passed(), "{:?}", check.output);
     let (b, t) = (&check.loss_burn, &check.loss_tract);
@@ -132,12 +140,82 @@ fn corrupt_onnx_bytes_are_an_error_not_a_panic() {
     for bad in [&bytes[..bytes.len() / 2], &b"not onnx at all"[..], &[][..]] {
         let r = check_export(
             Formulation::Logits,
-            &w,
+            &w.clone().into(),
             bad,
             x.view(),
             targets(2, 10).view(),
             &Preset::Default.tolerance(),
         );
         assert!(r.is_err());
+    }
+}
+
+#[test]
+fn cnn_export_takes_nhwc_and_handles_the_layout_inside() {
+    let w = CnnWeights::glorot_uniform([28, 28, 1], 8, 13, 5);
+    let a = export_cnn(&w, Head::Sigmoid, vec![]).unwrap();
+    assert_eq!(
+        a,
+        export_cnn(&w, Head::Sigmoid, vec![]).unwrap(),
+        "same bytes"
+    );
+    let g = onnx::decode_model(&a, "memory").unwrap().graph.unwrap();
+    let ops: Vec<_> = g.node.iter().map(|n| (n.name(), n.op_type())).collect();
+    assert_eq!(
+        ops,
+        [
+            ("conv2d/KernelTranspose", "Transpose"),
+            ("conv2d/InputTranspose", "Transpose"),
+            ("conv2d/Conv", "Conv"),
+            ("conv2d/Relu", "Relu"),
+            ("max_pooling2d/MaxPool", "MaxPool"),
+            ("flatten/Transpose", "Transpose"),
+            ("flatten/Flatten", "Flatten"),
+            ("dense/Gemm", "Gemm"),
+            ("head/Sigmoid", "Sigmoid")
+        ]
+    );
+    // The Keras arrays, bit for bit and in Keras layout, under their Keras names.
+    let inits: Vec<(&str, Vec<i64>)> = g
+        .initializer
+        .iter()
+        .map(|t| (t.name(), t.dims.clone()))
+        .collect();
+    assert_eq!(
+        inits,
+        [
+            ("conv2d/kernel", vec![3, 3, 1, 8]),
+            ("conv2d/bias", vec![8]),
+            ("dense/kernel", vec![1352, 13]),
+            ("dense/bias", vec![13])
+        ]
+    );
+    let raw = g.initializer[0].raw_data();
+    let first = f32::from_le_bytes(raw[..4].try_into().unwrap());
+    assert_eq!(first.to_bits(), w.conv.kernel[[0, 0, 0, 0]].to_bits());
+    let sig = onnx::Signature::of_graph(&g);
+    assert_eq!(sig.inputs[0].dims_text(), "[N, 28, 28, 1]");
+    assert_eq!(sig.outputs[0].dims_text(), "[N, 13]");
+}
+
+#[test]
+fn cnn_export_reloads_in_tract_with_parity_for_any_batch_size() {
+    let w: ModelWeights = CnnWeights::glorot_uniform([28, 28, 1], 4, 13, 9).into();
+    for form in Formulation::BOTH {
+        let bytes = export_model(&w, Head::for_formulation(form), vec![]).unwrap();
+        for n in [1, 5, 40] {
+            let x = inputs(n, 784, n as u64);
+            let check = check_export(
+                form,
+                &w,
+                &bytes,
+                x.view(),
+                targets(n, 13).view(),
+                &Preset::Strict.tolerance(),
+            )
+            .unwrap();
+            assert!(check.passed, "{form} n={n}: {check:?}");
+            assert_eq!(check.samples, n);
+        }
     }
 }

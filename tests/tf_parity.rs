@@ -6,7 +6,9 @@
 //! wrote by training in Keras (`train_on_batch`, one call per step); their README has the
 //! commands. The data is the embedded synthetic set, which `onnx-parity data` writes as IDX
 //! files with exact `k/255` pixels, so TensorFlow read the very inputs replayed here and no
-//! download is needed.
+//! download is needed. The MLP references learn the digits one-hot; the CNN ones learn them
+//! one-hot (`cnn-sgd`) and the 13-column multi-label set of `scripts/multilabel_targets.py`
+//! (`cnn-adam-multilabel`, its `targets.npy` committed beside it).
 
 mod common;
 
@@ -100,6 +102,11 @@ fn replay(reference: &Reference, extra: &[&str]) -> Replay {
     );
     let (train, eval) = (reference.config("train"), reference.config("eval"));
     let (steps, batch) = (reference.config("steps"), reference.config("batch"));
+    let arch = &reference.json["config"]["arch"];
+    let filters = arch["filters"].to_string();
+    let targets = reference.json["config"]["targets"]["file"]
+        .as_str()
+        .map(|f| reference.dir.join(f));
     let mut args = vec![
         "train",
         "--data",
@@ -125,6 +132,12 @@ fn replay(reference: &Reference, extra: &[&str]) -> Replay {
         "--save-weights",
         weights.to_str().unwrap(),
     ];
+    if arch["kind"] == "cnn" {
+        args.extend(["--arch", "cnn", "--filters", &filters]);
+    }
+    if let Some(t) = &targets {
+        args.extend(["--targets", t.to_str().unwrap()]);
+    }
     args.extend_from_slice(extra);
     let r = run(&args, dir.path());
     assert_eq!(r.code, 0, "train: {}", r.stderr);
@@ -155,30 +168,22 @@ fn worst_step(reference: &Reference, replay: &Replay, form: &str, key: &str) -> 
     worst
 }
 
-/// Max |TF - Rust| per weight array, named as in the npz (`dense/kernel`, ...).
+/// Max |TF - Rust| per weight array, named as in the npz (`dense/kernel`, `conv2d/bias`, ...).
 fn weight_diffs(tf: &Path, rust: &Path) -> Vec<(String, f64)> {
     let (tf, rust) = (read_weights(tf).unwrap(), read_weights(rust).unwrap());
-    assert_eq!(tf.layers.len(), rust.layers.len(), "layer count");
-    let max_diff = |a: &[f32], b: &[f32]| {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
-            .fold(0.0, f64::max)
-    };
-    let mut out = Vec::new();
-    for (t, r) in tf.layers.iter().zip(&rust.layers) {
-        assert_eq!(t.kernel.shape(), r.kernel.shape(), "{}/kernel", t.name);
-        out.push((
-            format!("{}/kernel", t.name),
-            max_diff(t.kernel.as_slice().unwrap(), r.kernel.as_slice().unwrap()),
-        ));
-        out.push((
-            format!("{}/bias", t.name),
-            max_diff(t.bias.as_slice().unwrap(), r.bias.as_slice().unwrap()),
-        ));
-    }
-    out
+    assert_eq!(tf.shapes(), rust.shapes(), "the same arrays, shaped alike");
+    tf.arrays()
+        .iter()
+        .zip(rust.arrays())
+        .map(|((name, t), (_, r))| {
+            let worst = t
+                .iter()
+                .zip(r.iter())
+                .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
+                .fold(0.0, f64::max);
+            (name.clone(), worst)
+        })
+        .collect()
 }
 
 fn check_against_tensorflow(name: &str) {
@@ -192,6 +197,10 @@ fn check_against_tensorflow(name: &str) {
     assert_eq!(
         replay.log["config"]["init"]["sha256"], reference.json["config"]["init"]["sha256"],
         "{name}: the replay started from another init file"
+    );
+    assert_eq!(
+        replay.log["data"]["targets"]["sha256"], reference.json["config"]["targets"]["sha256"],
+        "{name}: the replay learned other targets"
     );
     for form in FORMULATIONS {
         let (loss, at) = worst_step(&reference, &replay, form, "loss");
@@ -232,16 +241,38 @@ fn adam_matches_the_tensorflow_reference() {
 }
 
 #[test]
-fn pytorch_adam_is_told_apart_from_keras_adam() {
-    // The bounds above must be able to fail: the same run with epsilon after the bias
-    // correction (PyTorch's placement) departs from Keras's trajectory far beyond them.
-    let reference = Reference::load("adam");
+fn cnn_sgd_matches_the_tensorflow_reference() {
+    check_against_tensorflow("cnn-sgd");
+}
+
+#[test]
+fn cnn_adam_on_13_multilabel_targets_matches_the_tensorflow_reference() {
+    let reference = Reference::load("cnn-adam-multilabel");
+    assert_eq!(reference.json["config"]["arch"]["kind"], "cnn");
+    assert_eq!(reference.json["config"]["targets"]["columns"], 13);
+    check_against_tensorflow("cnn-adam-multilabel");
+}
+
+/// The bounds above must be able to fail: the same run with epsilon after the bias correction
+/// (PyTorch's placement) departs from Keras's trajectory far beyond them.
+fn pytorch_adam_departs_from(name: &str) {
+    let reference = Reference::load(name);
     let replay = replay(&reference, &["--adam", "pytorch"]);
     for form in FORMULATIONS {
         let (loss, at) = worst_step(&reference, &replay, form, "loss");
         assert!(
             loss > 10.0 * STEP_LOSS_TOL,
-            "{form}: pytorch Adam stayed within {loss:.3e} of Keras ({at})"
+            "{name} {form}: pytorch Adam stayed within {loss:.3e} of Keras ({at})"
         );
     }
+}
+
+#[test]
+fn pytorch_adam_is_told_apart_from_keras_adam() {
+    pytorch_adam_departs_from("adam");
+}
+
+#[test]
+fn pytorch_adam_is_told_apart_from_keras_adam_on_the_cnn() {
+    pytorch_adam_departs_from("cnn-adam-multilabel");
 }

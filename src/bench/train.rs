@@ -1,4 +1,5 @@
-//! Training throughput: the seed MLP 784-128-10, batch 100, Adam (Keras rule), per formulation.
+//! Training throughput: the seed MLP 784-128-10 and the CNN (8 filters), batch 100, Adam (Keras
+//! rule), per formulation.
 //!
 //! A repetition is one pass over the first 8,000 samples in file order (80 steps) from the same
 //! initial weights and a fresh optimizer, so every repetition does the same arithmetic. A step
@@ -9,15 +10,19 @@ use burn::tensor::{Tensor, TensorData};
 use ndarray::s;
 
 use super::{BenchError, Figure, Timer, dense_flops};
-use crate::dataset::{Dataset, binarize};
+use crate::dataset::Dataset;
 use crate::loss::Formulation;
 use crate::model::burn_mlp;
-use crate::model::train::{self, CLASSES, TrainConfig};
-use crate::model::{MlpWeights, OptimizerConfig};
+use crate::model::graph;
+use crate::model::train::{self, TrainConfig};
+use crate::model::weights::{CONV_KERNEL, CnnDims};
+use crate::model::{Arch, ModelWeights, OptimizerConfig};
 
 pub const BATCH: usize = 100;
 pub const TRAIN_SAMPLES: usize = 8_000;
 pub const HIDDEN: usize = 128;
+/// Filters of the benchmarked CNN (the `--filters` default).
+pub const FILTERS: usize = 8;
 
 /// FLOPs of one training sample: the forward pass, then the gradients of both kernels and of
 /// the hidden activations (the input needs none). Bias, ReLU and loss are left out (<1%).
@@ -28,9 +33,19 @@ pub fn train_flops(sizes: &[usize]) -> f64 {
     forward + kernel_grads + hidden_grads
 }
 
+/// FLOPs of one CNN training sample: the convolution and the dense layer forward, their
+/// kernel gradients, and the gradient flowing back into the pooled map (the input needs none).
+/// Bias, ReLU, pooling and loss are left out.
+pub fn cnn_train_flops(dims: &CnnDims, outputs: usize) -> f64 {
+    let taps = CONV_KERNEL * CONV_KERNEL * dims.input[2];
+    let conv = 2.0 * (dims.conv[0] * dims.conv[1] * taps * dims.filters) as f64;
+    let dense = dense_flops(dims.flat(), outputs);
+    2.0 * (conv + dense) + dense
+}
+
 /// One pass of `steps` batches for one formulation, as `train` runs it.
 fn epoch(
-    initial: &MlpWeights,
+    initial: &ModelWeights,
     optimizer: &OptimizerConfig,
     x: &ndarray::Array2<f32>,
     y: &ndarray::Array2<f32>,
@@ -42,7 +57,7 @@ fn epoch(
     let mut last = 0.0;
     for start in (0..x.nrows()).step_by(BATCH) {
         let end = (start + BATCH).min(x.nrows());
-        let out = burn_mlp::loss_and_grads(
+        let out = graph::loss_and_grads(
             &w,
             x.slice(s![start..end, ..]),
             y.slice(s![start..end, ..]),
@@ -59,7 +74,8 @@ pub fn run(timer: &Timer, data: &Dataset) -> Result<Vec<Figure>, BenchError> {
     let n = TRAIN_SAMPLES.min(data.len());
     let (train_set, eval_set) = data.split(n, data.len().min(n + 2_000) - n)?;
     let x = train_set.images.clone();
-    let y = binarize(&train_set.labels, CLASSES);
+    let y = train_set.targets();
+    let image = [train_set.rows, train_set.cols, 1];
     let config = TrainConfig {
         hidden: vec![HIDDEN],
         epochs: 1,
@@ -68,9 +84,11 @@ pub fn run(timer: &Timer, data: &Dataset) -> Result<Vec<Figure>, BenchError> {
         shuffle: false,
         ..TrainConfig::default()
     };
-    let sizes = config.sizes(x.ncols());
-    let initial = config.glorot_init(x.ncols());
-    let flops = Some(train_flops(&sizes));
+    let initial = config.glorot_init(image, y.ncols());
+    let ModelWeights::Mlp(mlp) = &initial else {
+        unreachable!("the default config is the MLP")
+    };
+    let flops = Some(train_flops(&mlp.sizes()));
     let mut figures = Vec::new();
     for form in Formulation::BOTH {
         let what = format!(
@@ -96,6 +114,25 @@ pub fn run(timer: &Timer, data: &Dataset) -> Result<Vec<Figure>, BenchError> {
         n,
         flops.map(|f| 2.0 * f),
     ));
+    // The CNN, the same loop: Conv2D(8, 3x3) relu, max-pool 2x2, dense 1352-10.
+    let cnn_config = TrainConfig {
+        arch: Arch::Cnn { filters: FILTERS },
+        hidden: Vec::new(),
+        ..config.clone()
+    };
+    let cnn = cnn_config.glorot_init(image, y.ncols());
+    let ModelWeights::Cnn(cnn_weights) = &cnn else {
+        unreachable!("a CNN config")
+    };
+    let cnn_flops = Some(cnn_train_flops(&cnn_weights.dims(), y.ncols()));
+    for form in Formulation::BOTH {
+        let what = format!(
+            "CNN train step ({} form), {FILTERS} filters, batch {BATCH}, adam, {n} samples",
+            form.name()
+        );
+        let times = timer.time(|| epoch(&cnn, &config.optimizer, &x, &y, form));
+        figures.push(times.throughput(&format!("train.cnn.{}", form.name()), &what, n, cnn_flops));
+    }
     Ok(figures)
 }
 
@@ -129,6 +166,17 @@ pub fn roof(timer: &Timer) -> Vec<Figure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flops_of_the_cnn() {
+        // conv 2*26*26*9*8 = 97,344; dense 2*1352*10 = 27,040; twice each, plus the pooled
+        // map's gradient 27,040.
+        let dims = CnnDims::new([28, 28, 1], 8).unwrap();
+        assert_eq!(
+            cnn_train_flops(&dims, 10),
+            2.0 * (97_344.0 + 27_040.0) + 27_040.0
+        );
+    }
 
     #[test]
     fn flops_of_the_seed_mlp() {

@@ -20,15 +20,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{BenchConfig, BenchError, Figure, Timer, Unit};
 use crate::artifacts::{self, ArtifactDir};
-use crate::dataset::{Dataset, binarize};
+use crate::dataset::Dataset;
 use crate::loss::{Formulation, Head};
 use crate::model::npz;
-use crate::model::train::CLASSES;
 use crate::onnx::TensorLimits;
 use crate::refdata::{self, TestSet, testset};
 use crate::runtime::head::{self, predict};
 use crate::runtime::tract::TractRunnable;
-use crate::runtime::{BurnMlpRunnable, Feed, OnnxModel, Runnable, Stage};
+use crate::runtime::{BurnRunnable, Feed, OnnxModel, Runnable, Stage};
 use crate::validate::{self, ValidateConfig, check};
 use crate::verdict::Verdict;
 
@@ -58,7 +57,7 @@ fn fixture(models: &Path, data: &Dataset) -> Result<Fixture, BenchError> {
         BenchError::setup(format!("reading {}", case.join("model.onnx").display()), e)
     })?;
     let outputs = predict(
-        &mut BurnMlpRunnable::new("burn", &weights, Head::Sigmoid),
+        &mut BurnRunnable::new("burn", &weights, Head::Sigmoid),
         data.images.view(),
     )
     .map_err(|e| BenchError::setup("reference outputs", e))?
@@ -67,9 +66,15 @@ fn fixture(models: &Path, data: &Dataset) -> Result<Fixture, BenchError> {
     let dir = ArtifactDir::create(&root).map_err(|e| BenchError::setup("temporary folder", e))?;
     let guard = TempDir(root.clone());
     let write = |e| BenchError::setup("writing the validate case", e);
-    artifacts::write_model_case(&dir, Formulation::Probs, &onnx, &data.images, &outputs)
-        .map_err(write)?;
-    let labels = binarize(&data.labels, CLASSES);
+    artifacts::write_model_case(
+        &dir,
+        Formulation::Probs,
+        &onnx,
+        data.images.view().into_dyn(),
+        &outputs,
+    )
+    .map_err(write)?;
+    let labels = data.targets();
     dir.write(
         "labels.npy",
         &crate::refdata::npy::npy_bytes(&labels.view().into_dyn()),

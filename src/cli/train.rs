@@ -16,7 +16,7 @@ use crate::loss::Head;
 use crate::metrics::Preset;
 use crate::model::npz;
 use crate::model::train::{InitSource, Progress, TrainConfig};
-use crate::model::{AdamVariant, MlpWeights, OptimizerConfig};
+use crate::model::{AdamVariant, Arch, ModelWeights, OptimizerConfig};
 use crate::pipeline::{self, DataConfig, DataSource, DemoReport, PipelineError, Trained};
 use crate::report::{Report, ReportKind};
 use crate::verdict::Verdict;
@@ -36,11 +36,49 @@ enum AdamKind {
     Pytorch,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ArchKind {
+    /// Dense layers with ReLU between them (--hidden).
+    Mlp,
+    /// Conv2D(--filters, 3x3, relu) -> MaxPooling2D(2) -> Flatten -> Dense, on NHWC images.
+    Cnn,
+}
+
+impl ArchKind {
+    fn of(arch: Arch) -> Self {
+        match arch {
+            Arch::Mlp => ArchKind::Mlp,
+            Arch::Cnn { .. } => ArchKind::Cnn,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ArchKind::Mlp => "mlp",
+            ArchKind::Cnn => "cnn",
+        }
+    }
+}
+
+/// Filters of the CNN when neither --filters nor --init says.
+const DEFAULT_FILTERS: usize = 8;
+
 #[derive(Debug, Args)]
 pub(super) struct TrainArgs {
     /// Folder with MNIST IDX files (train-*/t10k-*, optionally .gz). Default: embedded synthetic digits.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// The network: mlp (dense layers, --hidden) or cnn (conv 3x3 + max-pool + dense, --filters).
+    /// Default: what --init holds, else mlp.
+    #[arg(long, value_enum)]
+    arch: Option<ArchKind>,
+    /// Filters of the CNN's convolution (default 8; taken from --init when given).
+    #[arg(long, value_name = "N")]
+    filters: Option<usize>,
+    /// Binary targets instead of the digits one-hot: float32 [samples, k] of 0/1 (.npy), one row
+    /// per image of the whole data in file order; the models get k outputs.
+    #[arg(long, value_name = "FILE.npy")]
+    targets: Option<PathBuf>,
     /// Training samples (the first N of the data).
     #[arg(long = "train", value_name = "N", default_value_t = 8000)]
     train_samples: usize,
@@ -125,9 +163,13 @@ enum HeadKind {
 
 #[derive(Debug, Args)]
 pub(super) struct ExportArgs {
-    /// Weights in Keras layout: dense/kernel [in,out], dense/bias, dense_1/..., float32.
+    /// Weights in Keras layout, float32: dense/kernel [in,out], dense/bias, dense_1/... (MLP), or
+    /// conv2d/kernel [3,3,in,filters], conv2d/bias, dense/kernel, dense/bias (CNN).
     #[arg(long, value_name = "FILE.npz")]
     weights: PathBuf,
+    /// Refuse weights of another architecture. Default: whichever the file holds.
+    #[arg(long, value_enum)]
+    arch: Option<ArchKind>,
     /// What the graph outputs: logits, or a Sigmoid of them (the tensor "logits" stays inside).
     #[arg(long, value_enum)]
     head: HeadKind,
@@ -151,7 +193,7 @@ pub(super) struct DataArgs {
 
 impl TrainArgs {
     /// Library configs from the flags, plus initial weights when `--init` is given.
-    fn configs(&self) -> Result<(TrainConfig, DataConfig, Option<MlpWeights>)> {
+    fn configs(&self) -> Result<(TrainConfig, DataConfig, Option<ModelWeights>)> {
         let lr = self.lr.unwrap_or(match self.optimizer {
             OptimizerKind::Adam => 1e-3,
             OptimizerKind::Sgd => 0.1,
@@ -186,17 +228,55 @@ impl TrainArgs {
             }
             None => (InitSource::GlorotUniform, None),
         };
-        let hidden = match (&self.hidden, &initial) {
-            (Some(h), Some(w)) if *h != w.sizes()[1..w.sizes().len() - 1] => bail!(
-                "--hidden {h:?} disagrees with --init {}, whose hidden widths are {:?}",
-                self.init
+        let init_path = || {
+            self.init
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string())
+        };
+        let init_arch = initial.as_ref().map(ModelWeights::arch);
+        let kind = match (self.arch, init_arch.map(ArchKind::of)) {
+            (Some(asked), Some(found)) if asked != found => bail!(
+                "--arch {} disagrees with --init {}, which holds a {}",
+                asked.name(),
+                init_path(),
+                initial
                     .as_ref()
-                    .map_or(String::new(), |p| p.display().to_string()),
-                &w.sizes()[1..w.sizes().len() - 1]
+                    .map_or(String::new(), ModelWeights::describe)
             ),
-            (Some(h), _) => h.clone(),
-            (None, Some(w)) => w.sizes()[1..w.sizes().len() - 1].to_vec(),
-            (None, None) => vec![128],
+            (asked, found) => found.or(asked).unwrap_or(ArchKind::Mlp),
+        };
+        let (arch, hidden) = if kind == ArchKind::Cnn {
+            if self.hidden.is_some() {
+                bail!("--hidden: applies to --arch mlp only (the CNN's width is --filters)");
+            }
+            let filters = match (self.filters, init_arch) {
+                (Some(f), Some(Arch::Cnn { filters })) if f != filters => bail!(
+                    "--filters {f} disagrees with --init {}, whose conv2d has {filters} filters",
+                    init_path()
+                ),
+                (_, Some(Arch::Cnn { filters })) => filters,
+                (Some(f), _) => f,
+                (None, _) => DEFAULT_FILTERS,
+            };
+            (Arch::Cnn { filters }, Vec::new())
+        } else {
+            if self.filters.is_some() {
+                bail!("--filters: applies to --arch cnn only (the MLP's widths are --hidden)");
+            }
+            let init_hidden = match &initial {
+                Some(ModelWeights::Mlp(w)) => Some(w.sizes()[1..w.sizes().len() - 1].to_vec()),
+                _ => None,
+            };
+            let hidden = match (&self.hidden, init_hidden) {
+                (Some(h), Some(w)) if *h != w => bail!(
+                    "--hidden {h:?} disagrees with --init {}, whose hidden widths are {w:?}",
+                    init_path()
+                ),
+                (Some(h), _) => h.clone(),
+                (None, Some(w)) => w,
+                (None, None) => vec![128],
+            };
+            (Arch::Mlp, hidden)
         };
         let stream_len = stream.as_ref().map_or(self.train_samples, Vec::len);
         let epochs = match self.steps {
@@ -208,6 +288,7 @@ impl TrainArgs {
         };
         let config = TrainConfig {
             seed: self.seed,
+            arch,
             hidden,
             init,
             epochs,
@@ -237,6 +318,7 @@ impl TrainArgs {
             train: self.train_samples,
             eval: self.eval_samples,
             stream,
+            targets: self.targets.clone(),
         };
         Ok((config, data, initial))
     }
@@ -311,6 +393,9 @@ fn train_with_outputs(
             (PipelineError::InitMismatch { .. }, _, Some(p)) => {
                 anyhow::Error::new(e).context(format!("--init {}", p.display()))
             }
+            (PipelineError::Data(DatasetError::Targets(_)), _, _) => {
+                anyhow::Error::new(e).context("--targets")
+            }
             _ => e.into(),
         },
     )?;
@@ -358,18 +443,18 @@ pub(super) fn run_export(args: &ExportArgs) -> Result<Verdict> {
         HeadKind::Logits => Head::Logits,
         HeadKind::Sigmoid => Head::Sigmoid,
     };
-    let summary = pipeline::export_weights(&args.weights, head, &args.out)
+    let arch = args.arch.map(|a| match a {
+        ArchKind::Mlp => Arch::Mlp,
+        // Only the kind is checked; the filters are the file's.
+        ArchKind::Cnn => Arch::Cnn { filters: 0 },
+    });
+    let summary = pipeline::export_weights(&args.weights, head, arch, &args.out)
         .with_context(|| format!("exporting {}", args.weights.display()))?;
     println!(
-        "wrote {} ({} bytes): MLP {}, {} head",
+        "wrote {} ({} bytes): {}, {} head",
         args.out.display(),
         summary.bytes,
-        summary
-            .sizes
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("-"),
+        summary.model,
         head.name()
     );
     Ok(Verdict::Pass)

@@ -46,7 +46,7 @@ use crate::onnx::TensorLimits;
 use crate::onnx::pb::GraphProto;
 use crate::refdata::{MatchedBy, RefDataError, testset};
 use crate::runtime::{
-    BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Stage, Tract, head,
+    BurnRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Stage, Tract, head,
 };
 use crate::verdict::Verdict;
 
@@ -130,7 +130,7 @@ impl Side {
             },
         };
         Ok(Side {
-            runnable: Box::new(BurnMlpRunnable::new(
+            runnable: Box::new(BurnRunnable::new(
                 format!("burn: {}", path.display()),
                 &weights,
                 head,

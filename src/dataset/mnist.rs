@@ -95,6 +95,7 @@ pub fn load_mnist_dir(dir: &Path) -> Result<Dataset, DatasetError> {
         labels: Array1::from_vec(labels),
         rows,
         cols,
+        targets: None,
     })
 }
 

@@ -21,7 +21,11 @@ pub use crate::refdata::idx::{
 };
 pub use mnist::{MNIST_PAIRS, load_mnist_dir, to_idx_pair};
 
-/// Samples as rows of pixels plus one class label per row.
+/// Number of digit classes: the default targets are one binary column per digit.
+pub const DIGITS: usize = 10;
+
+/// Samples as rows of pixels plus one class label per row, and the binary targets the models
+/// learn (by default the labels one-hot, [`binarize`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// `[n, rows * cols]`, row-major pixels scaled to [0, 1].
@@ -30,9 +34,25 @@ pub struct Dataset {
     pub labels: Array1<u8>,
     pub rows: usize,
     pub cols: usize,
+    /// `[n, k]` targets of 0.0/1.0 given with the data (`--targets`); `None`: the labels as
+    /// [`DIGITS`] one-hot columns.
+    pub targets: Option<Array2<f32>>,
 }
 
 impl Dataset {
+    /// The binary targets of every sample, `[n, k]`.
+    pub fn targets(&self) -> Array2<f32> {
+        match &self.targets {
+            Some(t) => t.clone(),
+            None => binarize(&self.labels, DIGITS),
+        }
+    }
+
+    /// `k`, the number of binary targets per sample (the models' output width).
+    pub fn target_columns(&self) -> usize {
+        self.targets.as_ref().map_or(DIGITS, |t| t.ncols())
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -71,6 +91,7 @@ impl Dataset {
             labels: self.labels.select(Axis(0), indices),
             rows: self.rows,
             cols: self.cols,
+            targets: self.targets.as_ref().map(|t| t.select(Axis(0), indices)),
         }
     }
 
@@ -80,6 +101,10 @@ impl Dataset {
             labels: self.labels.slice(s![start..end]).to_owned(),
             rows: self.rows,
             cols: self.cols,
+            targets: self
+                .targets
+                .as_ref()
+                .map(|t| t.slice(s![start..end, ..]).to_owned()),
         }
     }
 }
@@ -212,6 +237,10 @@ pub enum DatasetError {
     /// An IDX file that cannot be read (the file is named).
     #[error(transparent)]
     Idx(#[from] IdxError),
+
+    /// A targets file that cannot serve the data (the file is named).
+    #[error(transparent)]
+    Targets(#[from] crate::refdata::RefDataError),
 }
 
 #[cfg(test)]
@@ -226,6 +255,7 @@ mod tests {
             labels: array![0, 1, 2, 3, 4],
             rows: 1,
             cols: 2,
+            targets: None,
         }
     }
 
@@ -271,6 +301,20 @@ mod tests {
         assert_eq!(d.labels, array![3, 0, 3]);
         assert_eq!(d.images.row(1).to_vec(), vec![0.0, 0.1]);
         assert_eq!(d.images.row(2), d.images.row(0));
+    }
+
+    #[test]
+    fn given_targets_follow_every_selection() {
+        let mut d = tiny();
+        assert_eq!(d.target_columns(), DIGITS);
+        assert_eq!(d.targets().row(3).to_vec()[3], 1.0);
+        d.targets = Some(Array2::from_shape_fn((5, 2), |(i, j)| {
+            f32::from(u8::from((i + j) % 2 == 0))
+        }));
+        assert_eq!(d.target_columns(), 2);
+        let (_, b) = d.split(2, 3).unwrap();
+        assert_eq!(b.targets(), array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]);
+        assert_eq!(d.select(&[1, 0]).targets(), array![[0.0, 1.0], [1.0, 0.0]]);
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub fn generate(n: usize, seed: u64) -> Dataset {
         labels: Array1::from_vec(labels),
         rows: SIDE,
         cols: SIDE,
+        targets: None,
     }
 }
 

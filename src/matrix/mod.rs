@@ -23,7 +23,7 @@ use crate::metrics::{Metrics, Tolerance, compare_arrays};
 use crate::model::npz;
 use crate::onnx::{TensorLimits, load_tensor_pb};
 use crate::runtime::recorded::RecordedRunnable;
-use crate::runtime::{BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Tract};
+use crate::runtime::{BurnRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Tract};
 use crate::verdict::Verdict;
 
 /// The models a matrix can be made for, each from committed artifacts under `models/`.
@@ -342,7 +342,7 @@ fn open_column(spec: &Spec, path: &Path) -> Result<Result<Box<dyn Runnable>, Str
         )?),
         Source::BurnWeights => {
             let weights = npz::read_weights(path).map_err(|e| file_err(path, e))?;
-            Box::new(BurnMlpRunnable::new(spec.label, &weights, Head::Sigmoid))
+            Box::new(BurnRunnable::new(spec.label, &weights, Head::Sigmoid))
         }
         Source::Tract => Tract::default().prepare(&OnnxModel::open(path, limits)?)?,
         Source::BurnImport => match burn_import(&OnnxModel::open(path, limits)?) {

@@ -27,12 +27,12 @@ pub fn tensor2(a: ArrayView2<f32>, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data, shape), device)
 }
 
-fn tensor1(a: &Array1<f32>, device: &Device) -> Tensor<1> {
+pub(crate) fn tensor1(a: &Array1<f32>, device: &Device) -> Tensor<1> {
     Tensor::from_data(TensorData::new(a.to_vec(), [a.len()]), device)
 }
 
 /// The values of a tensor read back from burn, reusing its buffer where burn allows.
-fn host_vec<const D: usize>(t: Tensor<D>) -> (Vec<f32>, [usize; D]) {
+pub(crate) fn host_vec<const D: usize>(t: Tensor<D>) -> (Vec<f32>, [usize; D]) {
     let dims = t.dims();
     let values = t
         .into_data()
@@ -47,7 +47,7 @@ pub fn array2(t: Tensor<2>) -> Array2<f32> {
     Array2::from_shape_vec((r, c), values).expect("burn reported consistent dims")
 }
 
-fn array1(t: Tensor<1>) -> Array1<f32> {
+pub(crate) fn array1(t: Tensor<1>) -> Array1<f32> {
     Array1::from(host_vec(t).0)
 }
 
@@ -151,13 +151,13 @@ pub fn probs_form_loss(p: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
 
 /// What one training step's forward and backward pass produced.
 #[derive(Debug, Clone)]
-pub struct StepOutcome {
+pub struct StepOutcome<W = MlpWeights> {
     /// The formulation's loss as the training graph computed it (f32).
     pub loss: f32,
     /// Logits of the batch, before the update.
     pub logits: Array2<f32>,
     /// Gradients of the loss, shaped like the weights.
-    pub grads: MlpWeights,
+    pub grads: W,
 }
 
 /// Forward and backward pass of one batch for one formulation. Nothing is updated here.

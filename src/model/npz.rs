@@ -1,19 +1,26 @@
-//! MLP weights in `.npz` files, Keras layout, and sample orders in `.npy` files.
+//! Model weights in `.npz` files, Keras layout, and sample orders in `.npy` files.
 //!
 //! Why: weights cross between this crate and Keras in both directions. The convention is the one
-//! Keras's `model.weights` paths use: `dense/kernel` `[in, out]`, `dense/bias` `[out]`, then
-//! `dense_1/...`, `dense_2/...`, float32. Reading checks every name, shape and dtype and names
-//! the offending array; nothing is guessed or transposed. Files are read and written by
+//! Keras's `model.weights` paths use, float32 throughout. The MLP: `dense/kernel` `[in, out]`,
+//! `dense/bias` `[out]`, then `dense_1/...`, `dense_2/...`. The CNN: `conv2d/kernel`
+//! `[3, 3, in, filters]` (HWIO), `conv2d/bias` `[filters]`, `dense/kernel` `[h*w*filters, out]`
+//! (rows in Keras's flatten order: row, column, channel), `dense/bias`. A file holding
+//! `conv2d/...` arrays is a CNN. Reading checks every name, shape and dtype and names the
+//! offending array; nothing is guessed or transposed. Files are read and written by
 //! [`crate::refdata::npy`]; this module knows only the layout.
 //! This module must never decide what the weights are used for.
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, Ix1, Ix2};
+use ndarray::{Array1, Array2, Array4, Ix1, Ix2, Ix4};
 use tract_onnx::prelude::{DatumType, Tensor};
 
 use crate::metrics::datum_name;
-use crate::model::weights::{Dense, MlpWeights, keras_dense_name};
+use crate::model::burn_mlp::MAX_REDUCTION_BLOCK;
+use crate::model::weights::{
+    CONV_KERNEL, CONV_NAME, CnnDims, CnnWeights, Conv2d, Dense, MlpWeights, ModelWeights, POOL,
+    keras_dense_name,
+};
 use crate::onnx::TensorLimits;
 use crate::refdata::npy;
 
@@ -65,13 +72,158 @@ fn float_array<D: ndarray::Dimension>(
         .ok_or_else(|| format!("expected a {what}, found shape {:?}", t.shape()))
 }
 
-/// Read an MLP from `dense/kernel`, `dense/bias`, `dense_1/kernel`, ... Every array must be
-/// float32, kernels 2-D, biases 1-D, consecutive layers must chain, and no other array may be
-/// present (an extra array usually means a different model). The archive goes through the
-/// hardened reader: sizes are checked before anything is allocated.
-pub fn read_weights(path: &Path) -> Result<MlpWeights, WeightsError> {
+/// Read the weights of either model: a CNN if the file holds `conv2d/...` arrays, else an MLP.
+/// Every array must be float32 with the shape its role needs, the layers must chain, and no
+/// other array may be present (an extra array usually means a different model). The archive
+/// goes through the hardened reader: sizes are checked before anything is allocated.
+pub fn read_weights(path: &Path) -> Result<ModelWeights, WeightsError> {
     let arrays = npy::read_npz(path, TensorLimits::default())
         .map_err(|e| read_err(path, reader_message(e)))?;
+    if arrays
+        .iter()
+        .any(|(n, _)| n.starts_with(&format!("{CONV_NAME}/")))
+    {
+        read_cnn(path, &arrays).map(ModelWeights::from)
+    } else {
+        read_mlp(path, &arrays).map(ModelWeights::Mlp)
+    }
+}
+
+/// Arrays other than `used`, as an error, or `Ok` when there are none.
+fn no_extra(path: &Path, arrays: &[(String, Tensor)], used: &[String]) -> Result<(), WeightsError> {
+    let mut extra: Vec<&str> = arrays
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !used.iter().any(|u| u == n))
+        .collect();
+    extra.sort_unstable();
+    if extra.is_empty() {
+        return Ok(());
+    }
+    Err(WeightsError::Layout {
+        path: path.to_path_buf(),
+        message: format!(
+            "unexpected arrays {} (expected only {})",
+            extra.join(", "),
+            used.join(", ")
+        ),
+    })
+}
+
+/// The CNN: `conv2d/kernel` `[3, 3, in, filters]`, `conv2d/bias`, `dense/kernel`
+/// `[h*w*filters, out]`, `dense/bias`. The input image is taken as square, `2*side + 2`
+/// pixels a side for a pooled map of `side x side` (28x28 for MNIST's 13x13).
+fn read_cnn(path: &Path, arrays: &[(String, Tensor)]) -> Result<CnnWeights, WeightsError> {
+    let array = |name: &str, message: String| WeightsError::Array {
+        path: path.to_path_buf(),
+        array: name.to_string(),
+        message,
+    };
+    let get = |name: &str| {
+        arrays
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| WeightsError::Layout {
+                path: path.to_path_buf(),
+                message: format!("a CNN needs {name}, which is missing"),
+            })
+    };
+    let dense = keras_dense_name(0);
+    let names = [
+        format!("{CONV_NAME}/kernel"),
+        format!("{CONV_NAME}/bias"),
+        format!("{dense}/kernel"),
+        format!("{dense}/bias"),
+    ];
+    let [ck, cb, dk, db] = &names;
+    let kernel: Array4<f32> = float_array::<Ix4>(get(ck)?, "4-D float32 array [3, 3, in, filters]")
+        .map_err(|m| array(ck, m))?;
+    let [kh, kw, channels, filters] = <[usize; 4]>::try_from(kernel.shape()).expect("4-D");
+    if (kh, kw) != (CONV_KERNEL, CONV_KERNEL) || channels == 0 || filters == 0 {
+        return Err(array(
+            ck,
+            format!(
+                "expected [3, 3, in, filters] (a 3x3 kernel, Keras HWIO layout), found {:?}",
+                kernel.shape()
+            ),
+        ));
+    }
+    if CONV_KERNEL * CONV_KERNEL * channels > MAX_REDUCTION_BLOCK {
+        return Err(array(
+            ck,
+            format!(
+                "{channels} input channels: at most {} are supported",
+                MAX_REDUCTION_BLOCK / (CONV_KERNEL * CONV_KERNEL)
+            ),
+        ));
+    }
+    let conv_bias: Array1<f32> =
+        float_array::<Ix1>(get(cb)?, "1-D float32 array [filters]").map_err(|m| array(cb, m))?;
+    if conv_bias.len() != filters {
+        return Err(array(
+            cb,
+            format!(
+                "has {} values but {ck} has {filters} filters",
+                conv_bias.len()
+            ),
+        ));
+    }
+    let dense_kernel: Array2<f32> =
+        float_array::<Ix2>(get(dk)?, "2-D float32 array [h*w*filters, out]")
+            .map_err(|m| array(dk, m))?;
+    let rows = dense_kernel.nrows();
+    let side = (1..=rows / filters.max(1))
+        .take_while(|s| s * s * filters <= rows)
+        .last()
+        .filter(|s| s * s * filters == rows);
+    let Some(side) = side else {
+        return Err(array(
+            dk,
+            format!(
+                "has {rows} rows, which is not side*side*{filters} for a square pooled map of {filters} filters (28x28 images give 13*13*{filters} = {})",
+                13 * 13 * filters
+            ),
+        ));
+    };
+    let image = POOL * side + CONV_KERNEL - 1;
+    let dense_bias: Array1<f32> =
+        float_array::<Ix1>(get(db)?, "1-D float32 array [out]").map_err(|m| array(db, m))?;
+    if dense_bias.len() != dense_kernel.ncols() {
+        return Err(array(
+            db,
+            format!(
+                "has {} values but {dk} has {} outputs",
+                dense_bias.len(),
+                dense_kernel.ncols()
+            ),
+        ));
+    }
+    no_extra(path, arrays, &names)?;
+    let input = [image, image, channels];
+    debug_assert_eq!(
+        CnnDims::new(input, filters).map(|d| d.flat()),
+        Some(rows),
+        "the inferred image pools to the dense layer's inputs"
+    );
+    Ok(CnnWeights {
+        input,
+        conv: Conv2d {
+            name: CONV_NAME.to_string(),
+            kernel,
+            bias: conv_bias,
+        },
+        dense: Dense {
+            name: dense,
+            kernel: dense_kernel,
+            bias: dense_bias,
+        },
+    })
+}
+
+/// The MLP: `dense/kernel`, `dense/bias`, `dense_1/kernel`, ... kernels 2-D, biases 1-D,
+/// consecutive layers chaining.
+fn read_mlp(path: &Path, arrays: &[(String, Tensor)]) -> Result<MlpWeights, WeightsError> {
     let mut names: Vec<String> = arrays.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
     let layout = |message: String| WeightsError::Layout {
@@ -132,32 +284,14 @@ pub fn read_weights(path: &Path) -> Result<MlpWeights, WeightsError> {
         .iter()
         .flat_map(|l| [format!("{}/kernel", l.name), format!("{}/bias", l.name)])
         .collect();
-    let extra: Vec<&String> = names.iter().filter(|n| !used.contains(n)).collect();
-    if !extra.is_empty() {
-        let extra: Vec<&str> = extra.iter().map(|s| s.as_str()).collect();
-        return Err(layout(format!(
-            "unexpected arrays {} (expected only {})",
-            extra.join(", "),
-            used.join(", ")
-        )));
-    }
+    no_extra(path, arrays, &used)?;
     Ok(MlpWeights { layers })
 }
 
 /// The `.npz` bytes of `weights` in the layout [`read_weights`] reads. Uncompressed, arrays in
 /// layer order, so equal weights give equal bytes.
-pub fn weights_npz_bytes(weights: &MlpWeights) -> Vec<u8> {
-    let arrays: Vec<(String, ndarray::ArrayViewD<f32>)> = weights
-        .layers
-        .iter()
-        .flat_map(|l| {
-            [
-                (format!("{}/kernel", l.name), l.kernel.view().into_dyn()),
-                (format!("{}/bias", l.name), l.bias.view().into_dyn()),
-            ]
-        })
-        .collect();
-    npy::npz_bytes(&arrays)
+pub fn weights_npz_bytes(weights: &ModelWeights) -> Vec<u8> {
+    npy::npz_bytes(&weights.arrays())
 }
 
 /// Read a 1-D array of sample indices (int64, NumPy's default, or int32). Negative values are
@@ -225,11 +359,79 @@ mod tests {
     #[test]
     fn weights_round_trip_bit_exactly() {
         let dir = tempfile::tempdir().unwrap();
-        let w = MlpWeights::glorot_uniform(&[5, 4, 3, 2], 11);
-        let path = dir.path().join("w.npz");
-        std::fs::write(&path, weights_npz_bytes(&w)).unwrap();
-        assert_eq!(read_weights(&path).unwrap(), w);
-        assert_eq!(weights_npz_bytes(&w), weights_npz_bytes(&w.clone()));
+        let mlp: ModelWeights = MlpWeights::glorot_uniform(&[5, 4, 3, 2], 11).into();
+        let cnn: ModelWeights = CnnWeights::glorot_uniform([28, 28, 1], 4, 13, 11).into();
+        for w in [mlp, cnn] {
+            let path = dir.path().join("w.npz");
+            std::fs::write(&path, weights_npz_bytes(&w)).unwrap();
+            assert_eq!(read_weights(&path).unwrap(), w);
+            assert_eq!(weights_npz_bytes(&w), weights_npz_bytes(&w.clone()));
+        }
+    }
+
+    #[test]
+    fn cnn_layout_errors_name_the_array() {
+        let dir = tempfile::tempdir().unwrap();
+        let z = |shape: &[usize]| ArrayD::<f32>::zeros(shape.to_vec());
+        let good = || {
+            vec![
+                ("conv2d/kernel", z(&[3, 3, 1, 8])),
+                ("conv2d/bias", z(&[8])),
+                ("dense/kernel", z(&[1352, 13])),
+                ("dense/bias", z(&[13])),
+            ]
+        };
+        let with = |i: usize, a: ArrayD<f32>| {
+            let mut g = good();
+            g[i].1 = a;
+            g
+        };
+        type Case<'a> = (Vec<(&'a str, ArrayD<f32>)>, &'a str);
+        let cases: Vec<Case> = vec![
+            (
+                with(0, z(&[8, 1, 3, 3])),
+                "array conv2d/kernel: expected [3, 3, in, filters]",
+            ),
+            (
+                with(0, z(&[3, 3, 8])),
+                "array conv2d/kernel: expected a 4-D",
+            ),
+            (
+                with(1, z(&[4])),
+                "array conv2d/bias: has 4 values but conv2d/kernel has 8",
+            ),
+            (with(2, z(&[1353, 13])), "array dense/kernel: has 1353 rows"),
+            (
+                with(3, z(&[10])),
+                "array dense/bias: has 10 values but dense/kernel has 13",
+            ),
+            (
+                good()[..3].to_vec(),
+                "a CNN needs dense/bias, which is missing",
+            ),
+            (
+                good()
+                    .into_iter()
+                    .chain([("dense_1/bias", z(&[2]))])
+                    .collect(),
+                "unexpected arrays dense_1/bias",
+            ),
+        ];
+        for (i, (arrays, needle)) in cases.into_iter().enumerate() {
+            let path = write(dir.path(), &format!("c{i}.npz"), &arrays);
+            let err = read_weights(&path).unwrap_err().to_string();
+            assert!(err.contains(needle), "case {i}: {err}");
+            assert!(
+                err.contains(&format!("c{i}.npz")),
+                "case {i} names the file: {err}"
+            );
+        }
+        // The good file reads, its image taken as 28x28x1 from the 13x13 pooled map.
+        let path = write(dir.path(), "good.npz", &good());
+        let ModelWeights::Cnn(w) = read_weights(&path).unwrap() else {
+            panic!("a CNN")
+        };
+        assert_eq!(w.input, [28, 28, 1]);
     }
 
     #[test]

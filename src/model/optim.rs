@@ -8,7 +8,7 @@
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
 
-use crate::model::weights::MlpWeights;
+use crate::model::weights::ModelWeights;
 
 /// The update rule and its hyper-parameters, as stored in configs and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -93,7 +93,7 @@ impl OptimizerConfig {
         }
     }
 
-    pub fn build(&self, like: &MlpWeights) -> Box<dyn Optimizer> {
+    pub fn build(&self, like: &ModelWeights) -> Box<dyn Optimizer> {
         match *self {
             OptimizerConfig::Sgd { lr } => Box::new(Sgd { lr }),
             OptimizerConfig::Adam {
@@ -109,45 +109,38 @@ impl OptimizerConfig {
                 epsilon,
                 variant,
                 step: 0,
-                m: zeros_like(like),
-                v: zeros_like(like),
+                m: like.zeros_like(),
+                v: like.zeros_like(),
             }),
         }
     }
 }
 
-/// One update rule. `step` is called once per batch with gradients shaped like the weights.
+/// One update rule. `step` is called once per batch with gradients shaped like the weights
+/// (of either architecture: the rules are element by element, array by array).
 pub trait Optimizer {
-    fn step(&mut self, weights: &mut MlpWeights, grads: &MlpWeights);
+    fn step(&mut self, weights: &mut ModelWeights, grads: &ModelWeights);
 }
 
-fn zeros_like(w: &MlpWeights) -> MlpWeights {
-    let mut z = w.clone();
-    for l in &mut z.layers {
-        l.kernel.fill(0.0);
-        l.bias.fill(0.0);
-    }
-    z
-}
-
-/// Visit every parameter with its gradient and state slots, layer by layer, kernel then bias.
-fn for_each_param(
-    weights: &mut MlpWeights,
-    grads: &MlpWeights,
-    mut f: impl FnMut(&mut f32, f32, usize),
-) {
-    let mut flat = 0;
-    for (w, g) in weights.layers.iter_mut().zip(&grads.layers) {
-        for (p, &d) in w
-            .kernel
-            .iter_mut()
-            .zip(&g.kernel)
-            .chain(w.bias.iter_mut().zip(&g.bias))
-        {
-            f(p, d, flat);
-            flat += 1;
-        }
-    }
+/// The arrays of weights and gradients, paired, checked to fit each other.
+fn paired<'a>(
+    weights: &'a mut ModelWeights,
+    grads: &'a ModelWeights,
+) -> impl Iterator<
+    Item = (
+        ndarray::ArrayViewMutD<'a, f32>,
+        ndarray::ArrayViewD<'a, f32>,
+    ),
+> {
+    assert_eq!(
+        weights.shapes(),
+        grads.shapes(),
+        "gradients are shaped like the weights"
+    );
+    weights
+        .arrays_mut()
+        .into_iter()
+        .zip(grads.arrays().into_iter().map(|(_, g)| g))
 }
 
 struct Sgd {
@@ -155,9 +148,11 @@ struct Sgd {
 }
 
 impl Optimizer for Sgd {
-    fn step(&mut self, weights: &mut MlpWeights, grads: &MlpWeights) {
+    fn step(&mut self, weights: &mut ModelWeights, grads: &ModelWeights) {
         let lr = self.lr;
-        for_each_param(weights, grads, |w, g, _| *w -= g * lr);
+        for (mut w, g) in paired(weights, grads) {
+            Zip::from(&mut w).and(&g).for_each(|w, &g| *w -= g * lr);
+        }
     }
 }
 
@@ -168,8 +163,8 @@ struct Adam {
     epsilon: f32,
     variant: AdamVariant,
     step: i32,
-    m: MlpWeights,
-    v: MlpWeights,
+    m: ModelWeights,
+    v: ModelWeights,
 }
 
 /// Apply `f(w, g, m, v)` to every parameter with its gradient and Adam's two state slots, array
@@ -177,29 +172,24 @@ struct Adam {
 /// (the same f32 operations per element, so the same bits); this step used to index a list of
 /// references to every parameter, rebuilt each step, and was most of a training step's time.
 fn for_each_param_with_state(
-    weights: &mut MlpWeights,
-    grads: &MlpWeights,
-    m: &mut MlpWeights,
-    v: &mut MlpWeights,
+    weights: &mut ModelWeights,
+    grads: &ModelWeights,
+    m: &mut ModelWeights,
+    v: &mut ModelWeights,
     f: impl Fn(&mut f32, f32, &mut f32, &mut f32),
 ) {
-    let layers = weights.layers.iter_mut().zip(&grads.layers);
-    for ((w, g), (m, v)) in layers.zip(m.layers.iter_mut().zip(v.layers.iter_mut())) {
-        Zip::from(&mut w.kernel)
-            .and(&g.kernel)
-            .and(&mut m.kernel)
-            .and(&mut v.kernel)
-            .for_each(|w, &g, m, v| f(w, g, m, v));
-        Zip::from(&mut w.bias)
-            .and(&g.bias)
-            .and(&mut m.bias)
-            .and(&mut v.bias)
+    let state = m.arrays_mut().into_iter().zip(v.arrays_mut());
+    for ((mut w, g), (mut m, mut v)) in paired(weights, grads).zip(state) {
+        Zip::from(&mut w)
+            .and(&g)
+            .and(&mut m)
+            .and(&mut v)
             .for_each(|w, &g, m, v| f(w, g, m, v));
     }
 }
 
 impl Optimizer for Adam {
-    fn step(&mut self, weights: &mut MlpWeights, grads: &MlpWeights) {
+    fn step(&mut self, weights: &mut ModelWeights, grads: &ModelWeights) {
         self.step += 1;
         // Both variants compute in float32 tensors in their frameworks; so do we, with the
         // constants rounded as Keras rounds them: `beta ** t` is a float32 `pow` of the float32
@@ -235,10 +225,16 @@ impl Optimizer for Adam {
 mod tests {
     use super::*;
 
-    fn one_param(value: f32) -> MlpWeights {
+    use crate::model::weights::MlpWeights;
+
+    fn one_param(value: f32) -> ModelWeights {
         let mut w = MlpWeights::glorot_uniform(&[1, 1], 0);
         w.layers[0].kernel[[0, 0]] = value;
-        w
+        w.into()
+    }
+
+    fn first(w: &ModelWeights) -> f32 {
+        w.arrays()[0].1[[0, 0]]
     }
 
     #[test]
@@ -247,7 +243,7 @@ mod tests {
         let g = one_param(0.5);
         let mut opt = OptimizerConfig::sgd(0.1).build(&w);
         opt.step(&mut w, &g);
-        assert_eq!(w.layers[0].kernel[[0, 0]], 1.0 - 0.05);
+        assert_eq!(first(&w), 1.0 - 0.05);
     }
 
     #[test]
@@ -264,7 +260,7 @@ mod tests {
                 variant,
             };
             cfg.build(&w).step(&mut w, &one_param(g));
-            1.0 - w.layers[0].kernel[[0, 0]]
+            1.0 - first(&w)
         };
         for v in [AdamVariant::Keras, AdamVariant::Pytorch] {
             assert!((run(v, 1.0, 1e-7) - 1e-3).abs() < 1e-6);
@@ -285,7 +281,7 @@ mod tests {
             OptimizerConfig::adam(1e-3)
                 .build(&w)
                 .step(&mut w, &one_param(g));
-            let moved = 1.0 - w.layers[0].kernel[[0, 0]];
+            let moved = 1.0 - first(&w);
             assert!((moved - 1e-3).abs() < 1e-5, "gradient {g}: moved {moved}");
         }
     }
@@ -306,7 +302,7 @@ mod tests {
             v += (g * g - v) * (1.0 - b2);
             w -= alpha * m / (v.sqrt() + eps);
             opt.step(&mut ww, &one_param(g as f32));
-            let got = f64::from(ww.layers[0].kernel[[0, 0]]);
+            let got = f64::from(first(&ww));
             assert!((got - w).abs() < 1e-6, "step {t}: {got} vs {w}");
         }
     }

@@ -10,21 +10,28 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{Dataset, binarize};
+use crate::dataset::Dataset;
 use crate::loss::{self, Formulation};
-use crate::model::burn_mlp::{self, BurnMlp};
+use crate::model::burn_mlp;
+use crate::model::graph::{self, BurnModel};
 use crate::model::optim::OptimizerConfig;
-use crate::model::weights::MlpWeights;
+use crate::model::weights::{Arch, CnnDims, CnnWeights, MlpWeights, ModelWeights};
 use crate::rng::Rng;
 
-/// Number of independent binary targets: one per digit class.
-pub const CLASSES: usize = 10;
-
 /// Everything that decides a training run. Saved next to every artifact.
+///
+/// The MLP's config serializes as it did before the CNN existed (no `arch` key), so its
+/// artifacts keep their bytes; a CNN's carries `"arch": {"kind": "cnn", "filters": 8}` and no
+/// `hidden`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub seed: u64,
-    /// Hidden layer widths, input side first (the seed model has one: `[128]`).
+    /// Which network; the MLP's widths are `hidden`.
+    #[serde(default, skip_serializing_if = "Arch::is_mlp")]
+    pub arch: Arch,
+    /// Hidden layer widths of the MLP, input side first (the seed model has one: `[128]`).
+    /// Empty for the CNN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden: Vec<usize>,
     /// Where the initial weights came from.
     pub init: InitSource,
@@ -41,6 +48,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             seed: 42,
+            arch: Arch::Mlp,
             hidden: vec![128],
             init: InitSource::GlorotUniform,
             epochs: 3,
@@ -63,17 +71,46 @@ pub enum InitSource {
 }
 
 impl TrainConfig {
-    /// Layer widths for `inputs` features, hidden layers, then the [`CLASSES`] outputs.
-    pub fn sizes(&self, inputs: usize) -> Vec<usize> {
-        let mut sizes = vec![inputs];
-        sizes.extend(&self.hidden);
-        sizes.push(CLASSES);
-        sizes
+    /// A CNN config with `filters` convolution filters and the other defaults.
+    pub fn cnn(filters: usize) -> Self {
+        Self {
+            arch: Arch::Cnn { filters },
+            hidden: Vec::new(),
+            ..Self::default()
+        }
     }
 
-    /// The seeded default initialisation for this architecture.
-    pub fn glorot_init(&self, inputs: usize) -> MlpWeights {
-        MlpWeights::glorot_uniform(&self.sizes(inputs), self.seed)
+    /// The seeded default initialisation (Keras's glorot-uniform, zero biases) of this
+    /// architecture for images `[height, width, channels]` and `outputs` targets.
+    ///
+    /// # Panics
+    /// For a CNN on images smaller than 4x4; [`TrainConfig::check_input`] says so first.
+    pub fn glorot_init(&self, image: [usize; 3], outputs: usize) -> ModelWeights {
+        match self.arch {
+            Arch::Mlp => {
+                let mut sizes = vec![image.iter().product()];
+                sizes.extend(&self.hidden);
+                sizes.push(outputs);
+                MlpWeights::glorot_uniform(&sizes, self.seed).into()
+            }
+            Arch::Cnn { filters } => {
+                CnnWeights::glorot_uniform(image, filters, outputs, self.seed).into()
+            }
+        }
+    }
+
+    /// Whether the architecture can take images of this size (the CNN needs 4x4 at least).
+    pub fn check_input(&self, image: [usize; 3]) -> Result<(), ConfigError> {
+        match self.arch {
+            Arch::Cnn { filters } if CnnDims::new(image, filters).is_none() => Err(ConfigError {
+                flag: "arch",
+                problem: format!(
+                    "the CNN needs images of at least 4x4 pixels, the data has {}x{}",
+                    image[0], image[1]
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -96,8 +133,15 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return bad("batch", "must be at least 1");
         }
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
-            return bad("hidden", "every width must be at least 1");
+        match self.arch {
+            Arch::Mlp if self.hidden.is_empty() || self.hidden.contains(&0) => {
+                return bad("hidden", "every width must be at least 1");
+            }
+            Arch::Cnn { .. } if !self.hidden.is_empty() => {
+                return bad("hidden", "applies to --arch mlp only");
+            }
+            Arch::Cnn { filters: 0 } => return bad("filters", "must be at least 1"),
+            _ => {}
         }
         if self.epochs == 0 {
             return bad("epochs", "must be at least 1");
@@ -181,8 +225,8 @@ pub enum Progress<'a> {
 #[derive(Debug, Clone)]
 pub struct TrainRun {
     pub config: TrainConfig,
-    pub initial: MlpWeights,
-    pub trained: FormPair<MlpWeights>,
+    pub initial: ModelWeights,
+    pub trained: FormPair<ModelWeights>,
     pub steps: Vec<StepRecord>,
     pub epochs: Vec<EpochRecord>,
 }
@@ -194,12 +238,12 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 
 /// Evaluate one trained model on a set with its own formulation's loss (reference f32 losses).
 pub fn evaluate(
-    weights: &MlpWeights,
+    weights: &ModelWeights,
     form: Formulation,
     x: ArrayView2<f32>,
     targets: ArrayView2<f32>,
 ) -> EvalScore {
-    let model = BurnMlp::new(weights, &burn_mlp::cpu());
+    let model = BurnModel::new(weights, &burn_mlp::cpu());
     let (logits, probs) = model.probabilities(x);
     let t = targets.into_dyn();
     let loss = match form {
@@ -223,11 +267,12 @@ pub fn planned_steps(config: &TrainConfig, n: usize) -> usize {
     config.max_steps.map_or(total, |m| m.min(total))
 }
 
-/// Train both formulations in lockstep from `initial`. `config` must have passed
-/// [`TrainConfig::validate`], and `initial` must have `config.sizes(features)`.
+/// Train both formulations in lockstep from `initial` on the sets' targets. `config` must have
+/// passed [`TrainConfig::validate`], and `initial` must fit the data (the shapes of
+/// [`TrainConfig::glorot_init`] for its images and target columns).
 pub fn train(
     config: &TrainConfig,
-    initial: MlpWeights,
+    initial: ModelWeights,
     train_set: &Dataset,
     eval_set: &Dataset,
     mut observe: impl FnMut(Progress<'_>),
@@ -239,8 +284,8 @@ pub fn train(
     };
     let mut opt_logits = config.optimizer.build(&initial);
     let mut opt_probs = config.optimizer.build(&initial);
-    let train_targets = binarize(&train_set.labels, CLASSES);
-    let eval_targets = binarize(&eval_set.labels, CLASSES);
+    let train_targets = train_set.targets();
+    let eval_targets = eval_set.targets();
     let total_steps = planned_steps(config, train_set.len());
     observe(Progress::Started { total_steps });
 
@@ -265,7 +310,7 @@ pub fn train(
             // threads; each is the same deterministic computation it would be on one.
             let (lg, pr) = std::thread::scope(|s| {
                 let probs = s.spawn(|| {
-                    burn_mlp::loss_and_grads(
+                    graph::loss_and_grads(
                         &weights.probs,
                         x.view(),
                         y.view(),
@@ -273,7 +318,7 @@ pub fn train(
                         &device,
                     )
                 });
-                let lg = burn_mlp::loss_and_grads(
+                let lg = graph::loss_and_grads(
                     &weights.logits,
                     x.view(),
                     y.view(),

@@ -19,17 +19,17 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::artifacts::{ArtifactError, Tool};
-use crate::dataset::{self, Dataset, DatasetError, binarize};
+use crate::dataset::{self, Dataset, DatasetError};
 use crate::loss::Head;
 use crate::loss::{self, Formulation, LossPair};
 use crate::metrics::{Metrics, Tolerance, compare_arrays};
 use crate::model::export;
 use crate::model::npz::{self, WeightsError};
-use crate::model::train::{self, CLASSES, FormPair, InitSource, Progress, TrainConfig, TrainRun};
-use crate::model::weights::MlpWeights;
+use crate::model::train::{self, FormPair, InitSource, Progress, TrainConfig, TrainRun};
+use crate::model::weights::ModelWeights;
 use crate::onnx::TensorLimits;
 use crate::runtime::head::{Prediction, predict};
-use crate::runtime::{BurnMlpRunnable, OnnxModel, Runtime, RuntimeError, Tract};
+use crate::runtime::{BurnRunnable, OnnxModel, Runtime, RuntimeError, Tract};
 use crate::verdict::Verdict;
 
 /// Where samples come from.
@@ -49,6 +49,9 @@ pub struct DataConfig {
     /// Sample indices into the whole data, in training order (`--indices`). When set, they are
     /// the training stream instead of the first `train` samples; the eval set is unchanged.
     pub stream: Option<Vec<usize>>,
+    /// Binary targets of every sample of the whole data, in file order (`--targets`, a float32
+    /// `[n, k]` `.npy`); `None`: the digit labels one-hot, 10 columns.
+    pub targets: Option<PathBuf>,
 }
 
 impl Default for DataConfig {
@@ -58,6 +61,7 @@ impl Default for DataConfig {
             train: 8000,
             eval: 2000,
             stream: None,
+            targets: None,
         }
     }
 }
@@ -73,6 +77,17 @@ pub struct DataInfo {
     pub eval_samples: usize,
     /// sha256 of the train then eval pixels as little-endian f32.
     pub pixels_sha256: String,
+    /// Targets given with `--targets` (absent: the digits one-hot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<TargetsInfo>,
+}
+
+/// Which targets a run learned, when they came from a file: how many per sample, and the
+/// sha256 of the whole `[n, k]` array as little-endian f32 (every sample, file order).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct TargetsInfo {
+    pub columns: usize,
+    pub sha256: String,
 }
 
 /// Load (or generate) the data and split it into train and eval sets, in file order.
@@ -80,12 +95,28 @@ pub fn load_data(
     cfg: &DataConfig,
     seed: u64,
 ) -> Result<(Dataset, Dataset, DataInfo), DatasetError> {
-    let (all, source) = match &cfg.source {
+    let (mut all, source) = match &cfg.source {
         DataSource::Synthetic => (
             dataset::synthetic::generate(cfg.train + cfg.eval, seed),
             "synthetic",
         ),
         DataSource::Mnist(dir) => (dataset::load_mnist_dir(dir)?, "mnist"),
+    };
+    let targets = match &cfg.targets {
+        Some(path) => {
+            let t = crate::refdata::read_targets(path, all.len(), TensorLimits::default())?;
+            let mut h = Sha256::new();
+            for v in t.iter() {
+                h.update(v.to_le_bytes());
+            }
+            let info = TargetsInfo {
+                columns: t.ncols(),
+                sha256: format!("{:x}", h.finalize()),
+            };
+            all.targets = Some(t);
+            Some(info)
+        }
+        None => None,
     };
     let (mut train_set, eval_set) = all.split(cfg.train, cfg.eval)?;
     if let Some(stream) = &cfg.stream {
@@ -111,6 +142,7 @@ pub fn load_data(
         train_samples: train_set.len(),
         eval_samples: eval_set.len(),
         pixels_sha256: format!("{:x}", h.finalize()),
+        targets,
     };
     Ok((train_set, eval_set, info))
 }
@@ -138,7 +170,7 @@ pub fn export_metadata(
 
 /// Export the model trained with `form`, with its head and metadata.
 pub fn export_trained(run: &TrainRun, form: Formulation, data: &DataInfo) -> Vec<u8> {
-    export::export_mlp(
+    export::export_model(
         run.trained.get(form),
         Head::for_formulation(form),
         export_metadata(form, &run.config, data),
@@ -172,14 +204,14 @@ pub struct ExportCheck {
 /// Run both runtimes on `x` and compare outputs, logits and losses.
 pub fn check_export(
     form: Formulation,
-    weights: &MlpWeights,
+    weights: &ModelWeights,
     onnx: &[u8],
     x: ArrayView2<f32>,
     targets: ArrayView2<f32>,
     tol: &Tolerance,
 ) -> Result<ExportCheck, RuntimeError> {
     let head = Head::for_formulation(form);
-    let mut burn = BurnMlpRunnable::new("burn (trained)", weights, head);
+    let mut burn = BurnRunnable::new("burn (trained)", weights, head);
     let export_name = format!("{} export", head.name());
     let model = OnnxModel::from_bytes(
         onnx,
@@ -290,6 +322,10 @@ pub struct TrainLog<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
     pub status: Verdict,
+    /// The network in one line (`MLP 784-128-10, relu`), for the text report; the JSON has
+    /// `config` and `data`, which say the same.
+    #[serde(skip)]
+    pub model: String,
     pub config: TrainConfig,
     pub data: DataInfo,
     pub tolerance: Tolerance,
@@ -322,13 +358,19 @@ pub enum PipelineError {
     Artifact(#[from] ArtifactError),
     #[error(transparent)]
     Onnx(#[from] crate::onnx::OnnxError),
-    #[error("initial weights have layer sizes {got:?}, but this data and config need {want:?}")]
-    InitMismatch { got: Vec<usize>, want: Vec<usize> },
+    #[error("initial weights are {got}, but this data and config need {want}")]
+    InitMismatch { got: String, want: String },
+    #[error("{}: --arch {asked}, but the file holds a {found}", path.display())]
+    ArchMismatch {
+        path: PathBuf,
+        asked: &'static str,
+        found: String,
+    },
 }
 
 /// Initial weights from a Keras-layout `.npz`, and how the training config records them (by
 /// the file's sha256, so that the config names no path).
-pub fn read_init(path: &Path) -> Result<(InitSource, MlpWeights), PipelineError> {
+pub fn read_init(path: &Path) -> Result<(InitSource, ModelWeights), PipelineError> {
     let weights = npz::read_weights(path)?;
     let bytes = std::fs::read(path).map_err(|source| ArtifactError::Read {
         path: path.to_owned(),
@@ -339,23 +381,26 @@ pub fn read_init(path: &Path) -> Result<(InitSource, MlpWeights), PipelineError>
 }
 
 /// Load the data, train both formulations in lockstep and export both models. `initial`
-/// replaces the seeded glorot-uniform start (its sizes must match the config and the data).
+/// replaces the seeded glorot-uniform start (its shapes must match the config, the images and
+/// the number of targets).
 pub fn train_and_export(
     config: &TrainConfig,
     data: &DataConfig,
-    initial: Option<MlpWeights>,
+    initial: Option<ModelWeights>,
     observe: impl FnMut(Progress<'_>),
 ) -> Result<Trained, PipelineError> {
     config.validate()?;
     let (train_set, eval_set, info) = load_data(data, config.seed)?;
-    let features = train_set.rows * train_set.cols;
+    let image = [train_set.rows, train_set.cols, 1];
+    config.check_input(image)?;
+    let glorot = config.glorot_init(image, train_set.target_columns());
     let initial = match initial {
-        None => config.glorot_init(features),
-        Some(w) if w.sizes() == config.sizes(features) => w,
+        None => glorot,
+        Some(w) if w.shapes() == glorot.shapes() => w,
         Some(w) => {
             return Err(PipelineError::InitMismatch {
-                got: w.sizes(),
-                want: config.sizes(features),
+                got: w.describe(),
+                want: glorot.describe(),
             });
         }
     };
@@ -379,7 +424,7 @@ pub fn check_parity(
     tol: Tolerance,
     tolerance_name: &str,
 ) -> Result<DemoReport, PipelineError> {
-    let targets = binarize(&t.eval_set.labels, CLASSES);
+    let targets = t.eval_set.targets();
     let exports = Formulation::BOTH
         .iter()
         .map(|&form| {
@@ -397,6 +442,7 @@ pub fn check_parity(
     let passed = parity.passed && exports.iter().all(|e| e.passed);
     Ok(DemoReport {
         status: Verdict::of(passed),
+        model: t.run.initial.describe(),
         config: t.run.config.clone(),
         data: t.data.clone(),
         tolerance: tol,

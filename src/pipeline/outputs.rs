@@ -12,7 +12,7 @@
 //! OUT/logits/test_data_set_0/output_0.pb   the trained graph's outputs on them
 //! OUT/logits/weights.npz                   its final weights, Keras layout
 //! OUT/probs/...                          the same for the probability-formulation model
-//! OUT/labels.npy                           binary targets of the reference inputs, f32 [n, 10]
+//! OUT/labels.npy                           binary targets of the reference inputs, f32 [n, k]
 //! OUT/report.json                          the demo's report (demo only)
 //! ```
 
@@ -23,14 +23,15 @@ use sha2::{Digest, Sha256};
 
 use super::{DataInfo, DemoReport, PipelineError, TrainLog, Trained, head_rows};
 use crate::artifacts::{self, ArtifactDir, ArtifactError, Tool};
-use crate::dataset::{self, binarize};
+use crate::dataset;
 use crate::loss::{Formulation, Head};
 use crate::model::export;
 use crate::model::npz;
-use crate::model::train::{CLASSES, TrainConfig};
+use crate::model::train::TrainConfig;
+use crate::model::weights::Arch;
 use crate::refdata::npy;
 use crate::report::to_json_bytes;
-use crate::runtime::BurnMlpRunnable;
+use crate::runtime::BurnRunnable;
 use crate::runtime::head::predict;
 
 /// The training log of a run, as `--log-json` writes it.
@@ -64,18 +65,25 @@ pub fn write_run(
 ) -> Result<(), PipelineError> {
     let inputs = head_rows(&t.eval_set.images, reference_samples);
     let n = inputs.nrows();
+    // The reference inputs in the shape the export takes: [n, 784], or NHWC [n, 28, 28, 1].
+    let mut shape = vec![n];
+    shape.extend(t.run.initial.input_shape());
+    let shaped = inputs
+        .view()
+        .into_shape_with_order(shape)
+        .expect("each row holds one sample's features");
     for form in Formulation::BOTH {
         let head = Head::for_formulation(form);
         let weights = t.run.trained.get(form);
-        let mut burn = BurnMlpRunnable::new("burn (trained)", weights, head);
+        let mut burn = BurnRunnable::new("burn (trained)", weights, head);
         let outputs = predict(&mut burn, inputs.view())?.output;
-        artifacts::write_model_case(dir, form, t.onnx.get(form), &inputs, &outputs)?;
+        artifacts::write_model_case(dir, form, t.onnx.get(form), shaped.view(), &outputs)?;
         dir.write(
             &format!("{}/weights.npz", artifacts::model_folder(form)),
             &npz::weights_npz_bytes(weights),
         )?;
     }
-    let labels = head_rows(&binarize(&t.eval_set.labels, CLASSES), n);
+    let labels = head_rows(&t.eval_set.targets(), n);
     dir.write("labels.npy", &npy::npy_bytes(&labels.view().into_dyn()))?;
     let config = ConfigFile {
         tool: Tool::default(),
@@ -123,18 +131,29 @@ pub fn save_weights(path: &Path, t: &Trained) -> Result<Vec<PathBuf>, ArtifactEr
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportSummary {
     pub bytes: usize,
-    /// Layer widths, input first.
-    pub sizes: Vec<usize>,
+    /// The network in one line (`MLP 784-128-10, relu`).
+    pub model: String,
 }
 
-/// Our ONNX export of the weights in `weights` (Keras layout) with `head`, written to `out`.
-/// The weights file's sha256 is recorded in the model's metadata.
+/// Our ONNX export of the weights in `weights` (Keras layout, either architecture) with
+/// `head`, written to `out`. With `arch`, the file must hold that architecture. The weights
+/// file's sha256 is recorded in the model's metadata.
 pub fn export_weights(
     weights: &Path,
     head: Head,
+    arch: Option<Arch>,
     out: &Path,
 ) -> Result<ExportSummary, PipelineError> {
     let parsed = npz::read_weights(weights)?;
+    if let Some(arch) = arch
+        && arch.name() != parsed.arch().name()
+    {
+        return Err(PipelineError::ArchMismatch {
+            path: weights.to_owned(),
+            asked: arch.name(),
+            found: parsed.describe(),
+        });
+    }
     let bytes = std::fs::read(weights).map_err(|source| ArtifactError::Read {
         path: weights.to_owned(),
         source,
@@ -143,11 +162,11 @@ pub fn export_weights(
         "onnx_parity.weights_sha256".to_string(),
         format!("{:x}", Sha256::digest(&bytes)),
     )];
-    let onnx = export::export_mlp(&parsed, head, metadata)?;
+    let onnx = export::export_model(&parsed, head, metadata)?;
     artifacts::write_file(out, &onnx)?;
     Ok(ExportSummary {
         bytes: onnx.len(),
-        sizes: parsed.sizes(),
+        model: parsed.describe(),
     })
 }
 

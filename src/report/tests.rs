@@ -531,6 +531,7 @@ fn data() -> DataInfo {
         train_samples: 8000,
         eval_samples: 2000,
         pixels_sha256: "ef".repeat(32),
+        targets: None,
     }
 }
 
@@ -560,6 +561,7 @@ fn demo_report() -> DemoReport {
     };
     DemoReport {
         status: Verdict::Fail,
+        model: "MLP 784-128-10, relu".into(),
         config: TrainConfig::default(),
         data: data(),
         tolerance: Preset::Default.tolerance(),

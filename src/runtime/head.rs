@@ -3,7 +3,8 @@
 //! A Keras model with a sigmoid head exports a graph whose output is a `Sigmoid` (possibly
 //! behind `Identity` nodes). Its probabilities saturate, so losses are only exact from the
 //! logits: the `Sigmoid`'s input, fetched from the same run as the output. This is the one place
-//! that finds that tensor; [`predict`] is the shortcut for a model with one f32 matrix input.
+//! that finds that tensor; [`predict`] is the shortcut for a model with one f32 input, one sample
+//! per row.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use ndarray::{Array2, ArrayView2, Ix2};
 use tract_onnx::prelude::Tensor;
 
 use super::{Feed, Runnable, RuntimeError};
+use crate::onnx::DimDecl;
 use crate::onnx::pb::GraphProto;
 
 /// A graph output computed by a `Sigmoid` (possibly through `Identity` nodes): the case of a
@@ -76,8 +78,32 @@ pub struct Prediction {
     pub logits: Array2<f32>,
 }
 
-/// Runs a model that takes one f32 matrix `[n, features]` and returns its first output and the
-/// logits under it.
+/// The shape to feed `n` samples of `features` values each to an input declared `dims`: the
+/// declared fixed dims after the batch when they hold exactly `features` values (an NHWC image
+/// input `[N, 28, 28, 1]` takes rows of 784 pixels), else `[n, features]`.
+fn feed_shape(dims: Option<&[DimDecl]>, n: usize, features: usize) -> Vec<usize> {
+    let sample: Option<Vec<usize>> = dims
+        .and_then(|d| d.get(1..))
+        .filter(|rest| rest.len() > 1)
+        .and_then(|rest| {
+            rest.iter()
+                .map(|d| match d {
+                    DimDecl::Fixed(v) => usize::try_from(*v).ok(),
+                    _ => None,
+                })
+                .collect()
+        });
+    match sample {
+        Some(sample) if sample.iter().product::<usize>() == features => {
+            std::iter::once(n).chain(sample).collect()
+        }
+        _ => vec![n, features],
+    }
+}
+
+/// Runs a model that takes one f32 input of `features` values per sample (`x` holds one sample
+/// per row, reshaped to the declared input shape when that is an image) and returns its first
+/// output and the logits under it.
 pub fn predict(model: &mut dyn Runnable, x: ArrayView2<f32>) -> Result<Prediction, RuntimeError> {
     let label = model.label().to_owned();
     let request = |message: String| RuntimeError::Request {
@@ -88,13 +114,14 @@ pub fn predict(model: &mut dyn Runnable, x: ArrayView2<f32>) -> Result<Predictio
     let (Some(input), Some(output)) = (sig.inputs.first(), sig.outputs.first()) else {
         return Err(request("it declares no input or no output".to_owned()));
     };
+    let shape = feed_shape(input.dims.as_deref(), x.nrows(), x.ncols());
     let (input, output) = (input.name.clone(), output.name.clone());
     let mut fetch = vec![output.clone()];
     fetch.extend(sigmoid_head(model, &output).map(|h| h.logits));
     // One copy into a tensor (an owned ndarray first would make it two).
     let x = match x.as_slice() {
-        Some(row_major) => Tensor::from_shape(x.shape(), row_major),
-        None => Ok(x.to_owned().into()),
+        Some(row_major) => Tensor::from_shape(&shape, row_major),
+        None => Tensor::from_shape(&shape, &x.iter().copied().collect::<Vec<_>>()),
     }
     .map_err(|e| request(format!("{e:#}")))?;
     let mut values = model

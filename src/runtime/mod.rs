@@ -7,8 +7,8 @@
 //! [`Signature`]). The implementations, one file each:
 //!
 //! - [`tract`]: tract on an ONNX file, the only place tract loads and plans a model;
-//! - [`burn_mlp`]: the trained burn graph, from weights on disk or in memory, its intermediate
-//!   results named like our export's tensors;
+//! - [`burn_model`]: the trained burn graph (MLP or CNN), from weights on disk or in memory,
+//!   its intermediate results named and shaped like our export's tensors;
 //! - [`burn_import`] (feature `burn-import`): the burn code burn-import generated from an ONNX
 //!   file at build time, graph outputs only;
 //! - [`recorded`]: a test set played back, the outputs another framework recorded.
@@ -19,7 +19,7 @@
 
 #[cfg(feature = "burn-import")]
 pub mod burn_import;
-pub mod burn_mlp;
+pub mod burn_model;
 pub mod guard;
 pub mod head;
 pub mod onnx_model;
@@ -35,7 +35,7 @@ use tract_onnx::prelude::Tensor;
 use crate::onnx::pb::ModelProto;
 use crate::onnx::{OnnxError, Signature};
 
-pub use self::burn_mlp::BurnMlpRunnable;
+pub use self::burn_model::BurnRunnable;
 pub use self::onnx_model::OnnxModel;
 pub use self::tract::{Stage, Tract};
 

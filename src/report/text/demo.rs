@@ -76,17 +76,22 @@ pub(super) fn render(r: &DemoReport) -> String {
     let mut s = String::new();
     let c = &r.config;
     let steps = r.epochs.iter().map(|e| e.steps).sum::<usize>();
+    let targets = match &r.data.targets {
+        Some(t) => format!(
+            ", {} binary targets from a file (sha256 {})",
+            t.columns,
+            &t.sha256[..16]
+        ),
+        None => String::new(),
+    };
     let _ = writeln!(
         s,
-        "data: {} ({} train / {} eval samples)\nmodel: MLP {}, relu, {}\ntraining: {}, batch {}, {} epoch(s), {} step(s) per formulation{}",
+        "data: {} ({} train / {} eval samples){}\nmodel: {}, {}\ntraining: {}, batch {}, {} epoch(s), {} step(s) per formulation{}",
         r.data.source,
         r.data.train_samples,
         r.data.eval_samples,
-        c.sizes(r.data.features)
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("-"),
+        targets,
+        r.model,
         match &c.init {
             InitSource::GlorotUniform => format!("glorot-uniform init (seed {})", c.seed),
             InitSource::File { sha256 } =>

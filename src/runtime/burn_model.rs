@@ -1,44 +1,51 @@
-//! The trained graph itself, in burn, as a runnable: from weights on disk or in memory.
+//! The trained graph itself, in burn, as a runnable: from weights on disk or in memory, either
+//! architecture.
 //!
 //! Its signature and tensor names are those of our ONNX export of the same weights (input
-//! `input`, output `logits` or `probabilities`, intermediates `dense/linear`, `dense/relu`, ...),
-//! so a comparison lines it up with any ONNX runtime by name, and [`Runnable::graph`] is that
+//! `input`, `[N, features]` for the MLP and NHWC `[N, h, w, c]` for the CNN; output `logits` or
+//! `probabilities`; intermediates `dense/linear`, `dense/relu`, ... or `conv2d/linear`,
+//! `conv2d/relu`, `max_pooling2d/output` in the export's NCHW layout, `flatten/output`), so a
+//! comparison lines it up with any ONNX runtime by name, and [`Runnable::graph`] is that
 //! export, built on first use, for layer matching.
 
 use std::cell::OnceCell;
 
-use ndarray::{Array2, Ix2};
+use ndarray::{Array2, ArrayD, Ix2};
 use tract_onnx::prelude::{DatumType, Tensor};
 
 use super::{Feed, RunOutput, Runnable, RuntimeError};
 use crate::loss::Head;
-use crate::model::burn_mlp::{self, BurnMlp};
+use crate::model::burn_mlp;
 use crate::model::export::{self, INPUT, LOGITS, PROBABILITIES};
-use crate::model::weights::MlpWeights;
+use crate::model::graph::BurnModel;
+use crate::model::weights::ModelWeights;
 use crate::onnx::pb::ModelProto;
 use crate::onnx::pb::tensor_proto::DataType;
 use crate::onnx::{DimDecl, Signature, TensorDecl};
 
-pub struct BurnMlpRunnable {
+pub struct BurnRunnable {
     label: String,
-    model: BurnMlp,
+    model: BurnModel,
     head: Head,
-    weights: MlpWeights,
+    weights: ModelWeights,
     signature: Signature,
     graph: OnceCell<ModelProto>,
 }
 
-impl BurnMlpRunnable {
+impl BurnRunnable {
     /// The burn graph of `weights` with `head`. `label` names it in reports and errors.
-    pub fn new(label: impl Into<String>, weights: &MlpWeights, head: Head) -> Self {
+    pub fn new(label: impl Into<String>, weights: &ModelWeights, head: Head) -> Self {
         let batch = || DimDecl::Symbolic("N".to_owned());
         let float = DataType::Float as i32;
+        let mut input_dims = vec![batch()];
+        input_dims.extend(
+            weights
+                .input_shape()
+                .iter()
+                .map(|&d| DimDecl::Fixed(d as i64)),
+        );
         let signature = Signature {
-            inputs: vec![TensorDecl::tensor(
-                INPUT,
-                float,
-                vec![batch(), DimDecl::Fixed(weights.input_dim() as i64)],
-            )],
+            inputs: vec![TensorDecl::tensor(INPUT, float, input_dims)],
             outputs: vec![TensorDecl::tensor(
                 export::output_name(head),
                 float,
@@ -47,7 +54,7 @@ impl BurnMlpRunnable {
         };
         Self {
             label: label.into(),
-            model: BurnMlp::new(weights, &burn_mlp::cpu()),
+            model: BurnModel::new(weights, &burn_mlp::cpu()),
             head,
             weights: weights.clone(),
             signature,
@@ -62,20 +69,29 @@ impl BurnMlpRunnable {
         }
     }
 
-    /// The one input as `[n, features]`: the MLP flattens whatever follows the batch dim.
+    /// The one input as `[n, features]`: whatever follows the batch dim, flattened in its
+    /// order (row-major NHWC for the CNN), which must hold the model's features per sample.
     fn input(&self, inputs: &[Feed]) -> Result<Array2<f32>, RuntimeError> {
         let [x] = inputs else {
-            return Err(self.request(format!("the MLP takes one input, got {}", inputs.len())));
+            return Err(self.request(format!("the model takes one input, got {}", inputs.len())));
         };
         let x = &x.value;
         if x.datum_type() != DatumType::F32 {
             return Err(self.request(format!(
-                "the MLP takes float32 input, got {:?}",
+                "the model takes float32 input, got {:?}",
                 x.datum_type()
             )));
         }
         let n = x.shape().first().copied().unwrap_or(0);
         let flat = x.len().checked_div(n).unwrap_or(0);
+        let features = self.weights.input_len();
+        if n > 0 && flat != features {
+            return Err(self.request(format!(
+                "input shape {:?} holds {flat} values per sample, the model takes {features} ({:?})",
+                x.shape(),
+                self.weights.input_shape()
+            )));
+        }
         let view = x
             .to_plain_array_view::<f32>()
             .map_err(|e| self.request(format!("{e:#}")))?;
@@ -87,7 +103,7 @@ impl BurnMlpRunnable {
     }
 }
 
-impl Runnable for BurnMlpRunnable {
+impl Runnable for BurnRunnable {
     fn label(&self) -> &str {
         &self.label
     }
@@ -98,7 +114,7 @@ impl Runnable for BurnMlpRunnable {
 
     fn graph(&self) -> Option<&ModelProto> {
         Some(self.graph.get_or_init(|| {
-            let bytes = export::export_mlp(&self.weights, self.head, Vec::new())
+            let bytes = export::export_model(&self.weights, self.head, Vec::new())
                 .expect("weights that built a burn graph export");
             crate::onnx::decode_model(&bytes, "export").expect("our own export decodes")
         }))
@@ -112,12 +128,15 @@ impl Runnable for BurnMlpRunnable {
             .all(|f| f == LOGITS || (sigmoid && f == PROBABILITIES));
         // The output and its logits come from one pass; anything else from the layer-by-layer
         // pass, which computes the same bits (both go through the same burn ops).
-        let computed: Vec<(String, Array2<f32>)> = if only_head {
+        let computed: Vec<(String, ArrayD<f32>)> = if only_head {
             if sigmoid {
                 let (z, p) = self.model.probabilities(x.view());
-                vec![(LOGITS.to_owned(), z), (PROBABILITIES.to_owned(), p)]
+                vec![
+                    (LOGITS.to_owned(), z.into_dyn()),
+                    (PROBABILITIES.to_owned(), p.into_dyn()),
+                ]
             } else {
-                vec![(LOGITS.to_owned(), self.model.logits(x.view()))]
+                vec![(LOGITS.to_owned(), self.model.logits(x.view()).into_dyn())]
             }
         } else {
             self.model.intermediates(x.view(), sigmoid)
@@ -128,7 +147,7 @@ impl Runnable for BurnMlpRunnable {
                 computed
                     .iter()
                     .find(|(n, _)| n == name)
-                    .map(|(_, v)| Tensor::from(v.clone().into_dyn()))
+                    .map(|(_, v)| Tensor::from(v.clone()))
                     .ok_or_else(|| self.request(format!("burn computes no tensor named '{name}'")))
             })
             .collect::<Result<Vec<_>, _>>()?;
