@@ -22,7 +22,7 @@
 //!
 //! This module must never depend on a runtime or a tensor library other than ndarray.
 
-use ndarray::{ArrayViewD, Axis, Zip};
+use ndarray::{ArrayViewD, Zip};
 
 /// Keras's `backend.epsilon()`: the probability clip used by `binary_crossentropy`.
 pub const KERAS_EPSILON: f32 = 1e-7;
@@ -238,28 +238,94 @@ fn check_shapes<A, B>(pred: &ArrayViewD<A>, target: &ArrayViewD<B>) -> Result<()
     Ok(())
 }
 
+/// Keras's reduction as a running sum: element losses arrive in row-major order, rows of `k`
+/// (the last axis); each row's sum is divided by `k` when the row is complete, and the row
+/// means are summed, all in f64 and in arrival order. Fed in chunks of whole or partial rows it
+/// gives the same bits as in one go: the additions happen in the same order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KerasSum {
+    k: usize,
+    row: f64,
+    in_row: usize,
+    total: f64,
+    rows: usize,
+}
+
+impl KerasSum {
+    /// Rows of `k` elements (`k > 0`).
+    pub fn new(k: usize) -> Self {
+        Self {
+            k,
+            row: 0.0,
+            in_row: 0,
+            total: 0.0,
+            rows: 0,
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, loss: f64) {
+        self.row += loss;
+        self.in_row += 1;
+        if self.in_row == self.k {
+            self.total += self.row / self.k as f64;
+            self.rows += 1;
+            self.row = 0.0;
+            self.in_row = 0;
+        }
+    }
+
+    /// The sum of the row means and the number of rows (what a shard's merge needs).
+    pub fn parts(&self) -> (f64, usize) {
+        (self.total, self.rows)
+    }
+
+    /// The mean of the row means (NaN for no rows, as `0 / 0`).
+    pub fn value(&self) -> f64 {
+        self.total / self.rows as f64
+    }
+}
+
+/// scikit-learn's reduction as a running sum: element losses summed in f64 in arrival order,
+/// divided by the number of samples at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SklearnSum {
+    total: f64,
+}
+
+impl SklearnSum {
+    #[inline]
+    pub fn push(&mut self, loss: f64) {
+        self.total += loss;
+    }
+
+    pub fn total(&self) -> f64 {
+        self.total
+    }
+
+    /// The sum over labels of the mean over `samples` samples.
+    pub fn value(&self, samples: usize) -> f64 {
+        self.total / samples as f64
+    }
+}
+
 /// Mean over the last axis, then mean over the rest, accumulated in f64.
 fn keras_reduce<T: Copy>(
     pred: &ArrayViewD<T>,
     target: &ArrayViewD<f32>,
     mut elem: impl FnMut(T, f32) -> (f64, bool),
 ) -> Loss {
-    let last = Axis(pred.ndim().saturating_sub(1));
-    let mut total = 0.0f64;
-    let mut rows = 0usize;
+    let k = pred.shape().last().copied().unwrap_or(1);
+    let mut sum = KerasSum::new(k);
     let mut clipped = 0usize;
-    for (p_row, t_row) in pred.lanes(last).into_iter().zip(target.lanes(last)) {
-        let mut row = 0.0f64;
-        Zip::from(&p_row).and(&t_row).for_each(|&p, &t| {
-            let (l, c) = elem(p, t);
-            row += l;
-            clipped += usize::from(c);
-        });
-        total += row / p_row.len() as f64;
-        rows += 1;
+    // Logical row-major order whatever the memory layout: rows are lanes of the last axis.
+    for (&p, &t) in pred.iter().zip(target.iter()) {
+        let (l, c) = elem(p, t);
+        sum.push(l);
+        clipped += usize::from(c);
     }
     Loss {
-        value: total / rows as f64,
+        value: sum.value(),
         clipped,
         elements: pred.len(),
     }
@@ -273,15 +339,15 @@ fn sklearn_reduce<T: Copy>(
     mut elem: impl FnMut(T, f32) -> (f64, bool),
 ) -> Loss {
     let samples = pred.shape().first().copied().unwrap_or(1);
-    let mut total = 0.0f64;
+    let mut sum = SklearnSum::default();
     let mut clipped = 0usize;
     Zip::from(pred).and(target).for_each(|&p, &t| {
         let (l, c) = elem(p, t);
-        total += l;
+        sum.push(l);
         clipped += usize::from(c);
     });
     Loss {
-        value: total / samples as f64,
+        value: sum.value(samples),
         clipped,
         elements: pred.len(),
     }

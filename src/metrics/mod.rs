@@ -11,7 +11,8 @@ mod tolerance;
 
 pub(crate) use tensor::serialize_opt_f64;
 pub use tensor::{
-    Element, ElementDiff, Incomparable, Metrics, Value, compare_arrays, compare_tensors,
-    compare_views, datum_name, serialize_f64, ulp_distance,
+    Accumulator, Element, ElementDiff, Incomparable, Metrics, TensorAccumulator, Value,
+    compare_arrays, compare_tensors, compare_views, datum_name, serialize_f64, ulp_distance,
+    unravel,
 };
 pub use tolerance::{ONNX_BACKEND, Preset, Tolerance, UnknownPreset};

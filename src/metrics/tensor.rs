@@ -5,7 +5,7 @@
 //! Tensors ([`compare_tensors`]) and plain f32 arrays ([`compare_arrays`]) run the same loop, so
 //! every verdict rests on the same arithmetic and reports the same [`Metrics`].
 
-use ndarray::{ArrayViewD, Dimension};
+use ndarray::ArrayViewD;
 use serde::{Serialize, Serializer};
 use tract_onnx::prelude::{Datum, DatumType, Tensor, f16};
 
@@ -294,27 +294,105 @@ impl Element for bool {
     }
 }
 
-/// The element loop. Shapes must agree (callers check and report otherwise).
-pub fn compare_views<T: Element>(
-    actual: &ArrayViewD<T>,
-    expected: &ArrayViewD<T>,
-    tol: &Tolerance,
-) -> Metrics {
-    debug_assert_eq!(actual.shape(), expected.shape());
-    let mut m = Metrics {
-        elements: actual.len(),
-        max_abs_err: 0.0,
-        max_rel_err: 0.0,
-        max_ulp: 0,
-        mismatches: 0,
-        mismatch_fraction: 0.0,
-        nonfinite: 0,
-        first_mismatch: None,
-        worst: None,
-    };
-    let mut worst_abs = -1.0f64;
-    let mut worst_is_mismatch = false;
-    for ((index, &a), &e) in actual.indexed_iter().zip(expected.iter()) {
+/// Where an element sits and both values, kept as a flat row-major position so that recording
+/// it allocates nothing; [`ElementDiff`] gets the multi-index at [`Accumulator::finish`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Spot<T> {
+    flat: usize,
+    actual: T,
+    expected: T,
+    abs_err: f64,
+}
+
+impl<T: Element> Spot<T> {
+    fn diff(&self, shape: &[usize]) -> ElementDiff {
+        ElementDiff {
+            index: unravel(self.flat, shape),
+            actual: self.actual.value(),
+            expected: self.expected.value(),
+            abs_err: self.abs_err,
+        }
+    }
+}
+
+/// The row-major multi-index of flat position `flat` in `shape`.
+pub fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (i, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            index[i] = flat % d;
+            flat /= d;
+        }
+    }
+    index
+}
+
+/// The comparison of two tensors, fed in row-major chunks: the one element loop of the crate.
+///
+/// Push the elements in row-major order, in as many chunks as convenient (a whole tensor, or a
+/// block of samples at a time when the data does not fit in memory), then [`finish`] with the
+/// full shape. The state is a handful of numbers and two recorded elements: nothing is
+/// allocated per element or per chunk, and the result does not depend on where the chunks are
+/// cut. [`merge`] folds in the state of the elements that follow, so shards of one tensor can be
+/// compared apart and combined into the same [`Metrics`].
+///
+/// [`finish`]: Accumulator::finish
+/// [`merge`]: Accumulator::merge
+#[derive(Debug, Clone)]
+pub struct Accumulator<T> {
+    tol: Tolerance,
+    elements: usize,
+    max_abs_err: f64,
+    max_rel_err: f64,
+    max_ulp: u64,
+    mismatches: usize,
+    nonfinite: usize,
+    first_mismatch: Option<Spot<T>>,
+    worst: Option<Spot<T>>,
+    worst_is_mismatch: bool,
+}
+
+impl<T: Element> Accumulator<T> {
+    pub fn new(tol: Tolerance) -> Self {
+        Self {
+            tol,
+            elements: 0,
+            max_abs_err: 0.0,
+            max_rel_err: 0.0,
+            max_ulp: 0,
+            mismatches: 0,
+            nonfinite: 0,
+            first_mismatch: None,
+            worst: None,
+            worst_is_mismatch: false,
+        }
+    }
+
+    /// Elements pushed so far.
+    pub fn elements(&self) -> usize {
+        self.elements
+    }
+
+    /// The next elements, in row-major order. Both slices have the same length (a caller bug
+    /// otherwise: panics).
+    pub fn push(&mut self, actual: &[T], expected: &[T]) {
+        assert_eq!(actual.len(), expected.len(), "chunks of unequal length");
+        for (&a, &e) in actual.iter().zip(expected) {
+            self.push_one(a, e);
+        }
+    }
+
+    /// Elements from any iterator of pairs (views that are not contiguous).
+    pub fn push_iter(&mut self, pairs: impl Iterator<Item = (T, T)>) {
+        for (a, e) in pairs {
+            self.push_one(a, e);
+        }
+    }
+
+    #[inline]
+    fn push_one(&mut self, a: T, e: T) {
+        let flat = self.elements;
+        self.elements += 1;
         let finite = a.is_finite_value() && e.is_finite_value();
         let (a64, e64) = (a.to_f64(), e.to_f64());
         let abs_err = if finite {
@@ -325,51 +403,109 @@ pub fn compare_views<T: Element>(
             f64::INFINITY
         };
         if !finite {
-            m.nonfinite += 1;
+            self.nonfinite += 1;
         }
         let norm = a64.abs().max(e64.abs());
         let rel = if abs_err == 0.0 { 0.0 } else { abs_err / norm };
-        m.max_abs_err = m.max_abs_err.max(abs_err);
-        m.max_rel_err = m
+        self.max_abs_err = self.max_abs_err.max(abs_err);
+        self.max_rel_err = self
             .max_rel_err
             .max(if rel.is_nan() { f64::INFINITY } else { rel });
-        m.max_ulp = m.max_ulp.max(T::ulps(a, e));
+        self.max_ulp = self.max_ulp.max(T::ulps(a, e));
         let ok = if finite {
-            tol.accepts_error(abs_err, e64.abs())
+            self.tol.accepts_error(abs_err, e64.abs())
         } else {
-            tol.accepts(a64, e64)
+            self.tol.accepts(a64, e64)
         };
-        let diff = || ElementDiff {
-            index: index.slice().to_vec(),
-            actual: a.value(),
-            expected: e.value(),
+        let spot = Spot {
+            flat,
+            actual: a,
+            expected: e,
             abs_err,
         };
         if !ok {
-            m.mismatches += 1;
-            if m.first_mismatch.is_none() {
-                m.first_mismatch = Some(diff());
+            self.mismatches += 1;
+            if self.first_mismatch.is_none() {
+                self.first_mismatch = Some(spot);
             }
         }
-        // The worst element is the largest error among mismatches if there are any, else
-        // among all elements.
-        let replace = if ok {
-            !worst_is_mismatch && abs_err > worst_abs
-        } else {
-            !worst_is_mismatch || abs_err > worst_abs
-        };
-        if replace {
-            worst_abs = abs_err;
-            worst_is_mismatch = !ok;
-            m.worst = Some(diff());
+        if self.replaces_worst(!ok, abs_err) {
+            self.worst_is_mismatch = !ok;
+            self.worst = Some(spot);
         }
     }
-    m.mismatch_fraction = if m.elements == 0 {
-        0.0
-    } else {
-        m.mismatches as f64 / m.elements as f64
-    };
-    m
+
+    /// The worst element is the largest error among mismatches if there are any, else among
+    /// all elements; on a tie the earlier element stays.
+    fn replaces_worst(&self, mismatch: bool, abs_err: f64) -> bool {
+        let Some(w) = &self.worst else {
+            return true;
+        };
+        if mismatch {
+            !self.worst_is_mismatch || abs_err > w.abs_err
+        } else {
+            !self.worst_is_mismatch && abs_err > w.abs_err
+        }
+    }
+
+    /// Folds in the state of the elements that come right after this one's (the next shard),
+    /// as if they had been pushed here.
+    pub fn merge(&mut self, next: Accumulator<T>) {
+        let offset = self.elements;
+        let shift = |s: Spot<T>| Spot {
+            flat: s.flat + offset,
+            ..s
+        };
+        self.elements += next.elements;
+        self.max_abs_err = self.max_abs_err.max(next.max_abs_err);
+        self.max_rel_err = self.max_rel_err.max(next.max_rel_err);
+        self.max_ulp = self.max_ulp.max(next.max_ulp);
+        self.mismatches += next.mismatches;
+        self.nonfinite += next.nonfinite;
+        if self.first_mismatch.is_none() {
+            self.first_mismatch = next.first_mismatch.map(shift);
+        }
+        if let Some(w) = next.worst
+            && self.replaces_worst(next.worst_is_mismatch, w.abs_err)
+        {
+            self.worst_is_mismatch = next.worst_is_mismatch;
+            self.worst = Some(shift(w));
+        }
+    }
+
+    /// The metrics of everything pushed, with indices in `shape` (the full tensor's).
+    pub fn finish(&self, shape: &[usize]) -> Metrics {
+        Metrics {
+            elements: self.elements,
+            max_abs_err: self.max_abs_err,
+            max_rel_err: self.max_rel_err,
+            max_ulp: self.max_ulp,
+            mismatches: self.mismatches,
+            mismatch_fraction: if self.elements == 0 {
+                0.0
+            } else {
+                self.mismatches as f64 / self.elements as f64
+            },
+            nonfinite: self.nonfinite,
+            first_mismatch: self.first_mismatch.map(|s| s.diff(shape)),
+            worst: self.worst.map(|s| s.diff(shape)),
+        }
+    }
+}
+
+/// The element loop on two views. Shapes must agree (callers check and report otherwise).
+pub fn compare_views<T: Element>(
+    actual: &ArrayViewD<T>,
+    expected: &ArrayViewD<T>,
+    tol: &Tolerance,
+) -> Metrics {
+    debug_assert_eq!(actual.shape(), expected.shape());
+    let mut acc = Accumulator::new(*tol);
+    match (actual.as_slice(), expected.as_slice()) {
+        (Some(a), Some(e)) => acc.push(a, e),
+        _ => acc.push_iter(actual.iter().copied().zip(expected.iter().copied())),
+    }
+    acc.finish(actual.shape())
 }
 
 /// Compares two f32 arrays of equal shape (callers check and report a shape difference with
@@ -412,15 +548,159 @@ pub fn datum_name(dt: DatumType) -> String {
     }
 }
 
-fn typed<T: Element>(
-    actual: &Tensor,
-    expected: &Tensor,
-    tol: &Tolerance,
-) -> Result<Metrics, Incomparable> {
-    let unsupported = |_| Incomparable::Unsupported(datum_name(actual.datum_type()));
-    let a = actual.to_plain_array_view::<T>().map_err(unsupported)?;
-    let e = expected.to_plain_array_view::<T>().map_err(unsupported)?;
-    Ok(compare_views(&a, &e, tol))
+/// An [`Accumulator`] for tensors whose element type is known only at run time.
+#[derive(Debug, Clone)]
+pub enum TensorAccumulator {
+    F16(Accumulator<f16>),
+    F32(Accumulator<f32>),
+    F64(Accumulator<f64>),
+    I8(Accumulator<i8>),
+    I16(Accumulator<i16>),
+    I32(Accumulator<i32>),
+    I64(Accumulator<i64>),
+    U8(Accumulator<u8>),
+    U16(Accumulator<u16>),
+    U32(Accumulator<u32>),
+    U64(Accumulator<u64>),
+    Bool(Accumulator<bool>),
+}
+
+/// Runs `$body` with `$acc` bound to the typed accumulator and `$t` to its element type.
+macro_rules! each_type {
+    ($self:expr, $acc:ident, $t:ident => $body:expr) => {
+        match $self {
+            TensorAccumulator::F16($acc) => {
+                type $t = f16;
+                $body
+            }
+            TensorAccumulator::F32($acc) => {
+                type $t = f32;
+                $body
+            }
+            TensorAccumulator::F64($acc) => {
+                type $t = f64;
+                $body
+            }
+            TensorAccumulator::I8($acc) => {
+                type $t = i8;
+                $body
+            }
+            TensorAccumulator::I16($acc) => {
+                type $t = i16;
+                $body
+            }
+            TensorAccumulator::I32($acc) => {
+                type $t = i32;
+                $body
+            }
+            TensorAccumulator::I64($acc) => {
+                type $t = i64;
+                $body
+            }
+            TensorAccumulator::U8($acc) => {
+                type $t = u8;
+                $body
+            }
+            TensorAccumulator::U16($acc) => {
+                type $t = u16;
+                $body
+            }
+            TensorAccumulator::U32($acc) => {
+                type $t = u32;
+                $body
+            }
+            TensorAccumulator::U64($acc) => {
+                type $t = u64;
+                $body
+            }
+            TensorAccumulator::Bool($acc) => {
+                type $t = bool;
+                $body
+            }
+        }
+    };
+    ($self:expr, $acc:ident => $body:expr) => {
+        match $self {
+            TensorAccumulator::F16($acc) => $body,
+            TensorAccumulator::F32($acc) => $body,
+            TensorAccumulator::F64($acc) => $body,
+            TensorAccumulator::I8($acc) => $body,
+            TensorAccumulator::I16($acc) => $body,
+            TensorAccumulator::I32($acc) => $body,
+            TensorAccumulator::I64($acc) => $body,
+            TensorAccumulator::U8($acc) => $body,
+            TensorAccumulator::U16($acc) => $body,
+            TensorAccumulator::U32($acc) => $body,
+            TensorAccumulator::U64($acc) => $body,
+            TensorAccumulator::Bool($acc) => $body,
+        }
+    };
+}
+
+impl TensorAccumulator {
+    /// An empty accumulator for elements of type `dt`.
+    pub fn new(dt: DatumType, tol: Tolerance) -> Result<Self, Incomparable> {
+        Ok(match dt {
+            DatumType::F16 => Self::F16(Accumulator::new(tol)),
+            DatumType::F32 => Self::F32(Accumulator::new(tol)),
+            DatumType::F64 => Self::F64(Accumulator::new(tol)),
+            DatumType::I8 => Self::I8(Accumulator::new(tol)),
+            DatumType::I16 => Self::I16(Accumulator::new(tol)),
+            DatumType::I32 => Self::I32(Accumulator::new(tol)),
+            DatumType::I64 => Self::I64(Accumulator::new(tol)),
+            DatumType::U8 => Self::U8(Accumulator::new(tol)),
+            DatumType::U16 => Self::U16(Accumulator::new(tol)),
+            DatumType::U32 => Self::U32(Accumulator::new(tol)),
+            DatumType::U64 => Self::U64(Accumulator::new(tol)),
+            DatumType::Bool => Self::Bool(Accumulator::new(tol)),
+            other => return Err(Incomparable::Unsupported(datum_name(other))),
+        })
+    }
+
+    /// Pushes the elements of two tensors of this accumulator's element type and of equal
+    /// length, in row-major order (shapes are the caller's to check).
+    pub fn push(&mut self, actual: &Tensor, expected: &Tensor) -> Result<(), Incomparable> {
+        each_type!(self, acc, T => {
+            let unsupported = |t: &Tensor| Incomparable::Unsupported(datum_name(t.datum_type()));
+            let a = actual.to_plain_array_view::<T>().map_err(|_| unsupported(actual))?;
+            let e = expected.to_plain_array_view::<T>().map_err(|_| unsupported(expected))?;
+            if a.len() != e.len() {
+                return Err(Incomparable::Shape {
+                    actual: actual.shape().to_vec(),
+                    expected: expected.shape().to_vec(),
+                });
+            }
+            match (a.as_slice(), e.as_slice()) {
+                (Some(a), Some(e)) => acc.push(a, e),
+                _ => acc.push_iter(a.iter().copied().zip(e.iter().copied())),
+            }
+            Ok(())
+        })
+    }
+
+    /// Elements pushed so far.
+    pub fn elements(&self) -> usize {
+        each_type!(self, acc => acc.elements())
+    }
+
+    /// [`Accumulator::merge`]; `next` must hold the same element type (a caller bug otherwise:
+    /// panics).
+    pub fn merge(&mut self, next: TensorAccumulator) {
+        macro_rules! pair {
+            ($($v:ident),*) => {
+                match (self, next) {
+                    $((Self::$v(a), Self::$v(b)) => a.merge(b),)*
+                    _ => panic!("merging accumulators of different element types"),
+                }
+            };
+        }
+        pair!(F16, F32, F64, I8, I16, I32, I64, U8, U16, U32, U64, Bool)
+    }
+
+    /// [`Accumulator::finish`].
+    pub fn finish(&self, shape: &[usize]) -> Metrics {
+        each_type!(self, acc => acc.finish(shape))
+    }
 }
 
 /// Compares two tensors of equal element type and shape. A type or shape difference comes back
@@ -443,21 +723,9 @@ pub fn compare_tensors(
             expected: expected.shape().to_vec(),
         });
     }
-    match dt {
-        DatumType::F16 => typed::<f16>(actual, expected, tol),
-        DatumType::F32 => typed::<f32>(actual, expected, tol),
-        DatumType::F64 => typed::<f64>(actual, expected, tol),
-        DatumType::I8 => typed::<i8>(actual, expected, tol),
-        DatumType::I16 => typed::<i16>(actual, expected, tol),
-        DatumType::I32 => typed::<i32>(actual, expected, tol),
-        DatumType::I64 => typed::<i64>(actual, expected, tol),
-        DatumType::U8 => typed::<u8>(actual, expected, tol),
-        DatumType::U16 => typed::<u16>(actual, expected, tol),
-        DatumType::U32 => typed::<u32>(actual, expected, tol),
-        DatumType::U64 => typed::<u64>(actual, expected, tol),
-        DatumType::Bool => typed::<bool>(actual, expected, tol),
-        other => Err(Incomparable::Unsupported(datum_name(other))),
-    }
+    let mut acc = TensorAccumulator::new(dt, *tol)?;
+    acc.push(actual, expected)?;
+    Ok(acc.finish(actual.shape()))
 }
 
 #[cfg(test)]
@@ -642,6 +910,95 @@ mod tests {
         let mut allow = Preset::Loose.tolerance();
         allow.allow_nonfinite = true;
         assert!(compare_arrays(&a.view(), &a.view(), &allow).passed());
+    }
+
+    /// A pseudo-random f32 pair with mismatches, ties, NaN and infinities sprinkled in.
+    fn noisy(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = crate::rng::Rng::new(seed);
+        let mut a = Vec::with_capacity(n);
+        let mut e = Vec::with_capacity(n);
+        for i in 0..n {
+            let x = rng.normal_f64() as f32;
+            let d = match i % 97 {
+                0 => 1e-3,
+                13 => -1e-3,
+                29 => f32::NAN,
+                41 => f32::INFINITY,
+                _ => rng.normal_f64() as f32 * 1e-6,
+            };
+            a.push(x + d);
+            e.push(if i % 89 == 5 { f32::NAN } else { x });
+        }
+        (a, e)
+    }
+
+    #[test]
+    fn chunks_and_merges_give_the_same_metrics_as_one_pass() {
+        let (a, e) = noisy(6000, 7);
+        let shape = [60, 100];
+        let tol = Preset::Strict.tolerance();
+        let whole = {
+            let av = ArrayD::from_shape_vec(IxDyn(&shape), a.clone()).unwrap();
+            let ev = ArrayD::from_shape_vec(IxDyn(&shape), e.clone()).unwrap();
+            compare_arrays(&av.view(), &ev.view(), &tol)
+        };
+        assert!(whole.mismatches > 0 && whole.nonfinite > 0);
+        for chunk in [1, 7, 100, 999, 6000] {
+            let mut acc = Accumulator::<f32>::new(tol);
+            for (ca, ce) in a.chunks(chunk).zip(e.chunks(chunk)) {
+                acc.push(ca, ce);
+            }
+            // Debug text: NaN values are equal there.
+            assert_eq!(
+                format!("{:?}", acc.finish(&shape)),
+                format!("{whole:?}"),
+                "chunks of {chunk}"
+            );
+        }
+        for shards in [2, 3, 4, 7] {
+            let per = a.len().div_ceil(shards);
+            let mut parts = a.chunks(per).zip(e.chunks(per)).map(|(ca, ce)| {
+                let mut acc = Accumulator::<f32>::new(tol);
+                acc.push(ca, ce);
+                acc
+            });
+            let mut merged = parts.next().unwrap();
+            parts.for_each(|p| merged.merge(p));
+            assert_eq!(
+                format!("{:?}", merged.finish(&shape)),
+                format!("{whole:?}"),
+                "{shards} shards"
+            );
+        }
+    }
+
+    #[test]
+    fn worst_ties_keep_the_earlier_element_across_merges() {
+        let tol = Preset::Exact.tolerance();
+        let mut first = Accumulator::<f32>::new(tol);
+        first.push(&[1.0, 2.5], &[1.0, 2.0]);
+        let mut second = Accumulator::<f32>::new(tol);
+        second.push(&[3.5, 4.0], &[3.0, 4.0]);
+        first.merge(second);
+        let m = first.finish(&[4]);
+        assert_eq!(m.worst.unwrap().index, vec![1]);
+        assert_eq!(m.first_mismatch.unwrap().index, vec![1]);
+        assert_eq!(m.mismatches, 2);
+        assert_eq!(unravel(7, &[2, 2, 3]), vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn views_that_are_not_contiguous_compare_in_logical_order() {
+        let a = arr2(&[[1.0f32, 2.0], [3.0, 4.5]]);
+        let e = arr2(&[[1.0f32, 3.0], [2.0, 4.0]]);
+        let m = compare_arrays(
+            &a.t().into_dyn(),
+            &e.t().into_dyn(),
+            &Preset::Exact.tolerance(),
+        );
+        // Transposed: [[1, 3], [2, 4.5]] vs [[1, 2], [3, 4]]; first mismatch at [0, 1].
+        assert_eq!(m.first_mismatch.unwrap().index, vec![0, 1]);
+        assert_eq!(m.worst.unwrap().index, vec![0, 1]);
     }
 
     #[test]

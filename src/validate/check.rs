@@ -15,7 +15,9 @@
 //! scikit-learn's reduction and clip (`binary_log_loss`, the data term of
 //! `MLPClassifier.loss_curve_`), from the same probabilities.
 
-use ndarray::{ArrayD, ArrayViewD};
+use std::borrow::Cow;
+
+use ndarray::ArrayD;
 use serde::Serialize;
 use tract_onnx::prelude::{DatumType, Tensor};
 
@@ -163,28 +165,252 @@ pub struct ExpectLoss {
     pub tol: f64,
 }
 
-/// A float tensor as f32 values; `Err` names the element type for the caller's message.
-pub fn as_f32(t: &Tensor) -> Result<ArrayD<f32>, String> {
+/// A float tensor's elements as f32 in row-major order: borrowed when it holds f32 (no copy),
+/// cast otherwise. `Err` names the element type for the caller's message.
+pub fn f32_elements(t: &Tensor) -> Result<Cow<'_, [f32]>, String> {
     match t.datum_type() {
-        DatumType::F32 | DatumType::F16 | DatumType::F64 => t
+        DatumType::F32 => t
+            .try_as_plain_ram()
+            .and_then(|v| v.as_slice::<f32>())
+            .map(Cow::Borrowed)
+            .map_err(|e| format!("{e:#}")),
+        DatumType::F16 | DatumType::F64 => t
             .cast_to::<f32>()
-            .and_then(|c| c.to_plain_array_view::<f32>().map(|v| v.to_owned()))
+            .and_then(|c| c.try_as_plain_ram()?.as_slice::<f32>().map(<[f32]>::to_vec))
+            .map(Cow::Owned)
             .map_err(|e| format!("{e:#}")),
         other => Err(crate::metrics::datum_name(other)),
     }
 }
 
-fn sigmoid(z: &ArrayD<f32>) -> ArrayD<f32> {
-    z.mapv(loss::sigmoid_f32)
+/// One chunk of rows for [`LossAccumulator::push`]: the loss output's elements, the logits under
+/// its sigmoid (sigmoid head only), the reference output (when compared) and the labels, all of
+/// the same length, in row-major order.
+#[derive(Debug, Clone, Copy)]
+pub struct LossChunk<'a> {
+    pub output: &'a [f32],
+    pub logits: Option<&'a [f32]>,
+    pub reference: Option<&'a [f32]>,
+    pub labels: &'a [f32],
+    /// Samples (rows of the first axis) in the chunk.
+    pub samples: usize,
 }
 
-/// Losses, accuracy and flips. Shapes were checked by the caller (labels == output).
+/// Both losses (f32 and f64 element arithmetic, Keras and scikit-learn reductions), clip counts,
+/// binary accuracy and decision flips, as a running state fed chunk by chunk in one pass.
+///
+/// Every sum is a [`loss::KerasSum`] or [`loss::SklearnSum`], which add in arrival order: the
+/// figures are the same bits whether the data comes in one chunk or a thousand, and the same as
+/// [`crate::loss`]'s whole-array functions. Nothing is allocated per element or per chunk.
+#[derive(Debug, Clone)]
+pub struct LossAccumulator {
+    sigmoid_head: bool,
+    with_reference: bool,
+    samples: usize,
+    elements: usize,
+    logits32: loss::KerasSum,
+    logits64: loss::KerasSum,
+    probs32: loss::KerasSum,
+    probs64: loss::KerasSum,
+    clipped: usize,
+    sklearn32: loss::SklearnSum,
+    sklearn64: loss::SklearnSum,
+    sklearn_clipped: usize,
+    ref_logits32: loss::KerasSum,
+    ref_probs32: loss::KerasSum,
+    ref_clipped: usize,
+    ref_sklearn32: loss::SklearnSum,
+    ref_sklearn_clipped: usize,
+    right: usize,
+    ref_right: usize,
+    flipped: usize,
+}
+
+impl LossAccumulator {
+    /// For outputs whose last axis has `k` labels (`k > 0`); `sigmoid_head` when the output is
+    /// a Sigmoid's and logits come with every chunk; `with_reference` when reference outputs do.
+    pub fn new(k: usize, sigmoid_head: bool, with_reference: bool) -> Self {
+        let keras = loss::KerasSum::new(k);
+        Self {
+            sigmoid_head,
+            with_reference,
+            samples: 0,
+            elements: 0,
+            logits32: keras,
+            logits64: keras,
+            probs32: keras,
+            probs64: keras,
+            clipped: 0,
+            sklearn32: loss::SklearnSum::default(),
+            sklearn64: loss::SklearnSum::default(),
+            sklearn_clipped: 0,
+            ref_logits32: keras,
+            ref_probs32: keras,
+            ref_clipped: 0,
+            ref_sklearn32: loss::SklearnSum::default(),
+            ref_sklearn_clipped: 0,
+            right: 0,
+            ref_right: 0,
+            flipped: 0,
+        }
+    }
+
+    /// The next rows. Slices of unequal length, or a chunk without the logits or reference
+    /// this accumulator was made for, are caller bugs (panics).
+    pub fn push(&mut self, c: &LossChunk<'_>) {
+        let n = c.labels.len();
+        assert_eq!(c.output.len(), n, "output and labels differ in length");
+        self.samples += c.samples;
+        self.elements += n;
+        match (self.sigmoid_head, self.with_reference) {
+            (true, true) => self.push_t::<true, true>(c),
+            (true, false) => self.push_t::<true, false>(c),
+            (false, true) => self.push_t::<false, true>(c),
+            (false, false) => self.push_t::<false, false>(c),
+        }
+    }
+
+    fn push_t<const SIGMOID: bool, const REFERENCE: bool>(&mut self, c: &LossChunk<'_>) {
+        let logits = if SIGMOID {
+            c.logits.expect("a sigmoid head's chunk holds its logits")
+        } else {
+            c.output
+        };
+        let reference = if REFERENCE {
+            c.reference.expect("a chunk with reference outputs")
+        } else {
+            c.output
+        };
+        assert!(logits.len() == c.output.len() && reference.len() == c.output.len());
+        for i in 0..c.labels.len() {
+            let (out, z, r, y) = (c.output[i], logits[i], reference[i], c.labels[i]);
+            let (z64, y64) = (f64::from(z), f64::from(y));
+            self.logits32.push(f64::from(loss::logits_elem_f32(z, y)));
+            self.logits64.push(loss::logits_elem_f64(z64, y64));
+            // Probabilities: the output itself under a sigmoid head, else the sigmoid of the
+            // logits in each precision.
+            let (p32, p64) = if SIGMOID {
+                (out, f64::from(out))
+            } else {
+                (loss::sigmoid_f32(z), loss::sigmoid_f64(z64))
+            };
+            let (l, clip) = loss::probs_elem_f32(p32, y);
+            self.probs32.push(f64::from(l));
+            self.clipped += usize::from(clip);
+            self.probs64.push(loss::probs_elem_f64(p64, y64).0);
+            let (l, clip) = loss::sklearn_elem_f32(p32, y);
+            self.sklearn32.push(f64::from(l));
+            self.sklearn_clipped += usize::from(clip);
+            self.sklearn64.push(loss::sklearn_elem_f64(p64, y64).0);
+            let truth = y > 0.5;
+            let decision = p32 > 0.5;
+            self.right += usize::from(decision == truth);
+            if REFERENCE {
+                let rp = if SIGMOID {
+                    r
+                } else {
+                    self.ref_logits32
+                        .push(f64::from(loss::logits_elem_f32(r, y)));
+                    loss::sigmoid_f32(r)
+                };
+                let (l, clip) = loss::probs_elem_f32(rp, y);
+                self.ref_probs32.push(f64::from(l));
+                self.ref_clipped += usize::from(clip);
+                let (l, clip) = loss::sklearn_elem_f32(rp, y);
+                self.ref_sklearn32.push(f64::from(l));
+                self.ref_sklearn_clipped += usize::from(clip);
+                let ref_decision = rp > 0.5;
+                self.ref_right += usize::from(ref_decision == truth);
+                self.flipped += usize::from(decision != ref_decision);
+            }
+        }
+    }
+
+    /// The reports of everything pushed.
+    pub fn finish(
+        &self,
+        head: HeadReport,
+        labels_file: &str,
+        expect: &ExpectLoss,
+    ) -> (LossReport, AccuracyReport) {
+        let reference = |v: f64| self.with_reference.then_some(v);
+        let ref_count = |v: usize| self.with_reference.then_some(v);
+        let accuracy = AccuracyReport {
+            model: self.right as f64 / self.elements as f64,
+            reference: reference(self.ref_right as f64 / self.elements as f64),
+            decisions_flipped: ref_count(self.flipped),
+            elements: self.elements,
+        };
+        let ref_logits = if self.sigmoid_head {
+            None
+        } else {
+            reference(self.ref_logits32.value())
+        };
+        let report = LossReport {
+            labels: labels_file.to_owned(),
+            head,
+            elements: self.elements,
+            clipped: self.clipped,
+            reference_clipped: ref_count(self.ref_clipped),
+            logits_form: FormLoss::new(
+                self.logits32.value(),
+                self.logits64.value(),
+                ref_logits,
+                expect.logits_form,
+                expect.tol,
+            ),
+            probs_form: FormLoss::new(
+                self.probs32.value(),
+                self.probs64.value(),
+                reference(self.ref_probs32.value()),
+                expect.probs_form,
+                expect.tol,
+            ),
+            tolerance: expect.tol,
+            reduction: loss::Reduction::Keras,
+            sklearn_form: SklearnLoss {
+                reduction: loss::Reduction::Sklearn,
+                clip: f64::from(loss::SKLEARN_EPSILON_F32),
+                value: FormLoss::new(
+                    self.sklearn32.value(self.samples),
+                    self.sklearn64.value(self.samples),
+                    reference(self.ref_sklearn32.value(self.samples)),
+                    expect.sklearn_form,
+                    expect.tol,
+                ),
+                clipped: self.sklearn_clipped,
+                reference_clipped: ref_count(self.ref_sklearn_clipped),
+            },
+        };
+        (report, accuracy)
+    }
+}
+
+/// Which tensor the logits of output `x_name` come from, for the report.
+pub fn loss_head(x_name: &str, head: Option<&SigmoidHead>) -> HeadReport {
+    match head {
+        Some(h) => HeadReport {
+            kind: "sigmoid",
+            output: x_name.to_owned(),
+            sigmoid_node: Some(h.node.clone()),
+            logits_tensor: h.logits.clone(),
+        },
+        None => HeadReport {
+            kind: "logits",
+            output: x_name.to_owned(),
+            sigmoid_node: None,
+            logits_tensor: x_name.to_owned(),
+        },
+    }
+}
+
+/// Losses, accuracy and flips, in one pass over the elements. Shapes were checked by the caller
+/// (labels == output).
 pub fn losses(
     x: &LossInputs<'_>,
     expect: &ExpectLoss,
 ) -> Result<(LossReport, AccuracyReport), String> {
-    let y = x.labels.view();
-    let output = as_f32(x.output).map_err(|t| {
+    let output = f32_elements(x.output).map_err(|t| {
         format!(
             "output '{}' is {t}; losses need a float output",
             x.output_name
@@ -192,153 +418,59 @@ pub fn losses(
     })?;
     let reference = match x.reference {
         Some(r) if r.shape() == x.output.shape() => {
-            Some(as_f32(r).map_err(|t| format!("reference for '{}' is {t}", x.output_name))?)
+            Some(f32_elements(r).map_err(|t| format!("reference for '{}' is {t}", x.output_name))?)
         }
         _ => None,
     };
-    let l = |r: Result<loss::Loss, loss::LossError>| r.map_err(|e| e.to_string());
-    // (logits-form f32, f64; probs-form f32 with clip count, f64), then probabilities.
-    let (head, logits_form, probs_form, clipped, probs, ref_logits, ref_probs, ref_clipped);
-    // scikit-learn's binary_log_loss: (f32 with its clip count, f64), and on the reference.
-    let (sklearn, ref_sklearn): ((loss::Loss, f64), Option<loss::Loss>);
-    match x.head {
+    let logits = match x.head {
         Some((h, logits)) => {
-            let z = as_f32(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
-            if z.shape() != output.shape() {
+            let z = f32_elements(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
+            if logits.shape() != x.output.shape() {
                 return Err(format!(
                     "logits '{}' have shape {:?}, output '{}' has {:?}",
                     h.logits,
-                    z.shape(),
+                    logits.shape(),
                     x.output_name,
-                    output.shape()
+                    x.output.shape()
                 ));
             }
-            head = HeadReport {
-                kind: "sigmoid",
-                output: x.output_name.to_owned(),
-                sigmoid_node: Some(h.node.clone()),
-                logits_tensor: h.logits.clone(),
-            };
-            logits_form = (
-                l(loss::logits_form_f32(&z.view(), &y))?.value,
-                l(loss::logits_form_f64(&z.view(), &y))?.value,
-            );
-            let p32 = l(loss::probs_form_f32(&output.view(), &y))?;
-            probs_form = (
-                p32.value,
-                l(loss::probs_form_f64(&output.view(), &y))?.value,
-            );
-            clipped = p32.clipped;
-            probs = output.clone();
-            let s32 = l(loss::binary_log_loss_f32(&output.view(), &y))?;
-            sklearn = (s32, l(loss::binary_log_loss_f64(&output.view(), &y))?.value);
-            ref_logits = None;
-            match &reference {
-                Some(r) => {
-                    let rp = l(loss::probs_form_f32(&r.view(), &y))?;
-                    ref_probs = Some(rp.value);
-                    ref_clipped = Some(rp.clipped);
-                    ref_sklearn = Some(l(loss::binary_log_loss_f32(&r.view(), &y))?);
-                }
-                None => (ref_probs, ref_clipped, ref_sklearn) = (None, None, None),
-            }
+            Some(z)
         }
-        None => {
-            head = HeadReport {
-                kind: "logits",
-                output: x.output_name.to_owned(),
-                sigmoid_node: None,
-                logits_tensor: x.output_name.to_owned(),
-            };
-            let z = output.view();
-            logits_form = (
-                l(loss::logits_form_f32(&z, &y))?.value,
-                l(loss::logits_form_f64(&z, &y))?.value,
-            );
-            let p32 = l(loss::probs_form_from_logits_f32(&z, &y))?;
-            probs_form = (
-                p32.value,
-                l(loss::probs_form_from_logits_f64(&z, &y))?.value,
-            );
-            clipped = p32.clipped;
-            probs = sigmoid(&output);
-            sklearn = (
-                l(loss::binary_log_loss_from_logits_f32(&z, &y))?,
-                l(loss::binary_log_loss_from_logits_f64(&z, &y))?.value,
-            );
-            match &reference {
-                Some(r) => {
-                    ref_logits = Some(l(loss::logits_form_f32(&r.view(), &y))?.value);
-                    let rp = l(loss::probs_form_from_logits_f32(&r.view(), &y))?;
-                    ref_probs = Some(rp.value);
-                    ref_clipped = Some(rp.clipped);
-                    ref_sklearn = Some(l(loss::binary_log_loss_from_logits_f32(&r.view(), &y))?);
-                }
-                None => {
-                    (ref_logits, ref_probs, ref_clipped, ref_sklearn) = (None, None, None, None)
-                }
-            }
-        }
-    }
-    let ref_p = reference.as_ref().map(|r| match x.head {
-        Some(_) => r.clone(),
-        None => sigmoid(r),
+        None => None,
+    };
+    check_loss_shapes(x.output.shape(), x.labels.shape())?;
+    let labels = x.labels.as_standard_layout();
+    let labels = labels.as_slice().expect("standard layout");
+    let shape = x.output.shape();
+    let mut acc = LossAccumulator::new(
+        *shape.last().expect("checked: rank > 0"),
+        x.head.is_some(),
+        reference.is_some(),
+    );
+    acc.push(&LossChunk {
+        output: &output,
+        logits: logits.as_deref(),
+        reference: reference.as_deref(),
+        labels,
+        samples: shape[0],
     });
-    let accuracy = AccuracyReport {
-        model: loss::binary_accuracy(&probs.view(), &y).map_err(|e| e.to_string())?,
-        reference: ref_p
-            .as_ref()
-            .map(|p| loss::binary_accuracy(&p.view(), &y))
-            .transpose()
-            .map_err(|e| e.to_string())?,
-        decisions_flipped: ref_p.as_ref().map(|p| flips(&probs.view(), &p.view())),
-        elements: probs.len(),
-    };
-    let report = LossReport {
-        labels: x.labels_file.to_owned(),
-        head,
-        elements: output.len(),
-        clipped,
-        reference_clipped: ref_clipped,
-        logits_form: FormLoss::new(
-            logits_form.0,
-            logits_form.1,
-            ref_logits,
-            expect.logits_form,
-            expect.tol,
-        ),
-        probs_form: FormLoss::new(
-            probs_form.0,
-            probs_form.1,
-            ref_probs,
-            expect.probs_form,
-            expect.tol,
-        ),
-        tolerance: expect.tol,
-        reduction: loss::Reduction::Keras,
-        sklearn_form: SklearnLoss {
-            reduction: loss::Reduction::Sklearn,
-            clip: f64::from(loss::SKLEARN_EPSILON_F32),
-            value: FormLoss::new(
-                sklearn.0.value,
-                sklearn.1,
-                ref_sklearn.map(|r| r.value),
-                expect.sklearn_form,
-                expect.tol,
-            ),
-            clipped: sklearn.0.clipped,
-            reference_clipped: ref_sklearn.map(|r| r.clipped),
-        },
-    };
-    Ok((report, accuracy))
+    let head = loss_head(x.output_name, x.head.map(|(h, _)| h));
+    Ok(acc.finish(head, x.labels_file, expect))
 }
 
-/// Elements where `p > 0.5` differs between the two sides.
-fn flips(a: &ArrayViewD<f32>, b: &ArrayViewD<f32>) -> usize {
-    a.iter()
-        .zip(b.iter())
-        .filter(|(p, q)| (**p > 0.5) != (**q > 0.5))
-        .count()
+/// The shape rules of [`crate::loss`]: equal shapes, at least one axis and one element.
+pub fn check_loss_shapes(output: &[usize], labels: &[usize]) -> Result<(), String> {
+    if output != labels {
+        return Err(loss::LossError::ShapeMismatch {
+            pred: output.to_vec(),
+            target: labels.to_vec(),
+        }
+        .to_string());
+    }
+    if output.is_empty() || output.contains(&0) {
+        return Err(loss::LossError::Empty(output.to_vec()).to_string());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -426,6 +558,129 @@ mod tests {
         assert!((l.probs_form.value_f64 - want).abs() < 1e-9, "{l:?}");
         assert_eq!(l.clipped, 2);
         assert_eq!(l.head.logits_tensor, "z");
+    }
+
+    /// Logits, probabilities through the f32 sigmoid, a perturbed reference and 0/1 labels.
+    fn case(n: usize, k: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+        let mut rng = crate::rng::Rng::new(3);
+        let z: Vec<f32> = (0..n * k)
+            .map(|_| (rng.normal_f64() * 9.0) as f32)
+            .collect();
+        let p: Vec<f32> = z.iter().map(|&z| loss::sigmoid_f32(z)).collect();
+        let r: Vec<f32> = p.iter().map(|&p| p + 1e-3 * (p - 0.5)).collect();
+        let y: Vec<f32> = (0..n * k).map(|_| rng.below(2) as f32).collect();
+        (z, p, r, y)
+    }
+
+    #[test]
+    fn one_pass_is_bit_identical_to_the_loss_functions() {
+        let (n, k) = (300, 7);
+        let (z, p, r, y) = case(n, k);
+        let arr = |v: &Vec<f32>| ArrayD::from_shape_vec(vec![n, k], v.clone()).unwrap();
+        let (za, pa, ra, ya) = (arr(&z), arr(&p), arr(&r), arr(&y));
+        let (zv, pv, rv, yv) = (za.view(), pa.view(), ra.view(), ya.view());
+        let head = SigmoidHead {
+            output: "p".into(),
+            node: "s".into(),
+            logits: "z".into(),
+        };
+        let (zt, pt, rt) = (
+            Tensor::from(za.clone()),
+            Tensor::from(pa.clone()),
+            Tensor::from(ra.clone()),
+        );
+        let inputs = |output, head, reference| LossInputs {
+            output_name: "p",
+            output,
+            head,
+            reference,
+            labels: &ya,
+            labels_file: "y.npy",
+        };
+        let (l, a) = losses(
+            &inputs(&pt, Some((&head, &zt)), Some(&rt)),
+            &ExpectLoss::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            l.logits_form.value_f32,
+            loss::logits_form_f32(&zv, &yv).unwrap().value
+        );
+        assert_eq!(
+            l.logits_form.value_f64,
+            loss::logits_form_f64(&zv, &yv).unwrap().value
+        );
+        let p32 = loss::probs_form_f32(&pv, &yv).unwrap();
+        assert_eq!(
+            (l.probs_form.value_f32, l.clipped),
+            (p32.value, p32.clipped)
+        );
+        assert_eq!(
+            l.probs_form.value_f64,
+            loss::probs_form_f64(&pv, &yv).unwrap().value
+        );
+        assert_eq!(
+            l.probs_form.reference,
+            Some(loss::probs_form_f32(&rv, &yv).unwrap().value)
+        );
+        let s32 = loss::binary_log_loss_f32(&pv, &yv).unwrap();
+        assert_eq!(
+            (l.sklearn_form.value.value_f32, l.sklearn_form.clipped),
+            (s32.value, s32.clipped)
+        );
+        assert_eq!(
+            l.sklearn_form.value.value_f64,
+            loss::binary_log_loss_f64(&pv, &yv).unwrap().value
+        );
+        assert_eq!(a.model, loss::binary_accuracy(&pv, &yv).unwrap());
+        assert_eq!(a.reference, Some(loss::binary_accuracy(&rv, &yv).unwrap()));
+        assert!(l.clipped > 0, "the case should reach the clip");
+
+        // The logits head: the same output read as logits.
+        let (l, _) = losses(&inputs(&zt, None, Some(&rt)), &ExpectLoss::default()).unwrap();
+        assert_eq!(
+            l.probs_form.value_f32,
+            loss::probs_form_from_logits_f32(&zv, &yv).unwrap().value
+        );
+        assert_eq!(
+            l.probs_form.value_f64,
+            loss::probs_form_from_logits_f64(&zv, &yv).unwrap().value
+        );
+        assert_eq!(
+            l.logits_form.reference,
+            Some(loss::logits_form_f32(&rv, &yv).unwrap().value)
+        );
+        assert_eq!(
+            l.sklearn_form.value.value_f64,
+            loss::binary_log_loss_from_logits_f64(&zv, &yv)
+                .unwrap()
+                .value
+        );
+    }
+
+    #[test]
+    fn chunked_losses_are_the_same_bits_as_one_chunk() {
+        let (n, k) = (250, 3);
+        let (z, p, r, y) = case(n, k);
+        let report = |chunk_rows: usize| {
+            let mut acc = LossAccumulator::new(k, true, true);
+            for start in (0..n).step_by(chunk_rows) {
+                let end = (start + chunk_rows).min(n);
+                let s = start * k..end * k;
+                acc.push(&LossChunk {
+                    output: &p[s.clone()],
+                    logits: Some(&z[s.clone()]),
+                    reference: Some(&r[s.clone()]),
+                    labels: &y[s],
+                    samples: end - start,
+                });
+            }
+            acc.finish(loss_head("p", None), "y.npy", &ExpectLoss::default())
+        };
+        let whole = report(n);
+        for rows in [1, 2, 7, 64, 249] {
+            assert_eq!(report(rows), whole, "chunks of {rows} rows");
+        }
     }
 
     #[test]
