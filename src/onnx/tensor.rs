@@ -312,6 +312,8 @@ fn le_bytes<T: RawElement>(name: &str, tensor: &Tensor) -> Result<Vec<u8>, OnnxE
 /// An element type with a fixed-width little-endian `raw_data` form.
 trait RawElement: Datum + Copy {
     const WIDTH: usize;
+    /// Whether some byte patterns are not values (`read` can fail).
+    const VALIDATES: bool = false;
     /// Reads one element from exactly `WIDTH` bytes; `None` for an invalid encoding.
     fn read(bytes: &[u8]) -> Option<Self>;
     fn write(self, out: &mut Vec<u8>);
@@ -336,6 +338,7 @@ raw_numbers!(f32, f64, f16, i8, i16, i32, i64, u8, u16, u32, u64);
 /// One byte per element, and only 0 or 1, as the specification requires.
 impl RawElement for bool {
     const WIDTH: usize = 1;
+    const VALIDATES: bool = true;
     fn read(bytes: &[u8]) -> Option<Self> {
         match bytes {
             [0] => Some(false),
@@ -426,6 +429,22 @@ fn decode<T: RawElement, S: Copy + std::fmt::Display>(
                     expected,
                     actual: raw.len() as u64,
                 });
+            }
+            if cfg!(target_endian = "little") {
+                // The stored bytes are the tensor's bytes: one copy, straight into its buffer,
+                // after checking the values that can be invalid (BOOL).
+                let bad = || {
+                    raw.chunks_exact(T::WIDTH)
+                        .enumerate()
+                        .find(|(_, b)| T::read(b).is_none())
+                };
+                if let Some((i, bytes)) = T::VALIDATES.then(bad).flatten() {
+                    return Err(invalid("raw_data", i, hex(bytes)));
+                }
+                let mut t = Tensor::zero_dt(T::datum_type(), &header.shape)
+                    .map_err(|e| tract_error(proto, &e))?;
+                t.as_bytes_mut().copy_from_slice(raw);
+                return Ok(t);
             }
             raw.chunks_exact(T::WIDTH)
                 .enumerate()

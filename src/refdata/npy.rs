@@ -12,12 +12,12 @@
 //! whose header layout the committed artifacts have; [`encode_npy`] writes any tensor numpy's
 //! way, for tests and tools.
 
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray::ArrayViewD;
 use ndarray_npy::{NpzWriter, WriteNpyExt};
-use tract_onnx::prelude::{Datum, Tensor, f16};
+use tract_onnx::prelude::{DatumType, Tensor};
 
 use super::RefDataError;
 use crate::onnx::TensorLimits;
@@ -26,16 +26,123 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// numpy writes headers of a few hundred bytes; anything far larger is not a header.
 const MAX_HEADER: usize = 1 << 16;
 
-/// Reads a `.npy` file.
+/// Reads a `.npy` file: the header first, then the data straight into the tensor's buffer (one
+/// read, no intermediate copy).
 pub fn read_npy(path: &Path, limits: TensorLimits) -> Result<Tensor, RefDataError> {
-    let bytes = std::fs::read(path).map_err(|source| RefDataError::Io {
+    let io = |source| RefDataError::Io {
         path: path.to_owned(),
         source,
-    })?;
-    decode_npy(&bytes, limits).map_err(|message| RefDataError::Npy {
+    };
+    let fail = |message: String| RefDataError::Npy {
         path: path.to_owned(),
         message,
-    })
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let (header, file_len) = read_header(&mut file).map_err(|e| match e {
+        HeaderError::Io(e) => io(e),
+        HeaderError::Bad(m) => fail(m),
+    })?;
+    let data = Data::check(&header, file_len - header.data_start as u64, limits).map_err(fail)?;
+    let mut tensor = data.allocate().map_err(fail)?;
+    file.seek(SeekFrom::Start(header.data_start as u64))
+        .and_then(|_| file.read_exact(tensor.as_bytes_mut()))
+        .map_err(io)?;
+    data.finish(tensor).map_err(fail)
+}
+
+enum HeaderError {
+    Io(std::io::Error),
+    Bad(String),
+}
+
+/// Reads and parses the header at the start of `file`; also returns the file's length.
+fn read_header(file: &mut std::fs::File) -> Result<(Header, u64), HeaderError> {
+    let len = file.metadata().map_err(HeaderError::Io)?.len();
+    // The header, whatever its version, fits in the first 12 + MAX_HEADER bytes.
+    let mut prefix = Vec::with_capacity(len.min(12 + MAX_HEADER as u64) as usize);
+    file.take(12 + MAX_HEADER as u64)
+        .read_to_end(&mut prefix)
+        .map_err(HeaderError::Io)?;
+    let header = parse_header(&prefix).map_err(HeaderError::Bad)?;
+    Ok((header, len))
+}
+
+/// What a checked header promises: the element type, the shape, where the data is.
+#[derive(Debug, Clone, PartialEq)]
+struct Data {
+    dt: DatumType,
+    shape: Vec<usize>,
+    fortran: bool,
+    little: bool,
+}
+
+impl Data {
+    /// Checks the header's shape against `limits` and against the `available` data bytes,
+    /// before anything proportional to the shape is allocated.
+    fn check(header: &Header, available: u64, limits: TensorLimits) -> Result<Self, String> {
+        let (dt, width, little) = parse_descr(&header.descr)?;
+        let count = header
+            .shape
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        let within = count.is_some_and(|count| {
+            count <= limits.max_elements
+                && count
+                    .checked_mul(width as u64)
+                    .is_some_and(|b| b <= limits.max_bytes)
+        });
+        let Some(count) = count.filter(|_| within) else {
+            return Err(format!(
+                "shape {:?} describes more than {} elements or {} bytes; refusing to allocate",
+                header.shape, limits.max_elements, limits.max_bytes
+            ));
+        };
+        let expected = count * width as u64;
+        if available != expected {
+            return Err(format!(
+                "shape {:?} of '{}' needs {expected} data bytes, the file holds {available}",
+                header.shape, header.descr
+            ));
+        }
+        Ok(Self {
+            dt,
+            shape: header.shape.clone(),
+            fortran: header.fortran_order,
+            little,
+        })
+    }
+
+    /// A zeroed tensor whose bytes the file's data bytes fill as they are: Fortran order is the
+    /// C order of the reversed shape.
+    fn allocate(&self) -> Result<Tensor, String> {
+        let shape: Vec<usize> = if self.fortran {
+            self.shape.iter().rev().copied().collect()
+        } else {
+            self.shape.clone()
+        };
+        Tensor::zero_dt(self.dt, &shape).map_err(|e| format!("{e:#}"))
+    }
+
+    /// Turns the raw bytes in `t` into values: byte order, bool validity, axis order.
+    fn finish(&self, mut t: Tensor) -> Result<Tensor, String> {
+        let width = self.dt.size_of();
+        if width > 1 && self.little != cfg!(target_endian = "little") {
+            t.as_bytes_mut()
+                .chunks_exact_mut(width)
+                .for_each(<[u8]>::reverse);
+        }
+        if self.dt == DatumType::Bool
+            && let Some((i, &b)) = t.as_bytes().iter().enumerate().find(|(_, b)| **b > 1)
+        {
+            return Err(format!("element {i} of a bool array is {b}, not 0 or 1"));
+        }
+        if self.fortran && t.rank() > 1 {
+            let axes: Vec<usize> = (0..t.rank()).rev().collect();
+            // tract wants row-major storage: the permutation copies into it.
+            t = t.permute_axes(&axes).map_err(|e| format!("{e:#}"))?;
+        }
+        Ok(t)
+    }
 }
 
 /// Reads every array of a `.npz` file, in archive order, with the `.npy` suffix dropped from
@@ -93,106 +200,19 @@ struct Header {
     data_start: usize,
 }
 
-/// Decodes the bytes of one `.npy` file. Errors are messages for the caller to attach a path to.
+/// Decodes the bytes of one `.npy` file, copying the data once, into the tensor's buffer.
+/// Errors are messages for the caller to attach a path to.
 pub fn decode_npy(bytes: &[u8], limits: TensorLimits) -> Result<Tensor, String> {
     let header = parse_header(bytes)?;
-    let (kind, width, little) = parse_descr(&header.descr)?;
-    let count = header
-        .shape
-        .iter()
-        .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
     let data = &bytes[header.data_start..];
-    let within = count.is_some_and(|count| {
-        count <= limits.max_elements
-            && count
-                .checked_mul(width as u64)
-                .is_some_and(|b| b <= limits.max_bytes)
-    });
-    let Some(count) = count.filter(|_| within) else {
-        return Err(format!(
-            "shape {:?} describes more than {} elements or {} bytes; refusing to allocate",
-            header.shape, limits.max_elements, limits.max_bytes
-        ));
-    };
-    let expected = count * width as u64;
-    if data.len() as u64 != expected {
-        return Err(format!(
-            "shape {:?} of '{}' needs {expected} data bytes, the file holds {}",
-            header.shape,
-            header.descr,
-            data.len()
-        ));
-    }
-    let shape = &header.shape;
-    let f = header.fortran_order;
-    match (kind, width) {
-        ('f', 2) => build(shape, f, data, little, |b| {
-            f16::from_bits(u16::from_le_bytes(b))
-        }),
-        ('f', 4) => build(shape, f, data, little, f32::from_le_bytes),
-        ('f', 8) => build(shape, f, data, little, f64::from_le_bytes),
-        ('i', 1) => build(shape, f, data, little, i8::from_le_bytes),
-        ('i', 2) => build(shape, f, data, little, i16::from_le_bytes),
-        ('i', 4) => build(shape, f, data, little, i32::from_le_bytes),
-        ('i', 8) => build(shape, f, data, little, i64::from_le_bytes),
-        ('u', 1) => build(shape, f, data, little, u8::from_le_bytes),
-        ('u', 2) => build(shape, f, data, little, u16::from_le_bytes),
-        ('u', 4) => build(shape, f, data, little, u32::from_le_bytes),
-        ('u', 8) => build(shape, f, data, little, u64::from_le_bytes),
-        ('b', 1) => {
-            let values = data
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| match b {
-                    0 => Ok(false),
-                    1 => Ok(true),
-                    _ => Err(format!("element {i} of a bool array is {b}, not 0 or 1")),
-                })
-                .collect::<Result<Vec<bool>, _>>()?;
-            array(shape, f, values)
-        }
-        _ => unreachable!("parse_descr only returns the pairs above"),
-    }
+    let d = Data::check(&header, data.len() as u64, limits)?;
+    let mut t = d.allocate()?;
+    t.as_bytes_mut().copy_from_slice(data);
+    d.finish(t)
 }
 
-fn build<T: Datum + Copy, const N: usize>(
-    shape: &[usize],
-    fortran: bool,
-    data: &[u8],
-    little: bool,
-    from_le: fn([u8; N]) -> T,
-) -> Result<Tensor, String> {
-    let values = data
-        .chunks_exact(N)
-        .map(|c| {
-            let mut b: [u8; N] = c.try_into().expect("chunks_exact gives N bytes");
-            if !little {
-                b.reverse();
-            }
-            from_le(b)
-        })
-        .collect();
-    array(shape, fortran, values)
-}
-
-fn array<T: Datum + Copy>(
-    shape: &[usize],
-    fortran: bool,
-    values: Vec<T>,
-) -> Result<Tensor, String> {
-    let dims = IxDyn(shape);
-    let a = if fortran {
-        ArrayD::from_shape_vec(dims.f(), values)
-    } else {
-        ArrayD::from_shape_vec(dims, values)
-    }
-    .map_err(|e| format!("shape {shape:?}: {e}"))?;
-    // tract wants row-major storage.
-    Ok(Tensor::from(a.as_standard_layout().into_owned()))
-}
-
-/// `(kind, bytes per element, little endian)` of a supported descriptor such as `<f4`.
-fn parse_descr(descr: &str) -> Result<(char, usize, bool), String> {
+/// `(element type, bytes per element, little endian)` of a supported descriptor such as `<f4`.
+fn parse_descr(descr: &str) -> Result<(DatumType, usize, bool), String> {
     let unsupported = || format!("element type '{descr}' is not supported (numeric and bool only)");
     let mut chars = descr.chars();
     let (order, rest) = match chars.next() {
@@ -202,19 +222,27 @@ fn parse_descr(descr: &str) -> Result<(char, usize, bool), String> {
     let mut rest = rest.chars();
     let kind = rest.next().ok_or_else(unsupported)?;
     let width: usize = rest.as_str().parse().map_err(|_| unsupported())?;
-    let ok = matches!(
-        (kind, width),
-        ('f', 2 | 4 | 8) | ('i', 1 | 2 | 4 | 8) | ('u', 1 | 2 | 4 | 8) | ('b', 1)
-    );
-    if !ok {
-        return Err(unsupported());
-    }
+    let dt = match (kind, width) {
+        ('f', 2) => DatumType::F16,
+        ('f', 4) => DatumType::F32,
+        ('f', 8) => DatumType::F64,
+        ('i', 1) => DatumType::I8,
+        ('i', 2) => DatumType::I16,
+        ('i', 4) => DatumType::I32,
+        ('i', 8) => DatumType::I64,
+        ('u', 1) => DatumType::U8,
+        ('u', 2) => DatumType::U16,
+        ('u', 4) => DatumType::U32,
+        ('u', 8) => DatumType::U64,
+        ('b', 1) => DatumType::Bool,
+        _ => return Err(unsupported()),
+    };
     let little = match order {
         '>' => false,
         '<' | '|' => true,
         _ => cfg!(target_endian = "little"),
     };
-    Ok((kind, width, little))
+    Ok((dt, width, little))
 }
 
 fn parse_header(bytes: &[u8]) -> Result<Header, String> {
@@ -478,6 +506,7 @@ pub fn encode_npy(tensor: &Tensor) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use ndarray::arr2;
+    use tract_onnx::prelude::f16;
 
     fn limits() -> TensorLimits {
         TensorLimits::default()
@@ -518,6 +547,28 @@ mod tests {
         let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
         let b = decode_npy(&numpy_bytes(">f4", false, "(2, 2)", &be), limits()).unwrap();
         assert_eq!(b, want);
+    }
+
+    #[test]
+    fn files_read_straight_into_the_tensor_match_the_decoder() {
+        let dir = tempfile::tempdir().unwrap();
+        // Shape (2, 3, 2) in Fortran order: element [i, j, k] is stored at i + 2j + 6k.
+        let values: Vec<i16> = (0..12).collect();
+        let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let bytes = numpy_bytes(">i2", true, "(2, 3, 2)", &be);
+        let path = dir.path().join("f.npy");
+        std::fs::write(&path, &bytes).unwrap();
+        let t = read_npy(&path, limits()).unwrap();
+        assert_eq!(t, decode_npy(&bytes, limits()).unwrap());
+        assert_eq!(t.shape(), &[2, 3, 2]);
+        let v = t.to_plain_array_view::<i16>().unwrap();
+        assert_eq!((v[[1, 0, 0]], v[[0, 1, 0]], v[[1, 2, 1]]), (1, 2, 11));
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        let err = read_npy(&path, limits()).unwrap_err().to_string();
+        assert!(
+            err.contains("f.npy") && err.contains("needs 24 data bytes, the file holds 23"),
+            "{err}"
+        );
     }
 
     #[test]
