@@ -30,7 +30,7 @@ pub(super) struct ValidateArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "model", "test_data", "labels", "loss_output", "atol", "rtol", "output_tol",
         "allow_nonfinite", "expect_loss", "expect_logits_loss", "expect_probs_loss",
-        "expect_sklearn_loss", "outputs", "suggest_tolerance",
+        "expect_sklearn_loss", "outputs", "suggest_tolerance", "chunk",
     ])]
     manifest: Option<PathBuf>,
     /// Reference data: a test_data_set_N folder (input_K.pb / output_K.pb), a folder of
@@ -74,6 +74,12 @@ pub(super) struct ValidateArgs {
     /// next to the noise floor: tract's unoptimized graph against its optimized one.
     #[arg(long)]
     suggest_tolerance: bool,
+    /// Read the test data (a folder of NAME.npy files) and the labels N samples at a time:
+    /// memory stays at a few chunks whatever the size of the set, and the report is the same,
+    /// bit for bit, as reading the files whole.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with = "suggest_tolerance")]
+    chunk: Option<u64>,
     /// Report format on stdout (or in --report FILE).
     #[arg(long, value_parser = format_parser(ReportKind::Validate), default_value = "text")]
     format: String,
@@ -174,6 +180,7 @@ impl ValidateArgs {
             output_tolerances,
             expect,
             suggest_tolerance: self.suggest_tolerance,
+            chunk: self.chunk.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             ..ValidateConfig::new(model)
         })
     }

@@ -15,10 +15,11 @@ pub mod testset;
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayD, Ix2};
-use tract_onnx::prelude::DatumType;
+use tract_onnx::prelude::{DatumType, Tensor};
 
 use crate::onnx::{OnnxError, TensorLimits};
 
+pub use npy::NpyRows;
 pub use testset::{MatchedBy, RefTensor, TestSet};
 
 /// Why reference data could not be read. Every message names the file or folder.
@@ -61,20 +62,23 @@ pub fn read_labels(path: &Path, limits: TensorLimits) -> Result<ArrayD<f32>, Ref
     if path.extension().and_then(|e| e.to_str()) != Some("npy") {
         return Err(fail("labels must be a .npy file".to_owned()));
     }
-    let t = npy::read_npy(path, limits)?;
+    labels_f32(npy::read_npy(path, limits)?).map_err(fail)
+}
+
+/// Labels of any numeric or bool type as f32 (bool through 0/1).
+pub fn labels_f32(t: Tensor) -> Result<ArrayD<f32>, String> {
     let t = match t.datum_type() {
         DatumType::F32 => t,
         DatumType::Bool => t
             .cast_to::<u8>()
             .and_then(|c| c.cast_to::<f32>().map(|c| c.into_owned()))
-            .map_err(|e| fail(format!("{e:#}")))?,
+            .map_err(|e| format!("{e:#}"))?,
         _ => t
             .cast_to::<f32>()
             .map(|c| c.into_owned())
-            .map_err(|e| fail(format!("{e:#}")))?,
+            .map_err(|e| format!("{e:#}"))?,
     };
-    t.into_plain_array::<f32>()
-        .map_err(|e| fail(format!("{e:#}")))
+    t.into_plain_array::<f32>().map_err(|e| format!("{e:#}"))
 }
 
 /// The binary targets of a training set (`--targets`): float32 `[rows, k]`, one row per

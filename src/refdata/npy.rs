@@ -50,6 +50,135 @@ pub fn read_npy(path: &Path, limits: TensorLimits) -> Result<Tensor, RefDataErro
     data.finish(tensor).map_err(fail)
 }
 
+/// A `.npy` file read a block of samples (entries of the first axis) at a time, for test sets
+/// larger than memory. Only the block being read is allocated; each block is read straight into
+/// its tensor's buffer. The header is checked against the file's length when it is opened, and
+/// each block against [`TensorLimits`].
+#[derive(Debug)]
+pub struct NpyRows {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    data: Data,
+    data_start: u64,
+    /// Bytes of one sample.
+    row_bytes: u64,
+    next: usize,
+    limits: TensorLimits,
+}
+
+impl NpyRows {
+    /// Opens `path` and checks its header. Fortran-ordered files and scalars are refused: their
+    /// samples are not contiguous blocks.
+    pub fn open(path: &Path, limits: TensorLimits) -> Result<Self, RefDataError> {
+        let fail = |message: String| RefDataError::Npy {
+            path: path.to_owned(),
+            message,
+        };
+        let mut file = std::fs::File::open(path).map_err(|source| RefDataError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let (header, file_len) = read_header(&mut file).map_err(|e| match e {
+            HeaderError::Io(source) => RefDataError::Io {
+                path: path.to_owned(),
+                source,
+            },
+            HeaderError::Bad(m) => fail(m),
+        })?;
+        // The whole file is never allocated: only its consistency is checked here.
+        let unbounded = TensorLimits {
+            max_elements: u64::MAX,
+            max_bytes: u64::MAX,
+        };
+        let data =
+            Data::check(&header, file_len - header.data_start as u64, unbounded).map_err(fail)?;
+        if data.shape.is_empty() {
+            return Err(fail(
+                "holds a scalar; reading in chunks needs samples along a first axis".to_owned(),
+            ));
+        }
+        if data.fortran && data.shape.len() > 1 {
+            return Err(fail(
+                "is stored in Fortran order, so its samples are not contiguous and cannot be \
+                 read in chunks; save it in C order (numpy: np.ascontiguousarray)"
+                    .to_owned(),
+            ));
+        }
+        let row_bytes = data.shape[1..]
+            .iter()
+            .fold(data.dt.size_of() as u64, |n, &d| n * d as u64);
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            data,
+            data_start: header.data_start as u64,
+            row_bytes,
+            next: 0,
+            limits,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn datum_type(&self) -> DatumType {
+        self.data.dt
+    }
+
+    /// The whole array's shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.data.shape
+    }
+
+    /// Samples in the file (the first axis).
+    pub fn samples(&self) -> usize {
+        self.data.shape[0]
+    }
+
+    /// Makes `sample` the next one [`read`](Self::read) returns.
+    pub fn seek(&mut self, sample: usize) {
+        self.next = sample.min(self.samples());
+    }
+
+    /// The next `n` samples (fewer at the end of the file) as one tensor of shape
+    /// `[n, rest of the shape]`.
+    pub fn read(&mut self, n: usize) -> Result<Tensor, RefDataError> {
+        let fail = |message: String| RefDataError::Npy {
+            path: self.path.clone(),
+            message,
+        };
+        let n = n.min(self.samples() - self.next);
+        let bytes = n as u64 * self.row_bytes;
+        let mut shape = self.data.shape.clone();
+        shape[0] = n;
+        let elements = shape.iter().product::<usize>() as u64;
+        if elements > self.limits.max_elements || bytes > self.limits.max_bytes {
+            return Err(fail(format!(
+                "a chunk of {n} samples, shape {shape:?}, is more than {} elements or {} bytes; \
+                 use a smaller --chunk",
+                self.limits.max_elements, self.limits.max_bytes
+            )));
+        }
+        let chunk = Data {
+            shape,
+            fortran: false,
+            ..self.data.clone()
+        };
+        let mut t = chunk.allocate().map_err(fail)?;
+        let at = self.data_start + self.next as u64 * self.row_bytes;
+        self.file
+            .seek(SeekFrom::Start(at))
+            .and_then(|_| self.file.read_exact(t.as_bytes_mut()))
+            .map_err(|source| RefDataError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.next += n;
+        chunk.finish(t).map_err(fail)
+    }
+}
+
 enum HeaderError {
     Io(std::io::Error),
     Bad(String),

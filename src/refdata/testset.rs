@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tract_onnx::prelude::Tensor;
+use tract_onnx::prelude::{DatumType, Tensor};
 
 use super::RefDataError;
-use super::npy;
+use super::npy::{self, NpyRows};
 use crate::metrics::datum_name;
 use crate::onnx::{
     DimDecl, OnnxError, Signature, TensorDecl, TensorLimits, dtype_name, onnx_data_type,
@@ -269,6 +269,149 @@ pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSe
     })
 }
 
+/// One reference `.npy` file of a test set read in chunks of samples.
+#[derive(Debug)]
+pub struct RowRef {
+    /// The model tensor it stands for.
+    pub name: String,
+    pub file: String,
+    pub rows: NpyRows,
+}
+
+/// A test set of `NAME.npy` files opened to be read in chunks of samples ([`open_rows`]).
+#[derive(Debug)]
+pub struct RowSet {
+    pub path: PathBuf,
+    /// One per model input, in the model's order.
+    pub inputs: Vec<RowRef>,
+    /// Expected outputs present in the set, in the model's order.
+    pub outputs: Vec<RowRef>,
+    /// Samples in every file (the first axis).
+    pub samples: usize,
+}
+
+/// Opens a folder of `NAME.npy` files to be read in chunks of samples: files matched by name
+/// as [`load`] matches them, every input checked against its declaration (whole shapes), and
+/// every file holding the same number of samples. Other layouts are refused: a `.pb` tensor or
+/// an `.npz` member is one block that cannot be read in parts.
+pub fn open_rows(
+    path: &Path,
+    sig: &Signature,
+    limits: TensorLimits,
+) -> Result<RowSet, RefDataError> {
+    if !path.is_dir() {
+        return Err(test_data_err(
+            path,
+            "reading in chunks (--chunk) needs a folder of NAME.npy files",
+        ));
+    }
+    let entries = std::fs::read_dir(path).map_err(|source| RefDataError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    files.sort();
+    let mut inputs: Vec<Option<RowRef>> = sig.inputs.iter().map(|_| None).collect();
+    let mut outputs: Vec<Option<RowRef>> = sig.outputs.iter().map(|_| None).collect();
+    for file in files {
+        let Some(fname) = file.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if fname.ends_with(".pb") || fname.ends_with(".npz") {
+            return Err(test_data_err(
+                path,
+                format!(
+                    "{fname}: reading in chunks (--chunk) needs NAME.npy files; a .pb tensor or \
+                     an .npz archive is read whole (drop --chunk, or save each tensor as NAME.npy)"
+                ),
+            ));
+        }
+        let Some(stem) = fname.strip_suffix(".npy") else {
+            continue;
+        };
+        let slot = if let Some(i) = sig.inputs.iter().position(|d| d.name == stem) {
+            &mut inputs[i]
+        } else if let Some(i) = sig.outputs.iter().position(|d| d.name == stem) {
+            &mut outputs[i]
+        } else {
+            return Err(test_data_err(
+                path,
+                format!(
+                    "{fname}: '{stem}' names no model input ({}) or output ({})",
+                    names(&sig.inputs),
+                    names(&sig.outputs)
+                ),
+            ));
+        };
+        *slot = Some(RowRef {
+            name: stem.to_owned(),
+            file: fname.clone(),
+            rows: NpyRows::open(&file, limits)?,
+        });
+    }
+    let missing: Vec<&str> = sig
+        .inputs
+        .iter()
+        .zip(&inputs)
+        .filter(|(_, r)| r.is_none())
+        .map(|(d, _)| d.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(test_data_err(
+            path,
+            format!(
+                "missing input: no reference data for model input(s) {} (model inputs: {})",
+                quoted(&missing),
+                names(&sig.inputs)
+            ),
+        ));
+    }
+    let inputs: Vec<RowRef> = inputs.into_iter().flatten().collect();
+    let outputs: Vec<RowRef> = outputs.into_iter().flatten().collect();
+    let samples = inputs.first().map_or(0, |r| r.rows.samples());
+    if let Some(r) = inputs
+        .iter()
+        .chain(&outputs)
+        .find(|r| r.rows.samples() != samples)
+    {
+        return Err(test_data_err(
+            path,
+            format!(
+                "{} holds {} samples (first axis), {} holds {samples}: every file of a test set \
+                 read in chunks must hold the same samples",
+                r.file,
+                r.rows.samples(),
+                inputs[0].file
+            ),
+        ));
+    }
+    let mut bound = BTreeMap::new();
+    for r in &inputs {
+        let d = decl_of(&sig.inputs, &r.name);
+        if let Some(why) = disagreement_of(d, r.rows.datum_type(), r.rows.shape(), &mut bound) {
+            return Err(test_data_err(
+                path,
+                format!(
+                    "{}: tensor '{}' is {} {:?}, but model input '{}' is {} {}: {why}",
+                    r.file,
+                    r.name,
+                    datum_name(r.rows.datum_type()),
+                    r.rows.shape(),
+                    d.name,
+                    d.elem_type.map_or("any type".to_owned(), dtype_name),
+                    d.dims_text()
+                ),
+            ));
+        }
+    }
+    Ok(RowSet {
+        path: path.to_owned(),
+        inputs,
+        outputs,
+        samples,
+    })
+}
+
 fn decl_of<'a>(decls: &'a [TensorDecl], name: &str) -> &'a TensorDecl {
     decls
         .iter()
@@ -422,17 +565,27 @@ pub fn disagreement(
     t: &Tensor,
     bound: &mut BTreeMap<String, usize>,
 ) -> Option<String> {
+    disagreement_of(d, t.datum_type(), t.shape(), bound)
+}
+
+/// [`disagreement`] for a tensor known by its element type and shape (one read in chunks).
+pub fn disagreement_of(
+    d: &TensorDecl,
+    dt: DatumType,
+    shape: &[usize],
+    bound: &mut BTreeMap<String, usize>,
+) -> Option<String> {
     if let Some(want) = d.elem_type.filter(|&e| e != 0) {
-        let have = onnx_data_type(t.datum_type()).map(|dt| dt as i32);
+        let have = onnx_data_type(dt).map(|dt| dt as i32);
         if have != Some(want) {
             return Some("element types differ".to_owned());
         }
     }
     let dims = d.dims.as_ref()?;
-    if dims.len() != t.rank() {
-        return Some(format!("rank {} instead of {}", t.rank(), dims.len()));
+    if dims.len() != shape.len() {
+        return Some(format!("rank {} instead of {}", shape.len(), dims.len()));
     }
-    for (axis, (decl, &actual)) in dims.iter().zip(t.shape()).enumerate() {
+    for (axis, (decl, &actual)) in dims.iter().zip(shape).enumerate() {
         match decl {
             DimDecl::Fixed(n) if *n >= 0 && *n as u64 != actual as u64 => {
                 return Some(format!("axis {axis} is {actual}, not {n}"));

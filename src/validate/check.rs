@@ -29,7 +29,11 @@ use crate::runtime::head::SigmoidHead;
 /// or shape): every expected element counts as a mismatch and the errors as infinite, so that
 /// the report keeps the same keys and no reader mistakes it for a pass.
 pub fn total_mismatch(expected: &Tensor) -> Metrics {
-    let n = expected.len();
+    total_mismatch_of(expected.len())
+}
+
+/// [`total_mismatch`] for a reference of `n` elements.
+pub fn total_mismatch_of(n: usize) -> Metrics {
     Metrics {
         elements: n,
         max_abs_err: f64::INFINITY,

@@ -182,6 +182,7 @@ impl Entry {
             sha256: Some(self.sha256.clone()),
             limits,
             suggest_tolerance: false,
+            chunk: None,
         }
     }
 }

@@ -18,12 +18,14 @@ pub mod error;
 pub mod fuzzing;
 pub mod manifest;
 pub mod report;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ndarray::ArrayD;
+use tract_onnx::prelude::DatumType;
 
 pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport, SklearnLoss};
 pub use error::{ErrorKind, ValidateError};
@@ -66,6 +68,9 @@ pub struct ValidateConfig {
     pub limits: TensorLimits,
     /// Report the tightest tolerance each output would pass, next to the noise floor.
     pub suggest_tolerance: bool,
+    /// Read `.npy` test data and labels this many samples at a time (`--chunk`), so that a test
+    /// set larger than memory can be validated; `None` reads each file whole.
+    pub chunk: Option<usize>,
 }
 
 impl ValidateConfig {
@@ -86,6 +91,7 @@ impl ValidateConfig {
             sha256: None,
             limits: TensorLimits::default(),
             suggest_tolerance: false,
+            chunk: None,
         }
     }
 }
@@ -126,11 +132,20 @@ pub fn validate_on(
                 ),
             }));
         }
-        let labels = cfg
-            .labels
-            .as_deref()
-            .map(|p| refdata::read_labels(p, cfg.limits).map(|t| (p, t)))
-            .transpose()?;
+        // Read in chunks with the test data under --chunk; here only its header is checked.
+        let labels = match cfg.chunk {
+            None => cfg
+                .labels
+                .as_deref()
+                .map(|p| refdata::read_labels(p, cfg.limits).map(|t| (p, t)))
+                .transpose()?,
+            Some(_) => {
+                if let Some(p) = cfg.labels.as_deref() {
+                    refdata::NpyRows::open(p, cfg.limits)?;
+                }
+                None
+            }
+        };
         let sets = testset::resolve(&cfg.model, &cfg.test_data)?;
         Ok::<_, ValidateError>((labels, sets))
     })();
@@ -154,7 +169,7 @@ pub fn validate_on(
     let mut cases = Vec::new();
     for set in &sets {
         let label = set.display().to_string();
-        let loaded = match load_case(model, cfg, set, labels.as_ref()) {
+        let loaded = match load_case(model, cfg, set, cfg.labels.is_some()) {
             Ok(l) => l,
             Err(e) => {
                 let mut case = CaseReport::error(&name, Some(label), &e);
@@ -230,9 +245,38 @@ fn model_name(cfg: &ValidateConfig) -> String {
     cfg.model.display().to_string()
 }
 
+/// A test set's data: read whole, or opened to be read in chunks of samples (`--chunk`).
+enum SetData {
+    Whole(testset::TestSet),
+    Rows(testset::RowSet),
+}
+
+impl SetData {
+    fn has_output(&self, name: &str) -> bool {
+        match self {
+            SetData::Whole(s) => s.outputs.iter().any(|r| r.name == name),
+            SetData::Rows(s) => s.outputs.iter().any(|r| r.name == name),
+        }
+    }
+
+    fn retain_outputs(&mut self, keep: &[String]) {
+        match self {
+            SetData::Whole(s) => s.outputs.retain(|r| keep.contains(&r.name)),
+            SetData::Rows(s) => s.outputs.retain(|r| keep.contains(&r.name)),
+        }
+    }
+
+    fn no_outputs(&self) -> bool {
+        match self {
+            SetData::Whole(s) => s.outputs.is_empty(),
+            SetData::Rows(s) => s.outputs.is_empty(),
+        }
+    }
+}
+
 /// A test set read against the whole model, and what it checks.
 struct Loaded {
-    set: testset::TestSet,
+    set: SetData,
     /// Graph outputs to compute, in the graph's order: the ones checked, and the loss output.
     keep: Vec<String>,
     left_out: Vec<LeftOut>,
@@ -245,13 +289,16 @@ fn load_case(
     model: &OnnxModel,
     cfg: &ValidateConfig,
     set_path: &Path,
-    labels: Option<&(&Path, ArrayD<f32>)>,
+    has_labels: bool,
 ) -> Result<Loaded, ValidateError> {
     let sig = &model.signature;
-    let mut set = testset::load(set_path, sig, cfg.limits)?;
-    let loss_output = match (&cfg.loss_output, labels) {
-        (_, None) => None,
-        (Some(name), Some(_)) => {
+    let mut set = match cfg.chunk {
+        None => SetData::Whole(testset::load(set_path, sig, cfg.limits)?),
+        Some(_) => SetData::Rows(testset::open_rows(set_path, sig, cfg.limits)?),
+    };
+    let loss_output = match (&cfg.loss_output, has_labels) {
+        (_, false) => None,
+        (Some(name), true) => {
             if !sig.outputs.iter().any(|o| &o.name == name) {
                 return Err(RuntimeError::Model {
                     path: cfg.model.clone(),
@@ -261,10 +308,10 @@ fn load_case(
             }
             Some(name.clone())
         }
-        (None, Some(_)) => default_loss_output(sig, &cfg.outputs),
+        (None, true) => default_loss_output(sig, &cfg.outputs),
     };
     let asked = |name: &str| cfg.outputs.is_empty() || cfg.outputs.iter().any(|o| o == name);
-    let has_reference = |name: &str| set.outputs.iter().any(|r| r.name == name);
+    let has_reference = |name: &str| set.has_output(name);
     let mut keep = Vec::new();
     let mut left_out = Vec::new();
     for o in &sig.outputs {
@@ -287,8 +334,8 @@ fn load_case(
             reason: reason.to_owned(),
         });
     }
-    set.outputs.retain(|r| keep.contains(&r.name));
-    if set.outputs.is_empty() && labels.is_none() {
+    set.retain_outputs(&keep);
+    if set.no_outputs() && !has_labels {
         return Err(RefDataError::TestData {
             path: set_path.to_owned(),
             message: if cfg.outputs.is_empty() {
@@ -347,6 +394,24 @@ fn run_case(
         loss_output,
         ..
     } = loaded;
+    let set = match set {
+        SetData::Whole(set) => set,
+        SetData::Rows(set) => {
+            return stream::run_rows(
+                runnable,
+                runtime,
+                model,
+                cfg,
+                stream::Rows {
+                    set,
+                    left_out,
+                    loss_output,
+                    labels: cfg.labels.as_deref(),
+                    chunk: cfg.chunk.unwrap_or(usize::MAX).max(1),
+                },
+            );
+        }
+    };
     let set_path = set.path.as_path();
     // The pruned model's signature: the outputs kept, in the graph's order.
     let sig = runnable.signature().clone();
@@ -424,45 +489,21 @@ fn run_case(
             .copied()
             .unwrap_or(cfg.tolerance);
         let (metrics, problem) = check::compare_output(actual, &r.tensor, &tol);
-        let status = if metrics.passed() && problem.is_none() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        };
-        if let Some(p) = &problem {
-            case.problems.push(match p {
-                Incomparable::Shape { actual, expected } => format!(
-                    "output '{}': the model produced shape {actual:?}, the reference ({}) has \
-                     {expected:?}",
-                    r.name, r.file
-                ),
-                _ => format!("output '{}' cannot be compared: {p}", r.name),
-            });
-        } else if let (false, Some(w)) = (metrics.passed(), &metrics.worst) {
-            case.problems.push(format!(
-                "output '{}': {} of {} elements beyond tolerance ({tol}); worst at {:?}: \
-                 model {} vs reference {}",
-                r.name, metrics.mismatches, metrics.elements, w.index, w.actual, w.expected
-            ));
-        }
         let advice = cfg
             .suggest_tolerance
             .then(|| suggest::advise(actual, &r.tensor, &tol, &floors[i]))
             .flatten();
-        case.outputs.push(OutputReport {
-            name: r.name.clone(),
-            file: r.file.clone(),
-            matched_by: r.matched_by,
-            status,
-            dtype: datum_name(actual.datum_type()),
-            shape: actual.shape().to_vec(),
-            expected_dtype: datum_name(r.tensor.datum_type()),
-            expected_shape: r.tensor.shape().to_vec(),
-            tolerance: tol,
+        let mut report = output_report(
+            &mut case.problems,
+            r,
+            (actual.datum_type(), actual.shape().to_vec()),
+            (r.tensor.datum_type(), r.tensor.shape().to_vec()),
+            tol,
             metrics,
-            problem: problem.map(|p| p.to_string()),
-            advice,
-        });
+            problem,
+        );
+        report.advice = advice;
+        case.outputs.push(report);
     }
 
     if let (Some(name), Some((labels_path, y))) = (&loss_output, labels) {
@@ -494,22 +535,7 @@ fn run_case(
             labels_file: &labels_path.display().to_string(),
         };
         let (loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
-        for (form, f) in [
-            ("logits-form loss", &loss.logits_form),
-            ("probs-form loss", &loss.probs_form),
-            ("scikit-learn binary_log_loss", &loss.sklearn_form.value),
-        ] {
-            if f.passed == Some(false) {
-                case.problems.push(format!(
-                    "{form} {:.9} differs from the expected {:.9} by {:.3e} (loss \
-                     tolerance {:e})",
-                    f.value_f32,
-                    f.expected.unwrap_or(f64::NAN),
-                    f.abs_diff.unwrap_or(f64::NAN),
-                    loss.tolerance
-                ));
-            }
-        }
+        loss_problems(&mut case.problems, &loss);
         case.loss = Some(loss);
         case.binary_accuracy = Some(accuracy);
     }
@@ -517,6 +543,105 @@ fn run_case(
         case.status = Verdict::Fail;
     }
     Ok(case)
+}
+
+/// An output's report, and its problem line when it failed: `actual` and `expected` are the
+/// element types and (whole) shapes of what the model produced and of the reference.
+fn output_report(
+    problems: &mut Vec<String>,
+    r: &dyn RefFile,
+    actual: (DatumType, Vec<usize>),
+    expected: (DatumType, Vec<usize>),
+    tol: Tolerance,
+    metrics: Metrics,
+    problem: Option<Incomparable>,
+) -> OutputReport {
+    let (name, file) = (r.name(), r.file());
+    let status = if metrics.passed() && problem.is_none() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    if let Some(p) = &problem {
+        problems.push(match p {
+            Incomparable::Shape { actual, expected } => format!(
+                "output '{name}': the model produced shape {actual:?}, the reference ({file}) has \
+                 {expected:?}"
+            ),
+            _ => format!("output '{name}' cannot be compared: {p}"),
+        });
+    } else if let (false, Some(w)) = (metrics.passed(), &metrics.worst) {
+        problems.push(format!(
+            "output '{name}': {} of {} elements beyond tolerance ({tol}); worst at {:?}: \
+             model {} vs reference {}",
+            metrics.mismatches, metrics.elements, w.index, w.actual, w.expected
+        ));
+    }
+    OutputReport {
+        name: name.to_owned(),
+        file: file.to_owned(),
+        matched_by: r.matched_by(),
+        status,
+        dtype: datum_name(actual.0),
+        shape: actual.1,
+        expected_dtype: datum_name(expected.0),
+        expected_shape: expected.1,
+        tolerance: tol,
+        metrics,
+        problem: problem.map(|p| p.to_string()),
+        advice: None,
+    }
+}
+
+/// A reference file, read whole or in chunks.
+trait RefFile {
+    fn name(&self) -> &str;
+    fn file(&self) -> &str;
+    fn matched_by(&self) -> refdata::MatchedBy;
+}
+
+impl RefFile for refdata::RefTensor {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn file(&self) -> &str {
+        &self.file
+    }
+    fn matched_by(&self) -> refdata::MatchedBy {
+        self.matched_by
+    }
+}
+
+impl RefFile for testset::RowRef {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn file(&self) -> &str {
+        &self.file
+    }
+    fn matched_by(&self) -> refdata::MatchedBy {
+        refdata::MatchedBy::Name
+    }
+}
+
+/// One problem line per expected-loss gate that failed.
+fn loss_problems(problems: &mut Vec<String>, loss: &LossReport) {
+    for (form, f) in [
+        ("logits-form loss", &loss.logits_form),
+        ("probs-form loss", &loss.probs_form),
+        ("scikit-learn binary_log_loss", &loss.sklearn_form.value),
+    ] {
+        if f.passed == Some(false) {
+            problems.push(format!(
+                "{form} {:.9} differs from the expected {:.9} by {:.3e} (loss \
+                 tolerance {:e})",
+                f.value_f32,
+                f.expected.unwrap_or(f64::NAN),
+                f.abs_diff.unwrap_or(f64::NAN),
+                loss.tolerance
+            ));
+        }
+    }
 }
 
 /// Outputs the runtime produced with another element type or shape than the graph declares
@@ -529,17 +654,43 @@ fn declaration_warnings(
     sig: &crate::onnx::Signature,
     produced: &[tract_onnx::prelude::Tensor],
 ) -> Vec<String> {
+    declaration_warnings_of(
+        runtime,
+        model,
+        set.inputs.iter().map(|r| {
+            (
+                r.name.as_str(),
+                r.tensor.datum_type(),
+                r.tensor.shape().to_vec(),
+            )
+        }),
+        sig,
+        produced
+            .iter()
+            .map(|t| (t.datum_type(), t.shape().to_vec())),
+    )
+}
+
+/// [`declaration_warnings`] from element types and shapes: the inputs fed (by name) and the
+/// tensors produced (in `sig`'s output order).
+fn declaration_warnings_of<'a>(
+    runtime: &str,
+    model: &OnnxModel,
+    inputs: impl Iterator<Item = (&'a str, DatumType, Vec<usize>)>,
+    sig: &crate::onnx::Signature,
+    produced: impl Iterator<Item = (DatumType, Vec<usize>)>,
+) -> Vec<String> {
     let mut bound = BTreeMap::new();
-    for r in &set.inputs {
-        if let Some(d) = model.signature.inputs.iter().find(|d| d.name == r.name) {
-            testset::disagreement(d, &r.tensor, &mut bound);
+    for (name, dt, shape) in inputs {
+        if let Some(d) = model.signature.inputs.iter().find(|d| d.name == name) {
+            testset::disagreement_of(d, dt, &shape, &mut bound);
         }
     }
     sig.outputs
         .iter()
         .zip(produced)
-        .filter_map(|(d, t)| {
-            let why = testset::disagreement(d, t, &mut bound)?;
+        .filter_map(|(d, (dt, shape))| {
+            let why = testset::disagreement_of(d, dt, &shape, &mut bound)?;
             Some(format!(
                 "output '{}' is declared {} {} but {runtime} produced {} {:?} ({why}); the \
                  produced tensor is what is compared",
@@ -547,8 +698,8 @@ fn declaration_warnings(
                 d.elem_type
                     .map_or("any type".to_owned(), crate::onnx::dtype_name),
                 d.dims_text(),
-                datum_name(t.datum_type()),
-                t.shape()
+                datum_name(dt),
+                shape
             ))
         })
         .collect()

@@ -1,0 +1,412 @@
+//! `validate --chunk N`: a test set of `.npy` files read, run and compared `N` samples at a
+//! time, so that a set larger than memory can be validated in a few hundred megabytes.
+//!
+//! Every figure is accumulated as the whole-set path computes it ([`TensorAccumulator`],
+//! [`check::LossAccumulator`]): elements arrive in the same row-major order and the sums add in
+//! the same order, so the report is the same, bit for bit, as reading the files whole. What
+//! cannot be split by samples is refused with the reason: a model input whose first axis is
+//! fixed to another size, an output whose first axis does not follow the samples.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use tract_onnx::prelude::{DatumType, Tensor};
+
+use super::check::{self, LossAccumulator, LossChunk};
+use super::{
+    CaseReport, InputReport, LeftOut, ValidateConfig, ValidateError, declaration_warnings_of,
+    loss_problems, output_report,
+};
+use crate::metrics::{Incomparable, TensorAccumulator, Tolerance, datum_name};
+use crate::refdata::{self, NpyRows, RefDataError, testset};
+use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, head};
+use crate::verdict::Verdict;
+
+/// A test set opened for reading in chunks, and what it checks.
+pub(super) struct Rows<'a> {
+    pub set: testset::RowSet,
+    pub left_out: Vec<LeftOut>,
+    pub loss_output: Option<String>,
+    pub labels: Option<&'a Path>,
+    /// Samples per chunk (at least 1).
+    pub chunk: usize,
+}
+
+/// One compared output's running state.
+struct Compared {
+    /// Position among the fetched tensors.
+    at: usize,
+    tol: Tolerance,
+    acc: Option<TensorAccumulator>,
+    /// The produced element type and shape (first axis: every sample so far).
+    produced: Option<(DatumType, Vec<usize>)>,
+    problem: Option<Incomparable>,
+}
+
+pub(super) fn run_rows(
+    runnable: &mut dyn Runnable,
+    runtime: &str,
+    model: &OnnxModel,
+    cfg: &ValidateConfig,
+    rows: Rows<'_>,
+) -> Result<CaseReport, ValidateError> {
+    let Rows {
+        mut set,
+        left_out,
+        loss_output,
+        labels,
+        chunk,
+    } = rows;
+    let set_path = set.path.clone();
+    let samples = set.samples;
+    let sig = runnable.signature().clone();
+    let head = loss_output
+        .as_ref()
+        .and_then(|o| head::sigmoid_head(runnable, o));
+    let mut fetch: Vec<String> = sig.output_names();
+    let logits_at = head
+        .as_ref()
+        .map(|h| match fetch.iter().position(|f| f == &h.logits) {
+            Some(i) => i,
+            None => {
+                fetch.push(h.logits.clone());
+                fetch.len() - 1
+            }
+        });
+    check_chunk_shapes(model, &set, chunk)?;
+
+    let position = |name: &str| {
+        sig.outputs
+            .iter()
+            .position(|o| o.name == name)
+            .expect("reference outputs and the loss output are graph outputs")
+    };
+    let mut compared: Vec<Compared> = set
+        .outputs
+        .iter()
+        .map(|r| Compared {
+            at: position(&r.name),
+            tol: cfg
+                .output_tolerances
+                .get(&r.name)
+                .copied()
+                .unwrap_or(cfg.tolerance),
+            acc: None,
+            produced: None,
+            problem: None,
+        })
+        .collect();
+    let loss_at = loss_output.as_deref().map(position);
+    let loss_reference = loss_output
+        .as_deref()
+        .and_then(|name| set.outputs.iter().position(|r| r.name == name));
+    let mut labels = match (labels, loss_at) {
+        (Some(p), Some(_)) => Some((p, NpyRows::open(p, cfg.limits)?)),
+        _ => None,
+    };
+    let labels_err = |path: &Path, message: String| ValidateError::Labels {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut loss_acc: Option<LossAccumulator> = None;
+    let mut constants: Vec<String> = Vec::new();
+    let mut warnings = Vec::new();
+
+    if samples == 0 {
+        return Err(RefDataError::TestData {
+            path: set_path,
+            message: "holds 0 samples: nothing to check".to_owned(),
+        }
+        .into());
+    }
+    let mut start = 0;
+    while start < samples {
+        let n = chunk.min(samples - start);
+        let feeds = set
+            .inputs
+            .iter_mut()
+            .map(|r| {
+                Ok(Feed {
+                    name: r.name.clone(),
+                    value: Arc::new(r.rows.read(n)?),
+                })
+            })
+            .collect::<Result<Vec<Feed>, RefDataError>>()?;
+        let RunOutput {
+            values,
+            bound_as_constants,
+        } = runnable.run(&feeds, &fetch)?;
+        for c in bound_as_constants {
+            if !constants.contains(&c) {
+                constants.push(c);
+            }
+        }
+        // Every tensor read off a chunk must follow the samples along its first axis.
+        for (name, t) in fetch.iter().zip(&values) {
+            if t.shape().first() != Some(&n) {
+                return Err(RefDataError::TestData {
+                    path: set_path.clone(),
+                    message: format!(
+                        "output '{name}' came out with shape {:?} for a chunk of {n} samples: \
+                         its first axis does not follow the samples, so it cannot be checked \
+                         in chunks (drop --chunk)",
+                        t.shape()
+                    ),
+                }
+                .into());
+            }
+        }
+        if start == 0 {
+            warnings = declaration_warnings_of(
+                runtime,
+                model,
+                set.inputs.iter().map(|r| {
+                    (
+                        r.name.as_str(),
+                        r.rows.datum_type(),
+                        r.rows.shape().to_vec(),
+                    )
+                }),
+                &sig,
+                values
+                    .iter()
+                    .map(|t| (t.datum_type(), whole(t.shape(), samples))),
+            );
+        }
+        let mut loss_reference_chunk: Option<Tensor> = None;
+        for (j, (r, c)) in set.outputs.iter_mut().zip(&mut compared).enumerate() {
+            let expected = r.rows.read(n)?;
+            let actual = &values[c.at];
+            c.produced = Some((actual.datum_type(), whole(actual.shape(), samples)));
+            if c.problem.is_none() {
+                c.problem = accumulate(c, actual, &expected, r.rows.shape(), samples).err();
+            }
+            if loss_reference == Some(j) {
+                loss_reference_chunk = Some(expected);
+            }
+        }
+        if let (Some((labels_path, label_rows)), Some(at)) = (labels.as_mut(), loss_at) {
+            let name = loss_output.as_deref().expect("a loss output with labels");
+            let output = &values[at];
+            let full = whole(output.shape(), samples);
+            if label_rows.shape() != full.as_slice() {
+                return Err(labels_err(
+                    labels_path,
+                    format!(
+                        "labels have shape {:?}, output '{name}' has {full:?} on {}",
+                        label_rows.shape(),
+                        set_path.display()
+                    ),
+                ));
+            }
+            let y =
+                refdata::labels_f32(label_rows.read(n)?).map_err(|m| labels_err(labels_path, m))?;
+            let chunk_loss = loss_chunk(
+                name,
+                output,
+                head.as_ref().zip(logits_at.map(|i| &values[i])),
+                loss_reference_chunk.as_ref(),
+                &y,
+            );
+            let (output32, logits32, reference32) =
+                chunk_loss.map_err(|m| labels_err(labels_path, m))?;
+            let acc = match &mut loss_acc {
+                Some(acc) => acc,
+                None => {
+                    check::check_loss_shapes(&full, label_rows.shape())
+                        .map_err(|m| labels_err(labels_path, m))?;
+                    loss_acc.insert(LossAccumulator::new(
+                        *full.last().expect("checked: rank > 0"),
+                        head.is_some(),
+                        reference32.is_some(),
+                    ))
+                }
+            };
+            let y = y.as_slice().expect("a fresh standard array");
+            acc.push(&LossChunk {
+                output: &output32,
+                logits: logits32.as_deref(),
+                reference: reference32.as_deref(),
+                labels: y,
+                samples: n,
+            });
+        }
+        start += n;
+    }
+
+    let mut case = CaseReport::empty(
+        &cfg.model.display().to_string(),
+        Some(set_path.display().to_string()),
+        &cfg.tolerance_name,
+    );
+    case.left_out = left_out;
+    case.warnings = warnings;
+    case.inputs = set
+        .inputs
+        .iter()
+        .map(|r| InputReport {
+            name: r.name.clone(),
+            file: r.file.clone(),
+            matched_by: refdata::MatchedBy::Name,
+            dtype: datum_name(r.rows.datum_type()),
+            shape: r.rows.shape().to_vec(),
+            bound_as_constant: constants.contains(&r.name),
+        })
+        .collect();
+    for (r, c) in set.outputs.iter().zip(compared) {
+        let expected = (r.rows.datum_type(), r.rows.shape().to_vec());
+        let produced = c.produced.clone().unwrap_or_else(|| expected.clone());
+        let metrics = match (&c.problem, &c.acc) {
+            (None, Some(acc)) => acc.finish(r.rows.shape()),
+            _ => check::total_mismatch_of(r.rows.shape().iter().product()),
+        };
+        let report = output_report(
+            &mut case.problems,
+            r,
+            produced,
+            expected,
+            c.tol,
+            metrics,
+            c.problem,
+        );
+        case.outputs.push(report);
+    }
+    if let (Some(acc), Some(name), Some((labels_path, _))) = (&loss_acc, &loss_output, &labels) {
+        let (loss, accuracy) = acc.finish(
+            check::loss_head(name, head.as_ref()),
+            &labels_path.display().to_string(),
+            &cfg.expect,
+        );
+        loss_problems(&mut case.problems, &loss);
+        case.loss = Some(loss);
+        case.binary_accuracy = Some(accuracy);
+    }
+    if !case.problems.is_empty() {
+        case.status = Verdict::Fail;
+    }
+    Ok(case)
+}
+
+/// A chunk's shape with the first axis standing for every sample.
+fn whole(shape: &[usize], samples: usize) -> Vec<usize> {
+    let mut s = shape.to_vec();
+    if let Some(first) = s.first_mut() {
+        *first = samples;
+    }
+    s
+}
+
+/// Feeds one output chunk to its accumulator; a type or shape difference ends the comparison
+/// of that output with the whole shapes named.
+fn accumulate(
+    c: &mut Compared,
+    actual: &Tensor,
+    expected: &Tensor,
+    expected_shape: &[usize],
+    samples: usize,
+) -> Result<(), Incomparable> {
+    if actual.datum_type() != expected.datum_type() {
+        return Err(Incomparable::Dtype {
+            actual: datum_name(actual.datum_type()),
+            expected: datum_name(expected.datum_type()),
+        });
+    }
+    if actual.shape() != expected.shape() {
+        return Err(Incomparable::Shape {
+            actual: whole(actual.shape(), samples),
+            expected: expected_shape.to_vec(),
+        });
+    }
+    let acc = match &mut c.acc {
+        Some(acc) => acc,
+        None => c
+            .acc
+            .insert(TensorAccumulator::new(actual.datum_type(), c.tol)?),
+    };
+    acc.push(actual, expected)
+}
+
+type F32Chunk<'a> = Cow<'a, [f32]>;
+
+/// The loss output, its logits (sigmoid head) and its reference (when it has the output's
+/// shape) of one chunk as f32, with the messages [`check::losses`] gives.
+fn loss_chunk<'a>(
+    name: &str,
+    output: &'a Tensor,
+    head: Option<(&head::SigmoidHead, &'a Tensor)>,
+    reference: Option<&'a Tensor>,
+    labels: &ndarray::ArrayD<f32>,
+) -> Result<(F32Chunk<'a>, Option<F32Chunk<'a>>, Option<F32Chunk<'a>>), String> {
+    let output32 = check::f32_elements(output)
+        .map_err(|t| format!("output '{name}' is {t}; losses need a float output"))?;
+    let reference32 = match reference {
+        Some(r) if r.shape() == output.shape() => {
+            Some(check::f32_elements(r).map_err(|t| format!("reference for '{name}' is {t}"))?)
+        }
+        _ => None,
+    };
+    let logits32 = match head {
+        Some((h, logits)) => {
+            let z = check::f32_elements(logits)
+                .map_err(|t| format!("logits '{}' are {t}", h.logits))?;
+            if logits.shape() != output.shape() {
+                return Err(format!(
+                    "logits '{}' have shape {:?}, output '{name}' has {:?}",
+                    h.logits,
+                    logits.shape(),
+                    output.shape()
+                ));
+            }
+            Some(z)
+        }
+        None => None,
+    };
+    if labels.len() != output32.len() {
+        return Err(format!(
+            "labels chunk has {} elements, output '{name}' {}",
+            labels.len(),
+            output32.len()
+        ));
+    }
+    Ok((output32, logits32, reference32))
+}
+
+/// Refuses a model whose inputs cannot take chunks of `chunk` samples (a first axis fixed to
+/// another size), before anything runs.
+fn check_chunk_shapes(
+    model: &OnnxModel,
+    set: &testset::RowSet,
+    chunk: usize,
+) -> Result<(), ValidateError> {
+    let mut sizes = vec![chunk.min(set.samples)];
+    if set.samples > chunk && set.samples % chunk != 0 {
+        sizes.push(set.samples % chunk);
+    }
+    for n in sizes {
+        let mut bound = BTreeMap::new();
+        for r in &set.inputs {
+            let Some(d) = model.signature.inputs.iter().find(|d| d.name == r.name) else {
+                continue;
+            };
+            let shape = whole(r.rows.shape(), n);
+            if let Some(why) = testset::disagreement_of(d, r.rows.datum_type(), &shape, &mut bound)
+            {
+                return Err(RefDataError::TestData {
+                    path: set.path.clone(),
+                    message: format!(
+                        "{}: a chunk of {n} samples is {} {shape:?}, which model input '{}' \
+                         ({}) cannot take: {why}; use a --chunk that fits, or drop --chunk",
+                        r.file,
+                        datum_name(r.rows.datum_type()),
+                        d.name,
+                        d.dims_text()
+                    ),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
