@@ -54,8 +54,9 @@ fn chunked_validation_reports_what_reading_whole_reports() {
     let whole = args(&[]);
     assert_eq!(whole.code, 0, "{}", whole.stderr);
     assert!(whole.stdout.contains("\"logits_form\""), "{}", whole.stdout);
-    // 7 leaves a last chunk of 3; 500 is the whole set in one chunk; 4096 more than it holds.
-    for chunk in ["7", "64", "500", "4096"] {
+    // 7 leaves a last chunk of 3; 499 one of 1, which joins the chunk before it; 500 is the
+    // whole set in one chunk; 4096 more than it holds.
+    for chunk in ["7", "64", "499", "500", "4096"] {
         let chunked = args(&["--chunk", chunk]);
         assert_eq!(chunked.code, 0, "--chunk {chunk}: {}", chunked.stderr);
         assert_eq!(chunked.stdout, whole.stdout, "--chunk {chunk}");
