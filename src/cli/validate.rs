@@ -75,8 +75,8 @@ pub(super) struct ValidateArgs {
     #[arg(long)]
     suggest_tolerance: bool,
     /// Read the test data (a folder of NAME.npy files) and the labels N samples at a time:
-    /// memory stays at a few chunks whatever the size of the set, and the report is the same,
-    /// bit for bit, as reading the files whole.
+    /// memory stays at a few chunks whatever the size of the set. Figures are accumulated as
+    /// reading whole computes them (README: "Test sets larger than memory").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
           conflicts_with = "suggest_tolerance")]
     chunk: Option<u64>,
