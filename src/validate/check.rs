@@ -205,29 +205,114 @@ pub struct LossChunk<'a> {
 ///
 /// Every sum is a [`loss::KerasSum`] or [`loss::SklearnSum`], which add in arrival order: the
 /// figures are the same bits whether the data comes in one chunk or a thousand, and the same as
-/// [`crate::loss`]'s whole-array functions. Nothing is allocated per element or per chunk.
+/// [`crate::loss`]'s whole-array functions. Nothing is allocated per element or per chunk. The
+/// f64 figures and the f32 ones are independent sums, so a large chunk computes them on two
+/// threads, each sum still in arrival order.
 #[derive(Debug, Clone)]
 pub struct LossAccumulator {
     sigmoid_head: bool,
     with_reference: bool,
     samples: usize,
     elements: usize,
-    logits32: loss::KerasSum,
-    logits64: loss::KerasSum,
-    probs32: loss::KerasSum,
-    probs64: loss::KerasSum,
+    f32s: Part32,
+    f64s: Part64,
+}
+
+/// Elements from which a chunk's f64 figures are computed on a second thread.
+const PARALLEL_FROM: usize = 8192;
+
+/// The f32 figures: the model's and, with a reference, the reference's.
+#[derive(Debug, Clone)]
+struct Part32 {
+    logits: loss::KerasSum,
+    probs: loss::KerasSum,
     clipped: usize,
-    sklearn32: loss::SklearnSum,
-    sklearn64: loss::SklearnSum,
+    sklearn: loss::SklearnSum,
     sklearn_clipped: usize,
-    ref_logits32: loss::KerasSum,
-    ref_probs32: loss::KerasSum,
-    ref_clipped: usize,
-    ref_sklearn32: loss::SklearnSum,
-    ref_sklearn_clipped: usize,
     right: usize,
+    ref_logits: loss::KerasSum,
+    ref_probs: loss::KerasSum,
+    ref_clipped: usize,
+    ref_sklearn: loss::SklearnSum,
+    ref_sklearn_clipped: usize,
     ref_right: usize,
     flipped: usize,
+}
+
+/// The f64 figures of the model's outputs.
+#[derive(Debug, Clone)]
+struct Part64 {
+    logits: loss::KerasSum,
+    probs: loss::KerasSum,
+    sklearn: loss::SklearnSum,
+}
+
+/// A chunk's slices, with the logits and the reference resolved for the head.
+#[derive(Clone, Copy)]
+struct Slices<'a> {
+    output: &'a [f32],
+    logits: &'a [f32],
+    reference: &'a [f32],
+    labels: &'a [f32],
+}
+
+impl Part32 {
+    fn push<const SIGMOID: bool, const REFERENCE: bool>(&mut self, c: Slices<'_>) {
+        for i in 0..c.labels.len() {
+            let (z, y) = (c.logits[i], c.labels[i]);
+            self.logits.push(f64::from(loss::logits_elem_f32(z, y)));
+            // Probabilities: the output itself under a sigmoid head, else the f32 sigmoid of
+            // the logits.
+            let p = if SIGMOID {
+                c.output[i]
+            } else {
+                loss::sigmoid_f32(z)
+            };
+            let (l, clip) = loss::probs_elem_f32(p, y);
+            self.probs.push(f64::from(l));
+            self.clipped += usize::from(clip);
+            let (l, clip) = loss::sklearn_elem_f32(p, y);
+            self.sklearn.push(f64::from(l));
+            self.sklearn_clipped += usize::from(clip);
+            let truth = y > 0.5;
+            let decision = p > 0.5;
+            self.right += usize::from(decision == truth);
+            if REFERENCE {
+                let r = c.reference[i];
+                let rp = if SIGMOID {
+                    r
+                } else {
+                    self.ref_logits.push(f64::from(loss::logits_elem_f32(r, y)));
+                    loss::sigmoid_f32(r)
+                };
+                let (l, clip) = loss::probs_elem_f32(rp, y);
+                self.ref_probs.push(f64::from(l));
+                self.ref_clipped += usize::from(clip);
+                let (l, clip) = loss::sklearn_elem_f32(rp, y);
+                self.ref_sklearn.push(f64::from(l));
+                self.ref_sklearn_clipped += usize::from(clip);
+                let ref_decision = rp > 0.5;
+                self.ref_right += usize::from(ref_decision == truth);
+                self.flipped += usize::from(decision != ref_decision);
+            }
+        }
+    }
+}
+
+impl Part64 {
+    fn push<const SIGMOID: bool>(&mut self, c: Slices<'_>) {
+        for i in 0..c.labels.len() {
+            let (z, y) = (f64::from(c.logits[i]), f64::from(c.labels[i]));
+            self.logits.push(loss::logits_elem_f64(z, y));
+            let p = if SIGMOID {
+                f64::from(c.output[i])
+            } else {
+                loss::sigmoid_f64(z)
+            };
+            self.probs.push(loss::probs_elem_f64(p, y).0);
+            self.sklearn.push(loss::sklearn_elem_f64(p, y).0);
+        }
+    }
 }
 
 impl LossAccumulator {
@@ -235,27 +320,32 @@ impl LossAccumulator {
     /// a Sigmoid's and logits come with every chunk; `with_reference` when reference outputs do.
     pub fn new(k: usize, sigmoid_head: bool, with_reference: bool) -> Self {
         let keras = loss::KerasSum::new(k);
+        let sklearn = loss::SklearnSum::default();
         Self {
             sigmoid_head,
             with_reference,
             samples: 0,
             elements: 0,
-            logits32: keras,
-            logits64: keras,
-            probs32: keras,
-            probs64: keras,
-            clipped: 0,
-            sklearn32: loss::SklearnSum::default(),
-            sklearn64: loss::SklearnSum::default(),
-            sklearn_clipped: 0,
-            ref_logits32: keras,
-            ref_probs32: keras,
-            ref_clipped: 0,
-            ref_sklearn32: loss::SklearnSum::default(),
-            ref_sklearn_clipped: 0,
-            right: 0,
-            ref_right: 0,
-            flipped: 0,
+            f32s: Part32 {
+                logits: keras,
+                probs: keras,
+                clipped: 0,
+                sklearn,
+                sklearn_clipped: 0,
+                right: 0,
+                ref_logits: keras,
+                ref_probs: keras,
+                ref_clipped: 0,
+                ref_sklearn: sklearn,
+                ref_sklearn_clipped: 0,
+                ref_right: 0,
+                flipped: 0,
+            },
+            f64s: Part64 {
+                logits: keras,
+                probs: keras,
+                sklearn,
+            },
         }
     }
 
@@ -263,70 +353,48 @@ impl LossAccumulator {
     /// this accumulator was made for, are caller bugs (panics).
     pub fn push(&mut self, c: &LossChunk<'_>) {
         let n = c.labels.len();
-        assert_eq!(c.output.len(), n, "output and labels differ in length");
+        let slices = Slices {
+            output: c.output,
+            logits: match (self.sigmoid_head, c.logits) {
+                (false, _) => c.output,
+                (true, Some(z)) => z,
+                (true, None) => panic!("a sigmoid head's chunk holds its logits"),
+            },
+            reference: match (self.with_reference, c.reference) {
+                (false, _) => c.output,
+                (true, Some(r)) => r,
+                (true, None) => panic!("a chunk with reference outputs"),
+            },
+            labels: c.labels,
+        };
+        assert!(
+            [slices.output, slices.logits, slices.reference]
+                .iter()
+                .all(|s| s.len() == n),
+            "chunk slices differ in length"
+        );
         self.samples += c.samples;
         self.elements += n;
-        match (self.sigmoid_head, self.with_reference) {
-            (true, true) => self.push_t::<true, true>(c),
-            (true, false) => self.push_t::<true, false>(c),
-            (false, true) => self.push_t::<false, true>(c),
-            (false, false) => self.push_t::<false, false>(c),
-        }
-    }
-
-    fn push_t<const SIGMOID: bool, const REFERENCE: bool>(&mut self, c: &LossChunk<'_>) {
-        let logits = if SIGMOID {
-            c.logits.expect("a sigmoid head's chunk holds its logits")
-        } else {
-            c.output
+        let (sigmoid, reference) = (self.sigmoid_head, self.with_reference);
+        let Self { f32s, f64s, .. } = self;
+        let mut part32 = move || match (sigmoid, reference) {
+            (true, true) => f32s.push::<true, true>(slices),
+            (true, false) => f32s.push::<true, false>(slices),
+            (false, true) => f32s.push::<false, true>(slices),
+            (false, false) => f32s.push::<false, false>(slices),
         };
-        let reference = if REFERENCE {
-            c.reference.expect("a chunk with reference outputs")
-        } else {
-            c.output
+        let mut part64 = move || match sigmoid {
+            true => f64s.push::<true>(slices),
+            false => f64s.push::<false>(slices),
         };
-        assert!(logits.len() == c.output.len() && reference.len() == c.output.len());
-        for i in 0..c.labels.len() {
-            let (out, z, r, y) = (c.output[i], logits[i], reference[i], c.labels[i]);
-            let (z64, y64) = (f64::from(z), f64::from(y));
-            self.logits32.push(f64::from(loss::logits_elem_f32(z, y)));
-            self.logits64.push(loss::logits_elem_f64(z64, y64));
-            // Probabilities: the output itself under a sigmoid head, else the sigmoid of the
-            // logits in each precision.
-            let (p32, p64) = if SIGMOID {
-                (out, f64::from(out))
-            } else {
-                (loss::sigmoid_f32(z), loss::sigmoid_f64(z64))
-            };
-            let (l, clip) = loss::probs_elem_f32(p32, y);
-            self.probs32.push(f64::from(l));
-            self.clipped += usize::from(clip);
-            self.probs64.push(loss::probs_elem_f64(p64, y64).0);
-            let (l, clip) = loss::sklearn_elem_f32(p32, y);
-            self.sklearn32.push(f64::from(l));
-            self.sklearn_clipped += usize::from(clip);
-            self.sklearn64.push(loss::sklearn_elem_f64(p64, y64).0);
-            let truth = y > 0.5;
-            let decision = p32 > 0.5;
-            self.right += usize::from(decision == truth);
-            if REFERENCE {
-                let rp = if SIGMOID {
-                    r
-                } else {
-                    self.ref_logits32
-                        .push(f64::from(loss::logits_elem_f32(r, y)));
-                    loss::sigmoid_f32(r)
-                };
-                let (l, clip) = loss::probs_elem_f32(rp, y);
-                self.ref_probs32.push(f64::from(l));
-                self.ref_clipped += usize::from(clip);
-                let (l, clip) = loss::sklearn_elem_f32(rp, y);
-                self.ref_sklearn32.push(f64::from(l));
-                self.ref_sklearn_clipped += usize::from(clip);
-                let ref_decision = rp > 0.5;
-                self.ref_right += usize::from(ref_decision == truth);
-                self.flipped += usize::from(decision != ref_decision);
-            }
+        if n >= PARALLEL_FROM {
+            std::thread::scope(|s| {
+                s.spawn(part64);
+                part32();
+            });
+        } else {
+            part64();
+            part32();
         }
     }
 
@@ -340,33 +408,33 @@ impl LossAccumulator {
         let reference = |v: f64| self.with_reference.then_some(v);
         let ref_count = |v: usize| self.with_reference.then_some(v);
         let accuracy = AccuracyReport {
-            model: self.right as f64 / self.elements as f64,
-            reference: reference(self.ref_right as f64 / self.elements as f64),
-            decisions_flipped: ref_count(self.flipped),
+            model: self.f32s.right as f64 / self.elements as f64,
+            reference: reference(self.f32s.ref_right as f64 / self.elements as f64),
+            decisions_flipped: ref_count(self.f32s.flipped),
             elements: self.elements,
         };
         let ref_logits = if self.sigmoid_head {
             None
         } else {
-            reference(self.ref_logits32.value())
+            reference(self.f32s.ref_logits.value())
         };
         let report = LossReport {
             labels: labels_file.to_owned(),
             head,
             elements: self.elements,
-            clipped: self.clipped,
-            reference_clipped: ref_count(self.ref_clipped),
+            clipped: self.f32s.clipped,
+            reference_clipped: ref_count(self.f32s.ref_clipped),
             logits_form: FormLoss::new(
-                self.logits32.value(),
-                self.logits64.value(),
+                self.f32s.logits.value(),
+                self.f64s.logits.value(),
                 ref_logits,
                 expect.logits_form,
                 expect.tol,
             ),
             probs_form: FormLoss::new(
-                self.probs32.value(),
-                self.probs64.value(),
-                reference(self.ref_probs32.value()),
+                self.f32s.probs.value(),
+                self.f64s.probs.value(),
+                reference(self.f32s.ref_probs.value()),
                 expect.probs_form,
                 expect.tol,
             ),
@@ -376,14 +444,14 @@ impl LossAccumulator {
                 reduction: loss::Reduction::Sklearn,
                 clip: f64::from(loss::SKLEARN_EPSILON_F32),
                 value: FormLoss::new(
-                    self.sklearn32.value(self.samples),
-                    self.sklearn64.value(self.samples),
-                    reference(self.ref_sklearn32.value(self.samples)),
+                    self.f32s.sklearn.value(self.samples),
+                    self.f64s.sklearn.value(self.samples),
+                    reference(self.f32s.ref_sklearn.value(self.samples)),
                     expect.sklearn_form,
                     expect.tol,
                 ),
-                clipped: self.sklearn_clipped,
-                reference_clipped: ref_count(self.ref_sklearn_clipped),
+                clipped: self.f32s.sklearn_clipped,
+                reference_clipped: ref_count(self.f32s.ref_sklearn_clipped),
             },
         };
         (report, accuracy)
@@ -578,7 +646,9 @@ mod tests {
 
     #[test]
     fn one_pass_is_bit_identical_to_the_loss_functions() {
-        let (n, k) = (300, 7);
+        // 10,500 elements: the f64 figures are computed on a second thread.
+        let (n, k) = (1500, 7);
+        assert!(n * k >= PARALLEL_FROM);
         let (z, p, r, y) = case(n, k);
         let arr = |v: &Vec<f32>| ArrayD::from_shape_vec(vec![n, k], v.clone()).unwrap();
         let (za, pa, ra, ya) = (arr(&z), arr(&p), arr(&r), arr(&y));
@@ -664,7 +734,9 @@ mod tests {
 
     #[test]
     fn chunked_losses_are_the_same_bits_as_one_chunk() {
-        let (n, k) = (250, 3);
+        // The whole set in one chunk runs on two threads; small chunks on one.
+        let (n, k) = (3000, 3);
+        assert!(n * k >= PARALLEL_FROM);
         let (z, p, r, y) = case(n, k);
         let report = |chunk_rows: usize| {
             let mut acc = LossAccumulator::new(k, true, true);
@@ -682,7 +754,7 @@ mod tests {
             acc.finish(loss_head("p", None), "y.npy", &ExpectLoss::default())
         };
         let whole = report(n);
-        for rows in [1, 2, 7, 64, 249] {
+        for rows in [1, 2, 7, 64, 2999] {
             assert_eq!(report(rows), whole, "chunks of {rows} rows");
         }
     }
