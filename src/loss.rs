@@ -173,6 +173,64 @@ pub fn sklearn_elem_f64(p: f64, y: f64) -> (f64, bool) {
     (-(xlogy_f64(y, p) + xlogy_f64(1.0 - y, 1.0 - p)), clipped)
 }
 
+/// [`probs_elem_f32`] and [`sklearn_elem_f32`] of the same element at once, the same bits as
+/// calling both. Where neither clip moves `p` (all but the outermost probabilities) both take
+/// the logarithms of the same two numbers, which are then computed once.
+#[inline]
+pub fn probs_and_sklearn_elem_f32(p: f32, y: f32) -> ((f32, bool), (f32, bool)) {
+    let keras = p.clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+    let sklearn = p.clamp(SKLEARN_EPSILON_F32, 1.0 - SKLEARN_EPSILON_F32);
+    if keras.to_bits() != sklearn.to_bits() {
+        return (probs_elem_f32(p, y), sklearn_elem_f32(p, y));
+    }
+    let (ln_p, ln_q) = (keras.ln(), (1.0 - keras).ln());
+    let xlog = |x: f32, ln: f32| {
+        if x == 0.0 && !keras.is_nan() {
+            0.0
+        } else {
+            x * ln
+        }
+    };
+    (
+        (
+            -(y * ln_p + (1.0 - y) * ln_q),
+            p < KERAS_EPSILON || p > 1.0 - KERAS_EPSILON,
+        ),
+        (
+            -(xlog(y, ln_p) + xlog(1.0 - y, ln_q)),
+            p < SKLEARN_EPSILON_F32 || p > 1.0 - SKLEARN_EPSILON_F32,
+        ),
+    )
+}
+
+/// [`probs_and_sklearn_elem_f32`] in f64 arithmetic: [`probs_elem_f64`] and
+/// [`sklearn_elem_f64`], the same bits as calling both.
+#[inline]
+pub fn probs_and_sklearn_elem_f64(p: f64, y: f64) -> ((f64, bool), (f64, bool)) {
+    let (klo, khi) = (f64::from(KERAS_EPSILON), f64::from(1.0 - KERAS_EPSILON));
+    let (slo, shi) = (
+        f64::from(SKLEARN_EPSILON_F32),
+        f64::from(1.0 - SKLEARN_EPSILON_F32),
+    );
+    let keras = p.clamp(klo, khi);
+    let sklearn = p.clamp(slo, shi);
+    if keras.to_bits() != sklearn.to_bits() {
+        return (probs_elem_f64(p, y), sklearn_elem_f64(p, y));
+    }
+    let (ln_p, ln_q) = (keras.ln(), (1.0 - keras).ln());
+    let xlog = |x: f64, ln: f64| {
+        if x == 0.0 && !keras.is_nan() {
+            0.0
+        } else {
+            x * ln
+        }
+    };
+    (
+        (-(y * ln_p + (1.0 - y) * ln_q), p < klo || p > khi),
+        (-(xlog(y, ln_p) + xlog(1.0 - y, ln_q)), p < slo || p > shi),
+    )
+}
+
 /// SciPy's `xlogy`: `x * ln(y)`, and 0 where `x` is 0 (whatever `y`).
 fn xlogy_f32(x: f32, y: f32) -> f32 {
     if x == 0.0 && !y.is_nan() {
@@ -683,6 +741,67 @@ mod tests {
         assert!((got.value - 2.0 * 15.942_385_152_878_742).abs() < 1e-9);
         let got32 = binary_log_loss_from_logits_f32(&z.view(), &y.view()).unwrap();
         assert!((got32.value - got.value).abs() < 1e-4);
+    }
+
+    #[test]
+    fn shared_logarithms_give_the_bits_of_the_two_element_losses() {
+        let mut ps: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            1.0,
+            0.5,
+            f32::NAN,
+            f32::INFINITY,
+            -1.0,
+            2.0,
+            KERAS_EPSILON,
+            SKLEARN_EPSILON_F32,
+            1.0 - KERAS_EPSILON,
+            1.0 - SKLEARN_EPSILON_F32,
+            f32::from_bits(1),
+            f32::MIN_POSITIVE,
+        ];
+        for e in [
+            KERAS_EPSILON,
+            SKLEARN_EPSILON_F32,
+            1.0 - SKLEARN_EPSILON_F32,
+            0.5,
+        ] {
+            for d in -3i32..=3 {
+                ps.push(f32::from_bits((e.to_bits() as i32 + d) as u32));
+            }
+        }
+        let mut rng = crate::rng::Rng::new(11);
+        ps.extend((0..20_000).map(|_| sigmoid_f32((rng.normal_f64() * 12.0) as f32)));
+        let bits = |(l, c): (f32, bool)| (l.to_bits(), c);
+        let bits64 = |(l, c): (f64, bool)| (l.to_bits(), c);
+        for &p in &ps {
+            for y in [0.0f32, 1.0, 0.25, f32::NAN] {
+                let (k, s) = probs_and_sklearn_elem_f32(p, y);
+                assert_eq!(
+                    bits(k),
+                    bits(probs_elem_f32(p, y)),
+                    "keras f32 p={p:e} y={y}"
+                );
+                assert_eq!(
+                    bits(s),
+                    bits(sklearn_elem_f32(p, y)),
+                    "sklearn f32 p={p:e} y={y}"
+                );
+                let (p64, y64) = (f64::from(p), f64::from(y));
+                let (k, s) = probs_and_sklearn_elem_f64(p64, y64);
+                assert_eq!(
+                    bits64(k),
+                    bits64(probs_elem_f64(p64, y64)),
+                    "keras f64 p={p:e}"
+                );
+                assert_eq!(
+                    bits64(s),
+                    bits64(sklearn_elem_f64(p64, y64)),
+                    "sklearn f64 p={p:e}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -268,12 +268,11 @@ impl Part32 {
             } else {
                 loss::sigmoid_f32(z)
             };
-            let (l, clip) = loss::probs_elem_f32(p, y);
+            let ((l, clip), (ls, clip_s)) = loss::probs_and_sklearn_elem_f32(p, y);
             self.probs.push(f64::from(l));
             self.clipped += usize::from(clip);
-            let (l, clip) = loss::sklearn_elem_f32(p, y);
-            self.sklearn.push(f64::from(l));
-            self.sklearn_clipped += usize::from(clip);
+            self.sklearn.push(f64::from(ls));
+            self.sklearn_clipped += usize::from(clip_s);
             let truth = y > 0.5;
             let decision = p > 0.5;
             self.right += usize::from(decision == truth);
@@ -285,12 +284,11 @@ impl Part32 {
                     self.ref_logits.push(f64::from(loss::logits_elem_f32(r, y)));
                     loss::sigmoid_f32(r)
                 };
-                let (l, clip) = loss::probs_elem_f32(rp, y);
+                let ((l, clip), (ls, clip_s)) = loss::probs_and_sklearn_elem_f32(rp, y);
                 self.ref_probs.push(f64::from(l));
                 self.ref_clipped += usize::from(clip);
-                let (l, clip) = loss::sklearn_elem_f32(rp, y);
-                self.ref_sklearn.push(f64::from(l));
-                self.ref_sklearn_clipped += usize::from(clip);
+                self.ref_sklearn.push(f64::from(ls));
+                self.ref_sklearn_clipped += usize::from(clip_s);
                 let ref_decision = rp > 0.5;
                 self.ref_right += usize::from(ref_decision == truth);
                 self.flipped += usize::from(decision != ref_decision);
@@ -309,8 +307,9 @@ impl Part64 {
             } else {
                 loss::sigmoid_f64(z)
             };
-            self.probs.push(loss::probs_elem_f64(p, y).0);
-            self.sklearn.push(loss::sklearn_elem_f64(p, y).0);
+            let ((l, _), (ls, _)) = loss::probs_and_sklearn_elem_f64(p, y);
+            self.probs.push(l);
+            self.sklearn.push(ls);
         }
     }
 }
