@@ -178,8 +178,11 @@ pub fn sklearn_elem_f64(p: f64, y: f64) -> (f64, bool) {
 /// the logarithms of the same two numbers, which are then computed once.
 #[inline]
 pub fn probs_and_sklearn_elem_f32(p: f32, y: f32) -> ((f32, bool), (f32, bool)) {
-    let keras = p.clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON);
-    let sklearn = p.clamp(SKLEARN_EPSILON_F32, 1.0 - SKLEARN_EPSILON_F32);
+    // Not `!(lo..=hi).contains(&p)`: a NaN is not clipped.
+    let (klo, khi) = (KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+    let (slo, shi) = (SKLEARN_EPSILON_F32, 1.0 - SKLEARN_EPSILON_F32);
+    let keras = p.clamp(klo, khi);
+    let sklearn = p.clamp(slo, shi);
     if keras.to_bits() != sklearn.to_bits() {
         return (probs_elem_f32(p, y), sklearn_elem_f32(p, y));
     }
@@ -192,14 +195,8 @@ pub fn probs_and_sklearn_elem_f32(p: f32, y: f32) -> ((f32, bool), (f32, bool)) 
         }
     };
     (
-        (
-            -(y * ln_p + (1.0 - y) * ln_q),
-            p < KERAS_EPSILON || p > 1.0 - KERAS_EPSILON,
-        ),
-        (
-            -(xlog(y, ln_p) + xlog(1.0 - y, ln_q)),
-            p < SKLEARN_EPSILON_F32 || p > 1.0 - SKLEARN_EPSILON_F32,
-        ),
+        (-(y * ln_p + (1.0 - y) * ln_q), p < klo || p > khi),
+        (-(xlog(y, ln_p) + xlog(1.0 - y, ln_q)), p < slo || p > shi),
     )
 }
 
