@@ -657,7 +657,8 @@ fn npy_and_npz_reference_data_are_matched_by_tensor_name() {
         ],
         &[
             "typo.npy",
-            "names no model input ('input') or output ('logits')",
+            "'typo' matches no model input ('input') or output ('logits') by name",
+            "--map FILE_NAME=MODEL_NAME",
         ],
     );
 }

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::args::{ToleranceArgs, emit, format_parser, non_negative};
+use super::args::{ToleranceArgs, emit, format_parser, non_negative, require, runtime_parser};
 use crate::conformance::{self, Outcome};
 use crate::inspect;
 use crate::metrics::Tolerance;
 use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
+use crate::runtime::RuntimeKind;
 use crate::validate::{
     DEFAULT_LOSS_TOL, ExpectLoss, ValidateConfig, ValidateReport, manifest, validate,
 };
@@ -37,6 +38,10 @@ pub(super) struct ValidateArgs {
     /// Default: every test_data_set_* beside the model.
     #[arg(long = "test-data", value_name = "PATH")]
     test_data: Vec<PathBuf>,
+    /// Who runs the model: tract, or onnxruntime (its library from the pinned wheel, found
+    /// through ORT_DYLIB_PATH or the venv; see README).
+    #[arg(long, value_parser = runtime_parser(), default_value = "tract")]
+    runtime: RuntimeKind,
     /// Binary targets (.npy, same shape as the loss output): report both sigmoid-BCE losses.
     #[arg(long, value_name = "FILE.npy")]
     labels: Option<PathBuf>,
@@ -81,6 +86,9 @@ pub(super) struct ConformanceArgs {
     /// Folder of ONNX node-test cases (each a folder with model.onnx and test_data_set_*).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
+    /// Who runs the cases: tract or onnxruntime.
+    #[arg(long, value_parser = runtime_parser(), default_value = "tract")]
+    runtime: RuntimeKind,
     /// A case running longer than this is a hang: the run stops with exit code 2, naming it.
     #[arg(long, value_name = "N", default_value_t = 60)]
     timeout_secs: u64,
@@ -155,14 +163,16 @@ impl ValidateArgs {
             tolerance_name,
             output_tolerances,
             expect,
+            runtime: self.runtime,
             ..ValidateConfig::new(model)
         })
     }
 }
 
 pub(super) fn run_validate(args: &ValidateArgs) -> Result<Verdict> {
+    require(args.runtime)?;
     let report = match (&args.manifest, &args.model) {
-        (Some(path), _) => manifest::run(path, TensorLimits::default())?,
+        (Some(path), _) => manifest::run(path, TensorLimits::default(), args.runtime)?,
         (None, Some(model)) => ValidateReport::new(validate(&args.config(model)?)),
         (None, None) => bail!("give a MODEL.onnx or --manifest FILE"),
     };
@@ -214,8 +224,9 @@ pub(super) fn run_conformance(args: &ConformanceArgs) -> Result<Verdict> {
     if args.timeout_secs == 0 {
         bail!("--timeout-secs: must be at least 1");
     }
+    require(args.runtime)?;
     let current = watchdog(Duration::from_secs(args.timeout_secs));
-    let suite = conformance::run_suite(&args.dir, None, |name| {
+    let suite = conformance::run_suite(&args.dir, None, args.runtime, |name| {
         *current.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((name.to_owned(), Instant::now()));
     })?;

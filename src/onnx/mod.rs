@@ -10,6 +10,7 @@
 //! [`OnnxError`] naming the file or tensor involved.
 
 mod builder;
+pub mod exotic;
 mod io;
 mod signature;
 mod tensor;
@@ -31,8 +32,8 @@ pub use io::{
 };
 pub use signature::{DimDecl, Signature, TensorDecl};
 pub use tensor::{
-    TensorLimits, TensorSize, array_from_proto, array_to_proto, check_tensor_proto, dtype_name,
-    onnx_data_type, tensor_from_proto, tensor_to_proto,
+    TensorLimits, TensorSize, array_from_proto, array_to_proto, check_tensor_proto, decode_tensor,
+    dtype_name, onnx_data_type, tensor_from_proto, tensor_to_proto,
 };
 
 use std::path::PathBuf;

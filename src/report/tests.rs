@@ -247,6 +247,7 @@ fn suite() -> SuiteReport {
     };
     SuiteReport {
         dir: "node-tests".into(),
+        runtime: crate::runtime::RuntimeKind::Tract,
         tolerance: crate::metrics::ONNX_BACKEND,
         counts: Counts {
             total: 3,

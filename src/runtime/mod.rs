@@ -7,6 +7,8 @@
 //! [`Signature`]). The implementations, one file each:
 //!
 //! - [`tract`]: tract on an ONNX file, the only place tract loads and plans a model;
+//! - [`onnxruntime`]: onnxruntime on an ONNX file through `ort`, its library found at run time
+//!   (a runtime that may be unavailable: [`RuntimeError::Unavailable`]);
 //! - [`burn_mlp`]: the trained burn graph, from weights on disk or in memory, its intermediate
 //!   results named like our export's tensors;
 //! - [`burn_import`] (feature `burn-import`): the burn code burn-import generated from an ONNX
@@ -23,6 +25,7 @@ pub mod burn_mlp;
 pub mod guard;
 pub mod head;
 pub mod onnx_model;
+pub mod onnxruntime;
 pub mod recorded;
 pub mod sizes;
 pub mod tract;
@@ -37,6 +40,7 @@ use crate::onnx::{OnnxError, Signature};
 
 pub use self::burn_mlp::BurnMlpRunnable;
 pub use self::onnx_model::OnnxModel;
+pub use self::onnxruntime::{OnnxRuntime, Optimization};
 pub use self::tract::{Stage, Tract};
 
 /// A tensor fed to a model: the model input it stands for and its value, shared so that a
@@ -90,6 +94,13 @@ pub trait Runtime {
     fn name(&self) -> &'static str;
 
     fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError>;
+
+    /// The same runtime with its graph optimizations off (tract decluttered, onnxruntime at
+    /// level "disabled"), to trace a difference to the optimizer; `None` when it has no such
+    /// stage.
+    fn unoptimized(&self) -> Option<Box<dyn Runtime>> {
+        None
+    }
 }
 
 /// Why a model could not be loaded or run. Every message names the model.
@@ -132,6 +143,14 @@ pub enum RuntimeError {
         panicked: bool,
     },
 
+    /// The runtime itself is missing (onnxruntime's shared library was not found or did not
+    /// load); the message says how to install it.
+    #[error("{message}")]
+    Unavailable {
+        runtime: &'static str,
+        message: String,
+    },
+
     /// Inputs or a fetch the model cannot take: a wrong count, type or shape, a tensor it does
     /// not compute, recorded outputs asked for other inputs.
     #[error("{model}: {message}")]
@@ -150,15 +169,68 @@ impl RuntimeError {
     }
 }
 
-/// The runtimes that prepare any ONNX file, by name: `tract`, and `burn-import` in builds
-/// with that feature (it runs only the files it was built from).
-pub fn runtime(name: &str) -> Option<Box<dyn Runtime>> {
-    match name {
-        "tract" => Some(Box::new(Tract::default())),
-        #[cfg(feature = "burn-import")]
-        "burn-import" => Some(Box::new(burn_import::BurnImport)),
-        _ => None,
+/// A runtime that runs any ONNX file, as configs and the `--runtime` flags name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    #[default]
+    Tract,
+    Onnxruntime,
+}
+
+impl RuntimeKind {
+    pub const ALL: [RuntimeKind; 2] = [RuntimeKind::Tract, RuntimeKind::Onnxruntime];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeKind::Tract => "tract",
+            RuntimeKind::Onnxruntime => "onnxruntime",
+        }
     }
+
+    /// The runtime, fully optimized; `Err` when it is not available on this machine
+    /// (onnxruntime without its library), saying how to install it.
+    pub fn runtime(self) -> Result<Box<dyn Runtime>, RuntimeError> {
+        Ok(match self {
+            RuntimeKind::Tract => Box::new(Tract::default()),
+            RuntimeKind::Onnxruntime => {
+                onnxruntime::environment()?;
+                Box::new(OnnxRuntime::default())
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for RuntimeKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        RuntimeKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown runtime '{s}' (runtimes: tract, onnxruntime)"))
+    }
+}
+
+/// The runtimes that prepare an ONNX file, by name: `tract`, `onnxruntime` (when its library
+/// is found), and `burn-import` in builds with that feature (it runs only the files it was
+/// built from). `Err` for an unknown name or a runtime missing on this machine.
+pub fn runtime(name: &str) -> Result<Box<dyn Runtime>, RuntimeError> {
+    #[cfg(feature = "burn-import")]
+    if name == "burn-import" {
+        return Ok(Box::new(burn_import::BurnImport));
+    }
+    let kind: RuntimeKind = name.parse().map_err(|message| RuntimeError::Unavailable {
+        runtime: "unknown",
+        message,
+    })?;
+    kind.runtime()
 }
 
 /// Feeds in the order of the signature's inputs, matched by name. `Err` names what is missing

@@ -58,6 +58,12 @@ impl Runtime for Tract {
     fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError> {
         Ok(Box::new(TractRunnable::new(Arc::clone(model), self.stage)?))
     }
+
+    fn unoptimized(&self) -> Option<Box<dyn Runtime>> {
+        Some(Box::new(Tract {
+            stage: Stage::Decluttered,
+        }))
+    }
 }
 
 /// A model tract parsed, with its plans.
@@ -315,7 +321,7 @@ fn with_constants(
                 message: format!("binding input '{name}' as a constant: {e}"),
             })?);
     }
-    super::sizes::check_graph(&graph, model.limits(), 0).map_err(|message| {
+    super::sizes::check_graph(&graph, model.limits()).map_err(|message| {
         RuntimeError::Model {
             path: model.path.clone(),
             message: format!("with inputs bound as constants, {message}"),

@@ -33,6 +33,7 @@ use super::{CaseReport, DEFAULT_LOSS_TOL, ValidateConfig, ValidateReport, valida
 use crate::metrics::{Preset, Tolerance};
 use crate::onnx::TensorLimits;
 use crate::refdata::RefDataError;
+use crate::runtime::RuntimeKind;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,13 +176,19 @@ impl Entry {
             expect,
             sha256: Some(self.sha256.clone()),
             limits,
+            runtime: RuntimeKind::Tract,
+            map: Vec::new(),
         }
     }
 }
 
-/// Validates every entry of the manifest at `path`, and fails any `.onnx` file below its
-/// folder that no entry lists.
-pub fn run(path: &Path, limits: TensorLimits) -> Result<ValidateReport, ValidateError> {
+/// Validates every entry of the manifest at `path` with `runtime`, and fails any `.onnx` file
+/// below its folder that no entry lists.
+pub fn run(
+    path: &Path,
+    limits: TensorLimits,
+    runtime: RuntimeKind,
+) -> Result<ValidateReport, ValidateError> {
     let manifest = read(path)?;
     let base = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -189,7 +196,11 @@ pub fn run(path: &Path, limits: TensorLimits) -> Result<ValidateReport, Validate
     };
     let mut cases = Vec::new();
     for entry in &manifest.models {
-        cases.extend(validate(&entry.config(&base, limits)));
+        let cfg = ValidateConfig {
+            runtime,
+            ..entry.config(&base, limits)
+        };
+        cases.extend(validate(&cfg));
     }
     let listed: Vec<PathBuf> = manifest
         .models

@@ -1,7 +1,7 @@
 //! `validate`: any ONNX file against reference data, with a verdict a CI can trust.
 //!
 //! The model is opened and checked ([`crate::runtime::OnnxModel`]) and prepared by a runtime
-//! (tract); each test set ([`crate::refdata::testset`]: backend `.pb` layout or NumPy files) is
+//! (tract or onnxruntime, [`ValidateConfig::runtime`]); each test set ([`crate::refdata::testset`]: backend `.pb` layout or NumPy files) is
 //! run once with every dim bound from the data, and outputs, losses and decisions are compared
 //! ([`check`]). [`manifest`] runs a list of models as a CI gate; [`fuzzing`] is the decode path
 //! the fuzz target drives.
@@ -27,9 +27,10 @@ pub use error::{ErrorKind, ValidateError};
 pub use report::{CaseReport, InputReport, OutputReport, ShaCheck, Summary, ValidateReport};
 
 use crate::metrics::{Preset, Tolerance, datum_name};
-use crate::onnx::TensorLimits;
+use crate::onnx::pb::tensor_proto::DataType;
+use crate::onnx::{TensorLimits, exotic};
 use crate::refdata::{self, RefDataError, testset};
-use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head};
+use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, RuntimeError, RuntimeKind, head};
 use crate::verdict::Verdict;
 
 /// Default absolute tolerance of `--expect-loss` gates.
@@ -54,6 +55,10 @@ pub struct ValidateConfig {
     /// The model file's expected sha256 (manifest entries); a difference fails the case.
     pub sha256: Option<String>,
     pub limits: TensorLimits,
+    /// Who runs the model.
+    pub runtime: RuntimeKind,
+    /// Reference file names mapped to model names (`--map FILE_NAME=MODEL_NAME`).
+    pub map: Vec<(String, String)>,
 }
 
 impl ValidateConfig {
@@ -72,6 +77,8 @@ impl ValidateConfig {
             },
             sha256: None,
             limits: TensorLimits::default(),
+            runtime: RuntimeKind::Tract,
+            map: Vec::new(),
         }
     }
 }
@@ -85,9 +92,10 @@ pub fn validate(cfg: &ValidateConfig) -> Vec<CaseReport> {
     }
 }
 
-/// [`validate`] for a model already opened (the fuzz target and the benchmark), run by tract.
+/// [`validate`] for a model already opened (the fuzz target and the benchmark), run by the
+/// configured runtime.
 pub fn validate_model(model: &Arc<OnnxModel>, cfg: &ValidateConfig) -> Vec<CaseReport> {
-    match Tract::default().prepare(model) {
+    match cfg.runtime.runtime().and_then(|r| r.prepare(model)) {
         Ok(mut runnable) => validate_with(model, runnable.as_mut(), cfg),
         Err(e) => vec![CaseReport::error(&model_name(cfg), None, &e.into())],
     }
@@ -148,6 +156,18 @@ pub fn validate_with(
         .collect()
 }
 
+/// An output's element type as ONNX names it: a narrow type the runtime returned widened is
+/// named as the graph declares it.
+fn output_dtype(actual: &tract_onnx::prelude::Tensor, declared: Option<i32>) -> String {
+    let narrow = declared
+        .and_then(|d| DataType::try_from(d).ok())
+        .filter(|&d| exotic::widened(d).is_some_and(|(w, _)| w == actual.datum_type()));
+    match narrow {
+        Some(d) => d.as_str_name().to_owned(),
+        None => datum_name(actual.datum_type()),
+    }
+}
+
 fn model_name(cfg: &ValidateConfig) -> String {
     cfg.model.display().to_string()
 }
@@ -159,7 +179,7 @@ fn run_case(
     labels: Option<&(&Path, ArrayD<f32>)>,
 ) -> Result<CaseReport, ValidateError> {
     let sig = runnable.signature().clone();
-    let set = testset::load(set_path, &sig, cfg.limits)?;
+    let set = testset::load_mapped(set_path, &sig, cfg.limits, &cfg.map)?;
     if set.outputs.is_empty() && labels.is_none() {
         return Err(RefDataError::TestData {
             path: set_path.to_owned(),
@@ -220,7 +240,7 @@ fn run_case(
             name: r.name.clone(),
             file: r.file.clone(),
             matched_by: r.matched_by,
-            dtype: datum_name(r.tensor.datum_type()),
+            dtype: r.dtype_name(),
             shape: r.tensor.shape().to_vec(),
             bound_as_constant: constants.contains(&r.name),
         })
@@ -258,9 +278,9 @@ fn run_case(
             file: r.file.clone(),
             matched_by: r.matched_by,
             status,
-            dtype: datum_name(actual.datum_type()),
+            dtype: output_dtype(actual, sig.outputs[i].elem_type),
             shape: actual.shape().to_vec(),
-            expected_dtype: datum_name(r.tensor.datum_type()),
+            expected_dtype: r.dtype_name(),
             expected_shape: r.tensor.shape().to_vec(),
             tolerance: tol,
             metrics,
