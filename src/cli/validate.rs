@@ -18,7 +18,8 @@ use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
 use crate::runtime::RuntimeKind;
 use crate::validate::{
-    DEFAULT_LOSS_TOL, ExpectLoss, ValidateConfig, ValidateReport, manifest, validate,
+    DEFAULT_LOSS_TOL, ExpectLoss, LossTolerance, ValidateConfig, ValidateReport, manifest,
+    validate,
 };
 use crate::verdict::Verdict;
 
@@ -30,7 +31,8 @@ pub(super) struct ValidateArgs {
     /// Validate every model listed in a TOML manifest (see README) instead of one model.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "model", "test_data", "labels", "loss_output", "atol", "rtol", "output_tol",
-        "allow_nonfinite", "expect_loss", "expect_logits_loss", "expect_probs_loss",
+        "allow_nonfinite", "expect_loss", "expect_logits_loss", "expect_probs_loss", "map",
+        "loss_rtol", "loss_atol",
     ])]
     manifest: Option<PathBuf>,
     /// Reference data: a test_data_set_N folder (input_K.pb / output_K.pb), a folder of
@@ -65,6 +67,17 @@ pub(super) struct ValidateArgs {
     /// Absolute tolerance of the expected-loss checks.
     #[arg(long, value_name = "ATOL", default_value_t = DEFAULT_LOSS_TOL)]
     loss_tol: f64,
+    /// The loss verdict: each form's loss may differ from the same loss computed from the
+    /// reference outputs by max(LOSS_ATOL, LOSS_RTOL * |reference|).
+    #[arg(long, value_name = "RTOL", default_value_t = LossTolerance::default().rtol)]
+    loss_rtol: f64,
+    /// See --loss-rtol.
+    #[arg(long, value_name = "ATOL", default_value_t = LossTolerance::default().atol)]
+    loss_atol: f64,
+    /// Map a name in the reference files to a model input or output, e.g. `--map input=x`
+    /// (npz members, NAME.npy stems, names stored in .pb files). Repeatable.
+    #[arg(long = "map", value_name = "FILE_NAME=MODEL_NAME")]
+    map: Vec<String>,
     /// Report format on stdout (or in --report FILE).
     #[arg(long, value_parser = format_parser(ReportKind::Validate), default_value = "text")]
     format: String,
@@ -137,6 +150,16 @@ fn parse_output_tol(spec: &str, allow_nonfinite: bool) -> Result<(String, Tolera
     ))
 }
 
+/// `FILE_NAME=MODEL_NAME`.
+pub(super) fn parse_map(spec: &str) -> Result<(String, String)> {
+    match spec.split_once('=') {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => {
+            Ok((from.to_owned(), to.to_owned()))
+        }
+        _ => bail!("--map {spec:?}: expected FILE_NAME=MODEL_NAME"),
+    }
+}
+
 impl ValidateArgs {
     fn config(&self, model: &Path) -> Result<ValidateConfig> {
         let (tolerance, tolerance_name) = self.tol.resolve()?;
@@ -150,6 +173,10 @@ impl ValidateArgs {
             logits_form: finite("--expect-logits-loss", self.expect_logits_loss)?.or(both),
             probs_form: finite("--expect-probs-loss", self.expect_probs_loss)?.or(both),
             tol: non_negative("--loss-tol", self.loss_tol)?,
+            reference: LossTolerance {
+                rtol: non_negative("--loss-rtol", self.loss_rtol)?,
+                atol: non_negative("--loss-atol", self.loss_atol)?,
+            },
         };
         let has_expect = expect.logits_form.is_some() || expect.probs_form.is_some();
         if has_expect && self.labels.is_none() {
@@ -164,6 +191,7 @@ impl ValidateArgs {
             output_tolerances,
             expect,
             runtime: self.runtime,
+            map: self.map.iter().map(|m| parse_map(m)).collect::<Result<_>>()?,
             ..ValidateConfig::new(model)
         })
     }

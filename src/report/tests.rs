@@ -24,8 +24,8 @@ use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, T
 use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
 use crate::refdata::MatchedBy;
 use crate::validate::{
-    AccuracyReport, CaseReport, FormLoss, HeadReport, InputReport, LossReport, OutputReport,
-    ShaCheck, ValidateError, ValidateReport,
+    AccuracyReport, CaseReport, FormLoss, HeadReport, InputReport, LossReport, LossTolerance,
+    OutputReport, ReferenceCheck, ShaCheck, ValidateError, ValidateReport,
 };
 use crate::verdict::Verdict;
 
@@ -391,7 +391,24 @@ fn case(mismatches: usize) -> CaseReport {
         expected: Some(v),
         abs_diff: Some(0.0),
         passed: Some(true),
+        vs_reference: Some(ReferenceCheck {
+            abs_diff: 0.0,
+            allowed: 1e-6,
+            passed: true,
+            expected_divergence: None,
+        }),
     };
+    // The probability form diverges from the reference: expected in the passing case, a
+    // failure explained by clipping in the failing one.
+    let mut probs = form(0.25);
+    probs.reference = Some(0.5);
+    probs.vs_reference = Some(ReferenceCheck {
+        abs_diff: 0.25,
+        allowed: 5e-4,
+        passed: false,
+        expected_divergence: (mismatches == 0).then(|| "a bounded Sigmoid".to_owned()),
+    });
+    let explanation = crate::validate::check::clip_explanation(1, 0, [4.47e-7, 0.99999952]);
     CaseReport {
         model: "m/model.onnx".into(),
         test_data: Some("m/test_data_set_0".into()),
@@ -399,7 +416,10 @@ fn case(mismatches: usize) -> CaseReport {
         error: None,
         error_kind: None,
         problems: if mismatches > 0 {
-            vec!["output 'y': 1 of 20 elements beyond tolerance".into()]
+            vec![
+                "output 'y': 1 of 20 elements beyond tolerance".into(),
+                format!("probs-form loss 0.25 differs from 0.5; {explanation}"),
+            ]
         } else {
             vec![]
         },
@@ -439,11 +459,15 @@ fn case(mismatches: usize) -> CaseReport {
                 logits_tensor: "logits".into(),
             },
             elements: 20,
-            clipped: 1,
-            reference_clipped: Some(0),
+            clipped: 0,
+            reference_clipped: Some(1),
+            clipped_only_by_reference: Some(1),
+            probability_range: [4.47e-7, 0.99999952],
             logits_form: form(0.125),
-            probs_form: form(0.25),
+            probs_form: probs,
             tolerance: 1e-6,
+            loss_tolerance: LossTolerance::default(),
+            clip_explanation: Some(explanation),
         }),
         binary_accuracy: Some(AccuracyReport {
             model: 0.75,
@@ -467,12 +491,14 @@ m/model.onnx
       worst at [3, 7]: model 0.25 vs reference 0.5 (|diff| 2.500e-1)
       first at [3, 7]: model 0.25 vs reference 0.5
     loss on 'y' (sigmoid head: logits 'logits' read under node 'head/Sigmoid'), labels labels.npy, 20 elements, Keras reduction
-      logits form  f32 0.125000000  f64 0.125000000  reference 0.125000000  expected 0.125000000 |diff| 0.00e0 PASS
-      probs form   f32 0.250000000  f64 0.250000000  reference 0.250000000  expected 0.250000000 |diff| 0.00e0 PASS
-      probability clip [1e-7, 1-1e-7] hit 1 element(s) (reference 0)
+      logits form  f32 0.125000000  f64 0.125000000  reference 0.125000000 |diff| 0.00e0 (allowed 1.00e-6) PASS  expected 0.125000000 |diff| 0.00e0 PASS
+      probs form   f32 0.250000000  f64 0.250000000  reference 0.500000000 |diff| 2.50e-1 (allowed 5.00e-4) FAIL  expected 0.250000000 |diff| 0.00e0 PASS
+      probability clip [1e-7, 1-1e-7] hit 0 element(s) (reference 1)
+      the reference clipped 1 element(s) to [1e-7, 1-1e-7] that this runtime did not (it clipped 0): its probabilities span 4.470e-7 to 0.9999995 (1 - 4.768e-7)
     binary accuracy 0.750000 (reference 0.800000), decisions flipped 1 of 20
     sha256 abababababababababababababababababababababababababababababababab (as listed)
     FAIL: output 'y': 1 of 20 elements beyond tolerance
+    FAIL: probs-form loss 0.25 differs from 0.5; the reference clipped 1 element(s) to [1e-7, 1-1e-7] that this runtime did not (it clipped 0): its probabilities span 4.470e-7 to 0.9999995 (1 - 4.768e-7)
 
 verdict: FAIL (1 case(s): 0 pass, 1 fail, 0 error)
 ";
@@ -508,6 +534,11 @@ fn json_has_the_documented_stable_keys() {
     }
     assert_eq!(c["loss"]["logits_form"]["f32"], 0.125);
     assert_eq!(c["loss"]["probs_form"]["f64"], 0.25);
+    let check = &c["loss"]["probs_form"]["vs_reference"];
+    assert_eq!(check["passed"], false);
+    assert_eq!(check["expected_divergence"], "a bounded Sigmoid");
+    assert_eq!(c["loss"]["loss_tolerance"]["rtol"], 1e-3);
+    assert_eq!(c["loss"]["clipped_only_by_reference"], 1);
     assert_eq!(c["binary_accuracy"]["model"], 0.75);
     let e = &v["cases"][1];
     assert_eq!(e["status"], "error");

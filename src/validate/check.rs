@@ -10,6 +10,12 @@
 //!   `from_logits=True` on those logits, exact even where probabilities saturate), and the
 //!   probability form from the output itself, as `keras.losses.binary_crossentropy(y,
 //!   model.predict(x))` computes it.
+//!
+//! The loss verdict: each form is also computed the same way from the reference outputs, and
+//! the runtime's value must stay within [`LossTolerance`] of it (outputs within tolerance are
+//! not enough: a bounded `Sigmoid` keeps every probability within 1e-5 and still changes the
+//! clipped probability form by percents). A failing difference that comes with different clip
+//! counts is explained in one line ([`clip_explanation`]).
 
 use ndarray::{ArrayD, ArrayViewD};
 use serde::Serialize;
@@ -50,6 +56,77 @@ pub fn compare_output(
     }
 }
 
+/// How far a runtime's loss may be from the same loss computed from the reference outputs:
+/// `|loss - reference| <= max(atol, rtol * |reference|)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LossTolerance {
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+impl Default for LossTolerance {
+    /// 0.1% relative or 1e-6 absolute, whichever is larger.
+    fn default() -> Self {
+        Self {
+            rtol: 1e-3,
+            atol: 1e-6,
+        }
+    }
+}
+
+impl LossTolerance {
+    /// The largest difference allowed around `reference`.
+    pub fn allowed(&self, reference: f64) -> f64 {
+        self.atol.max(self.rtol * reference.abs())
+    }
+}
+
+impl std::fmt::Display for LossTolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rtol {:e}, atol {:e}", self.rtol, self.atol)
+    }
+}
+
+/// The two loss formulations, as manifests and reports name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossForm {
+    LogitsForm,
+    ProbsForm,
+}
+
+impl LossForm {
+    pub fn short(self) -> &'static str {
+        match self {
+            LossForm::LogitsForm => "logits",
+            LossForm::ProbsForm => "probs",
+        }
+    }
+}
+
+/// A loss the manifest expects one runtime to get wrong against the reference, and why: the
+/// case passes while it diverges and fails once it does not (the entry is stale).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedDivergence {
+    pub runtime: crate::runtime::RuntimeKind,
+    pub loss: LossForm,
+    pub why: String,
+}
+
+/// One form's loss against the same loss computed from the reference outputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReferenceCheck {
+    #[serde(serialize_with = "serialize_f64")]
+    pub abs_diff: f64,
+    /// The difference [`LossTolerance`] allows here.
+    pub allowed: f64,
+    /// NaN differences fail.
+    pub passed: bool,
+    /// Why a failing difference is expected (a manifest entry); the case then does not fail.
+    pub expected_divergence: Option<String>,
+}
+
 /// One loss formulation: our value in f32 and f64 element arithmetic, the same formula on the
 /// reference outputs where they allow it, and the gate when an expected value was given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,11 +143,30 @@ pub struct FormLoss {
     pub expected: Option<f64>,
     pub abs_diff: Option<f64>,
     pub passed: Option<bool>,
+    /// The loss verdict: this value against `reference` (when there is one).
+    pub vs_reference: Option<ReferenceCheck>,
 }
 
 impl FormLoss {
-    fn new(l32: f64, l64: f64, reference: Option<f64>, expected: Option<f64>, tol: f64) -> Self {
+    fn new(
+        l32: f64,
+        l64: f64,
+        reference: Option<f64>,
+        expected: Option<f64>,
+        tol: f64,
+        loss_tol: &LossTolerance,
+    ) -> Self {
         let abs_diff = expected.map(|e| (l32 - e).abs());
+        let vs_reference = reference.map(|r| {
+            let d = (l32 - r).abs();
+            let allowed = loss_tol.allowed(r);
+            ReferenceCheck {
+                abs_diff: d,
+                allowed,
+                passed: d <= allowed,
+                expected_divergence: None,
+            }
+        });
         Self {
             value_f32: l32,
             value_f64: l64,
@@ -79,6 +175,7 @@ impl FormLoss {
             abs_diff,
             // NaN differences fail.
             passed: abs_diff.map(|d| d <= tol),
+            vs_reference,
         }
     }
 }
@@ -103,10 +200,53 @@ pub struct LossReport {
     pub clipped: usize,
     /// Same count on the reference outputs, where available.
     pub reference_clipped: Option<usize>,
+    /// Elements the reference clipped where this runtime did not.
+    pub clipped_only_by_reference: Option<usize>,
+    /// The smallest and largest probability this runtime produced (f32).
+    pub probability_range: [f32; 2],
     pub logits_form: FormLoss,
     pub probs_form: FormLoss,
     /// Absolute tolerance of the expected-loss gates.
     pub tolerance: f64,
+    /// Tolerance of the loss verdict against the reference.
+    pub loss_tolerance: LossTolerance,
+    /// Set when a form fails its reference check and the clip counts differ: why, in one line.
+    pub clip_explanation: Option<String>,
+}
+
+impl LossReport {
+    /// The forms whose loss verdict failed.
+    pub fn reference_failures(&self) -> Vec<(LossForm, &FormLoss)> {
+        self.forms()
+            .into_iter()
+            .filter(|(_, f)| f.vs_reference.as_ref().is_some_and(|c| !c.passed))
+            .collect()
+    }
+
+    pub fn forms(&self) -> [(LossForm, &FormLoss); 2] {
+        [
+            (LossForm::LogitsForm, &self.logits_form),
+            (LossForm::ProbsForm, &self.probs_form),
+        ]
+    }
+
+    pub fn form_mut(&mut self, form: LossForm) -> &mut FormLoss {
+        match form {
+            LossForm::LogitsForm => &mut self.logits_form,
+            LossForm::ProbsForm => &mut self.probs_form,
+        }
+    }
+}
+
+/// The one line that explains a failing loss verdict by clipping: how many elements the
+/// reference clipped that the runtime did not, and the range of the runtime's probabilities.
+pub fn clip_explanation(only_reference: usize, clipped: usize, range: [f32; 2]) -> String {
+    let [lo, hi] = range;
+    format!(
+        "the reference clipped {only_reference} element(s) to [1e-7, 1-1e-7] that this runtime \
+         did not (it clipped {clipped}): its probabilities span {lo:.3e} to {hi} (1 - {:.3e})",
+        1.0 - f64::from(hi)
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,12 +270,14 @@ pub struct LossInputs<'a> {
     pub labels_file: &'a str,
 }
 
-/// Expected losses; each applies to one formulation.
+/// Expected losses; each applies to one formulation. `reference` is the tolerance of the loss
+/// verdict against the reference outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ExpectLoss {
     pub logits_form: Option<f64>,
     pub probs_form: Option<f64>,
     pub tol: f64,
+    pub reference: LossTolerance,
 }
 
 /// A float tensor as f32 values; `Err` names the element type for the caller's message.
@@ -247,6 +389,17 @@ pub fn losses(
         Some(_) => r.clone(),
         None => sigmoid(r),
     });
+    let clips = |p: f32| loss::probs_elem_f32(p, 0.0).1;
+    let clipped_only_by_reference = ref_p.as_ref().map(|rp| {
+        probs
+            .iter()
+            .zip(rp.iter())
+            .filter(|(p, q)| clips(**q) && !clips(**p))
+            .count()
+    });
+    let probability_range = probs.iter().fold([f32::INFINITY, f32::NEG_INFINITY], |[lo, hi], &p| {
+        [lo.min(p), hi.max(p)]
+    });
     let accuracy = AccuracyReport {
         model: loss::binary_accuracy(&probs.view(), &y).map_err(|e| e.to_string())?,
         reference: ref_p
@@ -257,18 +410,21 @@ pub fn losses(
         decisions_flipped: ref_p.as_ref().map(|p| flips(&probs.view(), &p.view())),
         elements: probs.len(),
     };
-    let report = LossReport {
+    let mut report = LossReport {
         labels: x.labels_file.to_owned(),
         head,
         elements: output.len(),
         clipped,
         reference_clipped: ref_clipped,
+        clipped_only_by_reference,
+        probability_range,
         logits_form: FormLoss::new(
             logits_form.0,
             logits_form.1,
             ref_logits,
             expect.logits_form,
             expect.tol,
+            &expect.reference,
         ),
         probs_form: FormLoss::new(
             probs_form.0,
@@ -276,9 +432,19 @@ pub fn losses(
             ref_probs,
             expect.probs_form,
             expect.tol,
+            &expect.reference,
         ),
         tolerance: expect.tol,
+        loss_tolerance: expect.reference,
+        clip_explanation: None,
     };
+    if !report.reference_failures().is_empty() && ref_clipped != Some(clipped) {
+        report.clip_explanation = Some(clip_explanation(
+            clipped_only_by_reference.unwrap_or(0),
+            clipped,
+            probability_range,
+        ));
+    }
     Ok((report, accuracy))
 }
 
@@ -308,6 +474,7 @@ mod tests {
             logits_form: Some(1.0),
             probs_form: None,
             tol: 1e-6,
+            reference: LossTolerance::default(),
         };
         let (l, a) = losses(
             &LossInputs {

@@ -22,7 +22,10 @@ use std::sync::Arc;
 
 use ndarray::ArrayD;
 
-pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport};
+pub use check::{
+    AccuracyReport, ExpectLoss, ExpectedDivergence, FormLoss, HeadReport, LossForm, LossReport,
+    LossTolerance, ReferenceCheck,
+};
 pub use error::{ErrorKind, ValidateError};
 pub use report::{CaseReport, InputReport, OutputReport, ShaCheck, Summary, ValidateReport};
 
@@ -52,6 +55,8 @@ pub struct ValidateConfig {
     /// Per-output tolerances overriding `tolerance`.
     pub output_tolerances: BTreeMap<String, Tolerance>,
     pub expect: ExpectLoss,
+    /// Losses expected to diverge from the reference under a runtime (manifest entries).
+    pub expect_divergence: Vec<ExpectedDivergence>,
     /// The model file's expected sha256 (manifest entries); a difference fails the case.
     pub sha256: Option<String>,
     pub limits: TensorLimits,
@@ -75,6 +80,7 @@ impl ValidateConfig {
                 tol: DEFAULT_LOSS_TOL,
                 ..ExpectLoss::default()
             },
+            expect_divergence: Vec::new(),
             sha256: None,
             limits: TensorLimits::default(),
             runtime: RuntimeKind::Tract,
@@ -154,6 +160,50 @@ pub fn validate_with(
             }
         })
         .collect()
+}
+
+/// Each form's loss against the same loss from the reference outputs: a failure is a problem
+/// (with the clip explanation when the clip counts differ), unless the manifest expects this
+/// runtime to diverge there; an expected divergence that does not happen is a problem too.
+fn loss_verdict(loss: &mut LossReport, cfg: &ValidateConfig, problems: &mut Vec<String>) {
+    let explanation = loss.clip_explanation.clone();
+    let tol = loss.loss_tolerance;
+    for form in [LossForm::LogitsForm, LossForm::ProbsForm] {
+        let expected = cfg
+            .expect_divergence
+            .iter()
+            .find(|d| d.runtime == cfg.runtime && d.loss == form);
+        let f = loss.form_mut(form);
+        let value = f.value_f32;
+        let reference = f.reference;
+        match (f.vs_reference.as_mut(), expected) {
+            (Some(c), Some(d)) if !c.passed => c.expected_divergence = Some(d.why.clone()),
+            (Some(c), None) if !c.passed => problems.push(format!(
+                "{}-form loss {value:.9} differs from {:.9}, the same loss on the reference \
+                 outputs, by {:.3e} (allowed {:.3e}: loss tolerance {tol}){}",
+                form.short(),
+                reference.unwrap_or(f64::NAN),
+                c.abs_diff,
+                c.allowed,
+                explanation
+                    .as_ref()
+                    .map_or(String::new(), |e| format!("; {e}"))
+            )),
+            (check, Some(d)) => problems.push(format!(
+                "the manifest expects the {}-form loss to diverge under {} ({}), but it {}: \
+                 remove that expect_divergence entry",
+                form.short(),
+                cfg.runtime,
+                d.why,
+                if check.is_some() {
+                    "matches the reference within the loss tolerance"
+                } else {
+                    "has no reference value to diverge from"
+                }
+            )),
+            _ => {}
+        }
+    }
 }
 
 /// An output's element type as ONNX names it: a narrow type the runtime returned widened is
@@ -316,7 +366,8 @@ fn run_case(
             labels: y,
             labels_file: &labels_path.display().to_string(),
         };
-        let (loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
+        let (mut loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
+        loss_verdict(&mut loss, cfg, &mut case.problems);
         for (form, f) in [("logits", &loss.logits_form), ("probs", &loss.probs_form)] {
             if f.passed == Some(false) {
                 case.problems.push(format!(
