@@ -80,12 +80,21 @@ fn every_pair_of_every_case_is_within_the_default_tolerance() {
 
     let seed = case(&v, "seed");
     assert_eq!(seed["input_shape"], serde_json::json!([50, 784]));
-    // Without burn-import: TF, burn, tract on both exports; 4 columns, 6 pairs.
-    let available = if cfg!(feature = "burn-import") { 6 } else { 4 };
+    // TF, burn, tract on both exports; onnxruntime on both where its library is found, and
+    // burn-import on both in builds with the feature: every available pair is compared.
+    let ort = common::onnxruntime();
+    let available = 4 + if ort { 2 } else { 0 } + if cfg!(feature = "burn-import") { 2 } else { 0 };
     assert_eq!(
         seed["pairs"].as_array().unwrap().len(),
         available * (available - 1) / 2
     );
+    for c in v["cases"].as_array().unwrap() {
+        for col in c["columns"].as_array().unwrap() {
+            if col["label"].as_str().unwrap().starts_with("onnxruntime") {
+                assert_eq!(col["unavailable"].is_null(), ort, "{col}");
+            }
+        }
+    }
     for p in seed["pairs"].as_array().unwrap() {
         assert_eq!(p["metrics"]["elements"], 500, "{p}");
         assert_eq!(p["metrics"]["mismatches"], 0, "{p}");

@@ -18,7 +18,9 @@ use crate::compare::{
 use crate::conformance::{CaseOutcome, Counts, Outcome, SuiteReport};
 use crate::inspect::{Inspection, Opset, ValueSummary};
 use crate::loss::{Formulation, Head, LossPair};
-use crate::matrix::{Case, Column, MatrixCase, MatrixReport, Pair};
+use crate::matrix::{
+    Case, Column, ColumnLoss, LossSetup, MatrixCase, MatrixReport, Pair, PairOutput,
+};
 use crate::metrics::{ElementDiff, Metrics, Preset, Value};
 use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, TrainConfig};
 use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
@@ -124,11 +126,109 @@ fn matrix_report() -> MatrixReport {
         source: format!("models/{}", label.replace(' ', "-")),
         output_shape: shape,
         unavailable: unavailable.map(str::to_owned),
+        loss: None,
     };
     let metric_pair = |expected, actual, mismatches| Pair {
         expected,
         actual,
         metrics: Some(metrics(mismatches)),
+        outputs: vec![PairOutput {
+            name: "y".into(),
+            metrics: Some(metrics(mismatches)),
+            problem: None,
+        }],
+        decisions_flipped: None,
+    };
+    let shape_pair = |expected, actual| Pair {
+        expected,
+        actual,
+        metrics: None,
+        outputs: vec![PairOutput {
+            name: "y".into(),
+            metrics: None,
+            problem: Some("shape [4, 6], expected [4, 5]".into()),
+        }],
+        decisions_flipped: None,
+    };
+    let committed = MatrixCase {
+        case: Case::Seed.name().into(),
+        title: "the seed MLP".into(),
+        inputs: "models/x/input_0.pb".into(),
+        input_shape: vec![4, 784],
+        columns: vec![
+            column("TF", Some(vec![4, 5]), None),
+            column("burn", Some(vec![4, 5]), None),
+            column("tract", Some(vec![4, 6]), None),
+            column("burn-import", None, Some("not in this build")),
+        ],
+        pairs: vec![metric_pair(0, 1, 1), shape_pair(0, 2), shape_pair(1, 2)],
+        losses: None,
+        status: Verdict::Fail,
+    };
+    // A model's matrix with labels: the reference, a runtime that diverges in the probability
+    // form (clipping) and one that agrees.
+    let check = |abs_diff: f64, passed| ReferenceCheck {
+        abs_diff,
+        allowed: 2e-4,
+        passed,
+        expected_divergence: None,
+    };
+    let loss = |logits, probs, clipped, vs: Option<(ReferenceCheck, ReferenceCheck)>| ColumnLoss {
+        logits_form: logits,
+        probs_form: probs,
+        clipped,
+        probability_range: [4.47e-7, 0.99999952],
+        binary_accuracy: 0.75,
+        clip_explanation: vs
+            .as_ref()
+            .filter(|(_, p)| !p.passed)
+            .map(|_| crate::validate::check::clip_explanation(3, 0, [4.47e-7, 0.99999952])),
+        logits_vs_reference: None,
+        probs_vs_reference: vs.map(|(_, p)| p),
+    };
+    let mut reference = column("reference", Some(vec![4, 5]), None);
+    reference.loss = Some(loss(None, 0.2, 3, None));
+    let mut tract = column("tract (optimized)", Some(vec![4, 5]), None);
+    tract.loss = Some(loss(
+        Some(0.5),
+        0.18,
+        0,
+        Some((check(0.0, true), check(0.02, false))),
+    ));
+    let mut ort = column("onnxruntime (all optimizations)", Some(vec![4, 5]), None);
+    ort.loss = Some(loss(
+        Some(0.5),
+        0.2,
+        3,
+        Some((check(0.0, true), check(1e-5, true))),
+    ));
+    let flips = |mut p: Pair, n| {
+        p.decisions_flipped = Some(n);
+        p
+    };
+    let any_model = MatrixCase {
+        case: "m/test_data_set_0".into(),
+        title: "m/model.onnx on every runtime available here".into(),
+        inputs: "m/test_data_set_0:input_0.pb".into(),
+        input_shape: vec![4, 784],
+        columns: vec![
+            reference,
+            tract,
+            ort,
+            column("onnxruntime (unoptimized)", None, Some("onnxruntime is not available")),
+        ],
+        pairs: vec![
+            flips(metric_pair(0, 1, 0), 1),
+            flips(metric_pair(0, 2, 0), 0),
+            flips(metric_pair(1, 2, 0), 1),
+        ],
+        losses: Some(LossSetup {
+            labels: "labels.npy".into(),
+            output: "y".into(),
+            head: "sigmoid",
+            tolerance: LossTolerance::default(),
+        }),
+        status: Verdict::Fail,
     };
     MatrixReport {
         tool: tool(),
@@ -136,32 +236,7 @@ fn matrix_report() -> MatrixReport {
         tolerance_name: "default".into(),
         burn_import_built: false,
         status: Verdict::Fail,
-        cases: vec![MatrixCase {
-            case: Case::Seed,
-            title: "the seed MLP",
-            inputs: "models/x/input_0.pb".into(),
-            input_shape: vec![4, 784],
-            columns: vec![
-                column("TF", Some(vec![4, 5]), None),
-                column("burn", Some(vec![4, 5]), None),
-                column("tract", Some(vec![4, 6]), None),
-                column("burn-import", None, Some("not in this build")),
-            ],
-            pairs: vec![
-                metric_pair(0, 1, 1),
-                Pair {
-                    expected: 0,
-                    actual: 2,
-                    metrics: None,
-                },
-                Pair {
-                    expected: 1,
-                    actual: 2,
-                    metrics: None,
-                },
-            ],
-            status: Verdict::Fail,
-        }],
+        cases: vec![committed, any_model],
     }
 }
 
@@ -632,14 +707,15 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
             rendered += 1;
         }
     }
-    // text and json render all eight kinds, junit two.
-    assert_eq!(rendered, 8 + 8 + 2);
+    // text and json render all eight kinds, junit three.
+    assert_eq!(rendered, 8 + 8 + 3);
 }
 
 #[test]
 fn the_cli_is_offered_exactly_the_formats_that_render() {
     assert_eq!(formats_for(ReportKind::Validate), ["text", "json", "junit"]);
-    assert_eq!(formats_for(ReportKind::Matrix), ["text", "json"]);
+    assert_eq!(formats_for(ReportKind::Matrix), ["text", "json", "junit"]);
+    assert_eq!(formats_for(ReportKind::Bench), ["text", "json"]);
     let suite = suite();
     let err = render("junit", &Report::Conformance(&suite, &[])).unwrap_err();
     assert!(err.to_string().contains("formats: text, json"), "{err}");

@@ -263,8 +263,9 @@ pub struct AccuracyReport {
 pub struct LossInputs<'a> {
     pub output_name: &'a str,
     pub output: &'a Tensor,
-    /// The Sigmoid's input, when the output has a sigmoid head.
-    pub head: Option<(&'a SigmoidHead, &'a Tensor)>,
+    /// The sigmoid head and the Sigmoid's input, when the output has such a head; the input is
+    /// `None` for a runtime that cannot show it (the logits form is then NaN).
+    pub head: Option<(&'a SigmoidHead, Option<&'a Tensor>)>,
     pub reference: Option<&'a Tensor>,
     pub labels: &'a ArrayD<f32>,
     pub labels_file: &'a str,
@@ -318,26 +319,33 @@ pub fn losses(
     let (head, logits_form, probs_form, clipped, probs, ref_logits, ref_probs, ref_clipped);
     match x.head {
         Some((h, logits)) => {
-            let z = as_f32(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
-            if z.shape() != output.shape() {
-                return Err(format!(
-                    "logits '{}' have shape {:?}, output '{}' has {:?}",
-                    h.logits,
-                    z.shape(),
-                    x.output_name,
-                    output.shape()
-                ));
-            }
             head = HeadReport {
                 kind: "sigmoid",
                 output: x.output_name.to_owned(),
                 sigmoid_node: Some(h.node.clone()),
                 logits_tensor: h.logits.clone(),
             };
-            logits_form = (
-                l(loss::logits_form_f32(&z.view(), &y))?.value,
-                l(loss::logits_form_f64(&z.view(), &y))?.value,
-            );
+            logits_form = match logits {
+                Some(logits) => {
+                    let z =
+                        as_f32(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
+                    if z.shape() != output.shape() {
+                        return Err(format!(
+                            "logits '{}' have shape {:?}, output '{}' has {:?}",
+                            h.logits,
+                            z.shape(),
+                            x.output_name,
+                            output.shape()
+                        ));
+                    }
+                    (
+                        l(loss::logits_form_f32(&z.view(), &y))?.value,
+                        l(loss::logits_form_f64(&z.view(), &y))?.value,
+                    )
+                }
+                // A runtime that shows only the output (burn-import): no logits form.
+                None => (f64::NAN, f64::NAN),
+            };
             let p32 = l(loss::probs_form_f32(&output.view(), &y))?;
             probs_form = (
                 p32.value,
@@ -519,7 +527,7 @@ mod tests {
             &LossInputs {
                 output_name: "p",
                 output: &p,
-                head: Some((&head, &z)),
+                head: Some((&head, Some(&z))),
                 reference: None,
                 labels: &y,
                 labels_file: "y.npy",

@@ -361,7 +361,7 @@ fn run_case(
         let inputs = check::LossInputs {
             output_name: name,
             output,
-            head: head.as_ref().zip(logits_at.map(|j| &outputs[j])),
+            head: head.as_ref().zip(logits_at.map(|j| Some(&outputs[j]))),
             reference: reference.map(|r| &*r.tensor),
             labels: y,
             labels_file: &labels_path.display().to_string(),
