@@ -1,13 +1,14 @@
 //! `compare`: two implementations of one model on the same inputs, output by output and, with
 //! `--layers`, layer by layer, naming the first layer where they diverge.
 //!
-//! A side is an ONNX file (run by tract, with every dim bound from the inputs) or a training run
-//! folder holding `weights.npz` (the trained burn graph rebuilt from those weights). Layers are
+//! A side is an ONNX file (run by tract, with every dim bound from the inputs, or by
+//! onnxruntime: [`CompareConfig::runtime_a`]) or a training run folder holding `weights.npz` (the trained burn graph rebuilt from those weights). Layers are
 //! found by structure ([`layers`]) and aligned by kind, so exporters that spell a layer
 //! differently still line up. Intermediate tensors are fetched from the same run as the outputs;
-//! a second run without them checks that fetching them changed nothing. The tract-internal
-//! difference between the decluttered and the optimized graph is measured separately, so a
-//! difference can be traced to the graph or to tract's optimizer.
+//! a second run without them checks that fetching them changed nothing. The runtime-internal
+//! difference between the unoptimized graph (tract decluttered, onnxruntime without graph
+//! optimizations) and the optimized one is measured separately, so a difference can be traced
+//! to the graph or to the runtime's optimizer.
 //!
 //! Like `validate`, a divergence is data (status `fail`); `Err` means it could not run.
 
@@ -26,7 +27,7 @@ use crate::model::npz;
 use crate::onnx::TensorLimits;
 use crate::refdata::{MatchedBy, RefDataError, testset};
 use crate::runtime::{
-    BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Stage, Tract, head,
+    BurnMlpRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, RuntimeKind, head,
 };
 use crate::verdict::Verdict;
 
@@ -41,6 +42,9 @@ pub struct CompareConfig {
     pub tolerance: Tolerance,
     pub tolerance_name: String,
     pub limits: TensorLimits,
+    /// Who runs each side when it is an ONNX file.
+    pub runtime_a: RuntimeKind,
+    pub runtime_b: RuntimeKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,15 +69,19 @@ fn side_err(path: &Path, message: impl Into<String>) -> CompareError {
 struct Side {
     runnable: Box<dyn Runnable>,
     onnx: Option<Arc<OnnxModel>>,
+    /// The runtime of an ONNX side (its unoptimized stage is measured against it).
+    runtime: Option<Box<dyn Runtime>>,
 }
 
 impl Side {
-    fn open(path: &Path, limits: TensorLimits) -> Result<Side, CompareError> {
+    fn open(path: &Path, limits: TensorLimits, runtime: RuntimeKind) -> Result<Side, CompareError> {
         if !path.is_dir() {
             let model = OnnxModel::open(path, limits)?;
+            let runtime = runtime.runtime()?;
             return Ok(Side {
-                runnable: Tract::default().prepare(&model)?,
+                runnable: runtime.prepare(&model)?,
                 onnx: Some(model),
+                runtime: Some(runtime),
             });
         }
         let weights_path = path.join("weights.npz");
@@ -114,6 +122,7 @@ impl Side {
                 head,
             )),
             onnx: None,
+            runtime: None,
         })
     }
 
@@ -194,11 +203,12 @@ pub struct Divergence {
     pub metrics: Metrics,
 }
 
-/// The difference tract's optimizer makes on one ONNX side's outputs.
+/// The difference the runtime's optimizer makes on one ONNX side's outputs.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageDelta {
     pub side: String,
-    /// Optimized (actual) against decluttered (expected), per output.
+    /// Optimized (actual) against unoptimized (expected: tract decluttered, onnxruntime with
+    /// graph optimizations off), per output.
     pub outputs: Vec<PairReport>,
 }
 
@@ -260,8 +270,8 @@ fn paired<'a>(
 
 /// Compare A and B on every test set.
 pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
-    let mut a = Side::open(&cfg.a, cfg.limits)?;
-    let mut b = Side::open(&cfg.b, cfg.limits)?;
+    let mut a = Side::open(&cfg.a, cfg.limits, cfg.runtime_a)?;
+    let mut b = Side::open(&cfg.b, cfg.limits, cfg.runtime_b)?;
     let (reference, reference_path) = match (&a.onnx, &b.onnx) {
         (Some(m), _) => (Arc::clone(m), &cfg.a),
         (_, Some(m)) => (Arc::clone(m), &cfg.b),
@@ -439,13 +449,12 @@ fn compare_case(
     }
     let mut stages = Vec::new();
     for (side, values, ins) in [(&*a, &values_a, in_a), (&*b, &values_b, in_b)] {
-        if let Some(model) = &side.onnx {
+        if let (Some(model), Some(unoptimized)) = (
+            &side.onnx,
+            side.runtime.as_ref().and_then(|r| r.unoptimized()),
+        ) {
             let outs = side.output_names();
-            let mut decluttered = Tract {
-                stage: Stage::Decluttered,
-            }
-            .prepare(model)?;
-            let decl = decluttered.run(ins, &outs)?.values;
+            let decl = unoptimized.prepare(model)?.run(ins, &outs)?.values;
             let exact = Tolerance::new(0.0, 0.0);
             stages.push(StageDelta {
                 side: side.label(),

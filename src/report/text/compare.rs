@@ -94,10 +94,16 @@ pub(super) fn render(r: &CompareReport) -> Vec<u8> {
             }
         }
         for st in &c.stages {
+            // The side's label starts with its runtime's name.
+            let stages = if st.side.starts_with("onnxruntime") {
+                "onnxruntime optimized vs unoptimized"
+            } else {
+                "tract optimized vs decluttered"
+            };
             for o in &st.outputs {
                 let _ = writeln!(
                     s,
-                    "  tract optimized vs decluttered, {} output {}: {}",
+                    "  {stages}, {} output {}: {}",
                     st.side,
                     o.a,
                     pair_line(o)
