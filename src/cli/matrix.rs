@@ -72,7 +72,11 @@ pub(super) fn run_matrix(args: &MatrixArgs) -> Result<Verdict> {
             model: onnx.clone(),
             test_data: args.test_data.clone(),
             labels: args.labels.clone(),
-            map: args.map.iter().map(|m| parse_map(m)).collect::<Result<_>>()?,
+            map: args
+                .map
+                .iter()
+                .map(|m| parse_map(m))
+                .collect::<Result<_>>()?,
             tolerance: args.tolerance.tolerance(),
             tolerance_name: args.tolerance.name().to_string(),
             loss_tolerance: LossTolerance {

@@ -18,8 +18,7 @@ use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
 use crate::runtime::RuntimeKind;
 use crate::validate::{
-    DEFAULT_LOSS_TOL, ExpectLoss, LossTolerance, ValidateConfig, ValidateReport, manifest,
-    validate,
+    DEFAULT_LOSS_TOL, ExpectLoss, LossTolerance, ValidateConfig, ValidateReport, manifest, validate,
 };
 use crate::verdict::Verdict;
 
@@ -191,7 +190,11 @@ impl ValidateArgs {
             output_tolerances,
             expect,
             runtime: self.runtime,
-            map: self.map.iter().map(|m| parse_map(m)).collect::<Result<_>>()?,
+            map: self
+                .map
+                .iter()
+                .map(|m| parse_map(m))
+                .collect::<Result<_>>()?,
             ..ValidateConfig::new(model)
         })
     }

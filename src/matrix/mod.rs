@@ -26,13 +26,13 @@ use tract_onnx::prelude::Tensor;
 use crate::artifacts::Tool;
 use crate::loss::Head;
 use crate::metrics::{Metrics, Tolerance, compare_arrays};
-use crate::validate::{LossTolerance, ReferenceCheck};
 use crate::model::npz;
 use crate::onnx::{TensorLimits, load_tensor_pb};
 use crate::runtime::recorded::RecordedRunnable;
 use crate::runtime::{
     BurnMlpRunnable, Feed, OnnxModel, OnnxRuntime, Runnable, Runtime, RuntimeError, Tract,
 };
+use crate::validate::{LossTolerance, ReferenceCheck};
 use crate::verdict::Verdict;
 
 /// The models a matrix can be made for, each from committed artifacts under `models/`.
@@ -451,9 +451,9 @@ fn run_case(cfg: &MatrixConfig, case: Case) -> Result<MatrixCase, MatrixError> {
             let metrics = (e.shape() == a.shape()).then(|| {
                 compare_arrays(&a.view().into_dyn(), &e.view().into_dyn(), &cfg.tolerance)
             });
-            let problem = metrics.is_none().then(|| {
-                format!("shape {:?}, expected {:?}", a.shape(), e.shape())
-            });
+            let problem = metrics
+                .is_none()
+                .then(|| format!("shape {:?}, expected {:?}", a.shape(), e.shape()));
             pairs.push(Pair {
                 expected,
                 actual,

@@ -19,8 +19,8 @@ use ndarray::ArrayD;
 use tract_onnx::prelude::Tensor;
 
 use super::{
-    BURN_IMPORT_BUILT, Column, ColumnLoss, LossSetup, MatrixCase, MatrixError, MatrixReport,
-    Pair, PairOutput, file_err, merge_metrics,
+    BURN_IMPORT_BUILT, Column, ColumnLoss, LossSetup, MatrixCase, MatrixError, MatrixReport, Pair,
+    PairOutput, file_err, merge_metrics,
 };
 use crate::artifacts::Tool;
 use crate::loss::{self, Head};
@@ -30,11 +30,11 @@ use crate::onnx::TensorLimits;
 use crate::refdata::{self, testset};
 use crate::runtime::head::{self, SigmoidHead};
 use crate::runtime::{
-    BurnMlpRunnable, Feed, OnnxModel, OnnxRuntime, Optimization, Runnable, Runtime,
-    RuntimeError, Stage, Tract,
+    BurnMlpRunnable, Feed, OnnxModel, OnnxRuntime, Optimization, Runnable, Runtime, RuntimeError,
+    Stage, Tract,
 };
-use crate::validate::check::{self, ExpectLoss, LossInputs};
 use crate::validate::LossTolerance;
+use crate::validate::check::{self, ExpectLoss, LossInputs};
 use crate::verdict::Verdict;
 
 /// What `matrix MODEL.onnx` needs, as library types.
@@ -96,7 +96,12 @@ fn lanes(cfg: &ModelMatrixConfig, model: &Arc<OnnxModel>) -> Result<Vec<Lane>, M
             },
             true,
         )?,
-        lane("onnxruntime (all optimizations)", model, &OnnxRuntime::default(), true)?,
+        lane(
+            "onnxruntime (all optimizations)",
+            model,
+            &OnnxRuntime::default(),
+            true,
+        )?,
         lane(
             "onnxruntime (unoptimized)",
             model,
@@ -284,7 +289,11 @@ fn run_set(
         losses = Some(LossSetup {
             labels: labels_path.display().to_string(),
             output: name.clone(),
-            head: if sigmoid.is_some() { "sigmoid" } else { "logits" },
+            head: if sigmoid.is_some() {
+                "sigmoid"
+            } else {
+                "logits"
+            },
             tolerance: cfg.loss_tolerance,
         });
         let reference = values[0].as_ref().map(|c| &c.outputs[0]);

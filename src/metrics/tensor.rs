@@ -700,8 +700,11 @@ mod tests {
     fn strings_compare_exactly_whatever_the_tolerance() {
         let s = |v: &[&str]| {
             Tensor::from(
-                ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.iter().map(|x| x.to_string()).collect())
-                    .unwrap(),
+                ArrayD::from_shape_vec(
+                    IxDyn(&[v.len()]),
+                    v.iter().map(|x| x.to_string()).collect(),
+                )
+                .unwrap(),
             )
         };
         let loose = Tolerance {
@@ -713,7 +716,14 @@ mod tests {
         assert_eq!((m.mismatches, m.elements), (1, 3));
         let w = m.worst.unwrap();
         assert_eq!(w.index, [1]);
-        assert_eq!((w.actual.to_string(), w.expected.to_string()), ("\"b\"".into(), "\"B\"".into()));
-        assert!(compare_tensors(&s(&["x"]), &s(&["x"]), &Preset::Exact.tolerance()).unwrap().passed());
+        assert_eq!(
+            (w.actual.to_string(), w.expected.to_string()),
+            ("\"b\"".into(), "\"B\"".into())
+        );
+        assert!(
+            compare_tensors(&s(&["x"]), &s(&["x"]), &Preset::Exact.tolerance())
+                .unwrap()
+                .passed()
+        );
     }
 }

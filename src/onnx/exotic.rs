@@ -193,7 +193,9 @@ pub fn narrow(dt: DataType, tensor: &Tensor) -> Result<Vec<u8>, String> {
     }
     let fields: Vec<u32> = match wide {
         DatumType::F32 => {
-            let view = tensor.to_plain_array_view::<f32>().map_err(|e| e.to_string())?;
+            let view = tensor
+                .to_plain_array_view::<f32>()
+                .map_err(|e| e.to_string())?;
             view.iter()
                 .map(|&v| {
                     float_bits(dt, v)
@@ -202,7 +204,9 @@ pub fn narrow(dt: DataType, tensor: &Tensor) -> Result<Vec<u8>, String> {
                 .collect::<Result<_, _>>()?
         }
         DatumType::I8 => {
-            let view = tensor.to_plain_array_view::<i8>().map_err(|e| e.to_string())?;
+            let view = tensor
+                .to_plain_array_view::<i8>()
+                .map_err(|e| e.to_string())?;
             let (lo, hi) = (-(1i8 << (bits - 1)), (1i8 << (bits - 1)) - 1);
             view.iter()
                 .map(|&v| {
@@ -215,7 +219,9 @@ pub fn narrow(dt: DataType, tensor: &Tensor) -> Result<Vec<u8>, String> {
                 .collect::<Result<_, _>>()?
         }
         _ => {
-            let view = tensor.to_plain_array_view::<u8>().map_err(|e| e.to_string())?;
+            let view = tensor
+                .to_plain_array_view::<u8>()
+                .map_err(|e| e.to_string())?;
             view.iter()
                 .map(|&v| {
                     if u32::from(v) < 1 << bits {
@@ -269,10 +275,7 @@ mod tests {
         assert!(v[2].is_nan());
         // E5M2: 0x3C = 1; 0x7B = 57344 (the largest); 0x7C = inf; 0xFC = -inf; 0x7D NaN.
         let v = floats(DataType::Float8e5m2, &[0x3c, 0x7b, 0x7c, 0xfc, 0x7d]);
-        assert_eq!(
-            &v[..4],
-            &[1.0, 57344.0, f32::INFINITY, f32::NEG_INFINITY]
-        );
+        assert_eq!(&v[..4], &[1.0, 57344.0, f32::INFINITY, f32::NEG_INFINITY]);
         assert!(v[4].is_nan());
         // E5M2FNUZ: bias 16, 0x40 = 1, 0x7F = 57344, 0x80 NaN.
         let v = floats(DataType::Float8e5m2fnuz, &[0x40, 0x7f, 0x80]);
@@ -293,12 +296,22 @@ mod tests {
     fn sub_byte_values_unpack_low_bits_first() {
         // onnx.helper.make_tensor('t', INT4, [5], [1, -2, 3, 1, 0]) stores int32_data [225, 19, 0].
         let t = widen(DataType::Int4, &[225, 19, 0], &[5]).unwrap();
-        let v: Vec<i8> = t.to_plain_array_view::<i8>().unwrap().iter().copied().collect();
+        let v: Vec<i8> = t
+            .to_plain_array_view::<i8>()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect();
         assert_eq!(v, [1, -2, 3, 1, 0]);
         assert_eq!(narrow(DataType::Int4, &t).unwrap(), [225, 19, 0]);
         // UINT2 [1, 2, 3, 1, 0] -> [121, 0]: 1 | 2<<2 | 3<<4 | 1<<6 = 121.
         let t = widen(DataType::Uint2, &[121, 0], &[5]).unwrap();
-        let v: Vec<u8> = t.to_plain_array_view::<u8>().unwrap().iter().copied().collect();
+        let v: Vec<u8> = t
+            .to_plain_array_view::<u8>()
+            .unwrap()
+            .iter()
+            .copied()
+            .collect();
         assert_eq!(v, [1, 2, 3, 1, 0]);
         assert_eq!(narrow(DataType::Uint2, &t).unwrap(), [121, 0]);
         // FLOAT4E2M1 [1, -2, 3, 1, 0] -> [194, 37, 0]: 1 = 0b0010, -2 = 0b1100, 3 = 0b0101.
@@ -323,12 +336,22 @@ mod tests {
             let back = narrow(dt, &t).unwrap();
             // NaNs come back as the first NaN pattern; everything else bit for bit.
             for (b, r) in bytes.iter().zip(&back) {
-                let (x, y) = (float_value(dt, u32::from(*b)), float_value(dt, u32::from(*r)));
-                assert!(b == r || (x.is_nan() && y.is_nan()), "{dt:?} {b:#x} -> {r:#x}");
+                let (x, y) = (
+                    float_value(dt, u32::from(*b)),
+                    float_value(dt, u32::from(*r)),
+                );
+                assert!(
+                    b == r || (x.is_nan() && y.is_nan()),
+                    "{dt:?} {b:#x} -> {r:#x}"
+                );
             }
         }
         let t = Tensor::from(ndarray::arr1(&[0.1f32]).into_dyn());
-        assert!(narrow(DataType::Float8e4m3fn, &t).unwrap_err().contains("0.1"));
+        assert!(
+            narrow(DataType::Float8e4m3fn, &t)
+                .unwrap_err()
+                .contains("0.1")
+        );
         assert!(narrow(DataType::Bfloat16, &t).is_err());
         let t = Tensor::from(ndarray::arr1(&[8i8]).into_dyn());
         assert!(narrow(DataType::Int4, &t).is_err());

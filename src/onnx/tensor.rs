@@ -894,16 +894,30 @@ mod tests {
         let mut p = proto(DataType::String, &[2]);
         p.string_data = vec![b"ab".to_vec(), "\u{e9}".as_bytes().to_vec()];
         let t = decode_ok(&p);
-        let v: Vec<String> = t.to_plain_array_view::<String>().unwrap().iter().cloned().collect();
+        let v: Vec<String> = t
+            .to_plain_array_view::<String>()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect();
         assert_eq!(v, ["ab", "\u{e9}"]);
         assert_eq!(tensor_to_proto("t", &t).unwrap(), p_with_no_raw(p.clone()));
         // Not UTF-8, or stored in raw_data: refused naming the tensor.
         let mut bad = p.clone();
         bad.string_data[1] = vec![0xff];
-        assert!(matches!(decode_err(&bad), OnnxError::InvalidValue { index: 1, .. }));
+        assert!(matches!(
+            decode_err(&bad),
+            OnnxError::InvalidValue { index: 1, .. }
+        ));
         let mut raw = proto(DataType::String, &[2]);
         raw.raw_data = Some(b"ab".to_vec());
-        assert!(matches!(decode_err(&raw), OnnxError::InvalidValue { field: "raw_data", .. }));
+        assert!(matches!(
+            decode_err(&raw),
+            OnnxError::InvalidValue {
+                field: "raw_data",
+                ..
+            }
+        ));
     }
 
     fn p_with_no_raw(mut p: TensorProto) -> TensorProto {
@@ -939,7 +953,11 @@ mod tests {
         p.raw_data = Some(vec![0x3c, 0x3c]);
         assert!(matches!(
             decode_tensor(&p, TensorLimits::default()),
-            Err(OnnxError::RawDataLength { expected: 3, actual: 2, .. })
+            Err(OnnxError::RawDataLength {
+                expected: 3,
+                actual: 2,
+                ..
+            })
         ));
         // Other types come back as tensor_from_proto reads them.
         let mut p = proto(DataType::Float, &[1]);

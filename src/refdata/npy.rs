@@ -625,14 +625,28 @@ mod tests {
             data.extend((c as u32).to_le_bytes());
         }
         let t = decode_npy(&numpy_bytes("<U2", false, "(2,)", &data), limits()).unwrap();
-        let v: Vec<String> = t.to_plain_array_view::<String>().unwrap().iter().cloned().collect();
+        let v: Vec<String> = t
+            .to_plain_array_view::<String>()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect();
         assert_eq!(v, ["ab", "c"]);
         // np.array([b"xy", b"z"]) is '|S2'.
         let t = decode_npy(&numpy_bytes("|S2", false, "(2,)", b"xyz\0"), limits()).unwrap();
-        let v: Vec<String> = t.to_plain_array_view::<String>().unwrap().iter().cloned().collect();
+        let v: Vec<String> = t
+            .to_plain_array_view::<String>()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect();
         assert_eq!(v, ["xy", "z"]);
         let bad = numpy_bytes("<U1", false, "(1,)", &0xd800u32.to_le_bytes());
-        assert!(decode_npy(&bad, limits()).unwrap_err().contains("not a character"));
+        assert!(
+            decode_npy(&bad, limits())
+                .unwrap_err()
+                .contains("not a character")
+        );
     }
 
     #[test]

@@ -243,7 +243,12 @@ pub fn load_mapped(
     }
     inputs_pb.sort_by_key(|f| f.position);
     outputs_pb.sort_by_key(|f| f.position);
-    apply_map(path, sig, map, [&mut inputs_pb, &mut outputs_pb, &mut named])?;
+    apply_map(
+        path,
+        sig,
+        map,
+        [&mut inputs_pb, &mut outputs_pb, &mut named],
+    )?;
 
     let mut inputs = assign(path, inputs_pb, &sig.inputs, "input")?;
     let mut outputs = assign(path, outputs_pb, &sig.outputs, "output")?;

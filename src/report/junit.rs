@@ -206,8 +206,11 @@ fn compare(r: &CompareReport) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// One matrix case's test cases: `(name, failure message if it failed, skipped note)`.
-fn matrix_rows(c: &MatrixCase) -> Vec<(String, Option<String>, Option<String>)> {
+/// One matrix test case: its name, the failure message if it failed, the note if skipped.
+type MatrixRow = (String, Option<String>, Option<String>);
+
+/// One matrix case's test cases.
+fn matrix_rows(c: &MatrixCase) -> Vec<MatrixRow> {
     let tag = |i: usize| format!("[{}] {}", i + 1, c.columns[i].label);
     let mut rows = Vec::new();
     for p in &c.pairs {
@@ -226,11 +229,19 @@ fn matrix_rows(c: &MatrixCase) -> Vec<(String, Option<String>, Option<String>)> 
             None => p
                 .outputs
                 .iter()
-                .filter_map(|o| o.problem.as_ref().map(|pr| format!("output {}: {pr}", o.name)))
+                .filter_map(|o| {
+                    o.problem
+                        .as_ref()
+                        .map(|pr| format!("output {}: {pr}", o.name))
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         });
-        rows.push((format!("{} vs {}", tag(p.actual), tag(p.expected)), failure, None));
+        rows.push((
+            format!("{} vs {}", tag(p.actual), tag(p.expected)),
+            failure,
+            None,
+        ));
     }
     for (i, col) in c.columns.iter().enumerate() {
         if let Some(note) = &col.unavailable {
@@ -241,19 +252,22 @@ fn matrix_rows(c: &MatrixCase) -> Vec<(String, Option<String>, Option<String>)> 
             continue;
         };
         let failure = (!l.passed()).then(|| {
-            let mut m = [("logits", &l.logits_vs_reference), ("probs", &l.probs_vs_reference)]
-                .into_iter()
-                .filter_map(|(n, c)| {
-                    c.as_ref().filter(|c| !c.passed).map(|c| {
-                        format!(
-                            "{n}-form loss differs from the reference's by {:.3e} (allowed \
+            let mut m = [
+                ("logits", &l.logits_vs_reference),
+                ("probs", &l.probs_vs_reference),
+            ]
+            .into_iter()
+            .filter_map(|(n, c)| {
+                c.as_ref().filter(|c| !c.passed).map(|c| {
+                    format!(
+                        "{n}-form loss differs from the reference's by {:.3e} (allowed \
                              {:.3e})",
-                            c.abs_diff, c.allowed
-                        )
-                    })
+                        c.abs_diff, c.allowed
+                    )
                 })
-                .collect::<Vec<_>>()
-                .join("; ");
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
             if let Some(e) = &l.clip_explanation {
                 m.push_str("; ");
                 m.push_str(e);
@@ -268,8 +282,10 @@ fn matrix_rows(c: &MatrixCase) -> Vec<(String, Option<String>, Option<String>)> 
 fn matrix(r: &MatrixReport) -> Vec<u8> {
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let all: Vec<(&MatrixCase, Vec<_>)> = r.cases.iter().map(|c| (c, matrix_rows(c))).collect();
-    let count = |f: &dyn Fn(&(String, Option<String>, Option<String>)) -> bool| -> usize {
-        all.iter().map(|(_, rows)| rows.iter().filter(|x| f(x)).count()).sum()
+    let count = |f: &dyn Fn(&MatrixRow) -> bool| -> usize {
+        all.iter()
+            .map(|(_, rows)| rows.iter().filter(|x| f(x)).count())
+            .sum()
     };
     let _ = writeln!(
         s,

@@ -177,12 +177,12 @@ fn matrix_report() -> MatrixReport {
         logits_form: logits,
         probs_form: probs,
         clipped,
-        probability_range: [4.47e-7, 0.99999952],
+        probability_range: [4.47e-7, 0.999_999_5],
         binary_accuracy: 0.75,
         clip_explanation: vs
             .as_ref()
             .filter(|(_, p)| !p.passed)
-            .map(|_| crate::validate::check::clip_explanation(3, 0, [4.47e-7, 0.99999952])),
+            .map(|_| crate::validate::check::clip_explanation(3, 0, [4.47e-7, 0.999_999_5])),
         logits_vs_reference: None,
         probs_vs_reference: vs.map(|(_, p)| p),
     };
@@ -215,7 +215,11 @@ fn matrix_report() -> MatrixReport {
             reference,
             tract,
             ort,
-            column("onnxruntime (unoptimized)", None, Some("onnxruntime is not available")),
+            column(
+                "onnxruntime (unoptimized)",
+                None,
+                Some("onnxruntime is not available"),
+            ),
         ],
         pairs: vec![
             flips(metric_pair(0, 1, 0), 1),
@@ -483,7 +487,7 @@ fn case(mismatches: usize) -> CaseReport {
         passed: false,
         expected_divergence: (mismatches == 0).then(|| "a bounded Sigmoid".to_owned()),
     });
-    let explanation = crate::validate::check::clip_explanation(1, 0, [4.47e-7, 0.99999952]);
+    let explanation = crate::validate::check::clip_explanation(1, 0, [4.47e-7, 0.999_999_5]);
     CaseReport {
         model: "m/model.onnx".into(),
         test_data: Some("m/test_data_set_0".into()),
@@ -537,7 +541,7 @@ fn case(mismatches: usize) -> CaseReport {
             clipped: 0,
             reference_clipped: Some(1),
             clipped_only_by_reference: Some(1),
-            probability_range: [4.47e-7, 0.99999952],
+            probability_range: [4.47e-7, 0.999_999_5],
             logits_form: form(0.125),
             probs_form: probs,
             tolerance: 1e-6,

@@ -291,7 +291,9 @@ impl OrtRunnable {
                     )
                     .map_err(err)?;
             }
-            builder.commit_from_memory(&bytes).map_err(|e| e.to_string())
+            builder
+                .commit_from_memory(&bytes)
+                .map_err(|e| e.to_string())
         });
         match result {
             Ok(Ok(session)) => Ok(session),
@@ -307,7 +309,10 @@ fn known_tensor(graph: &GraphProto, name: &str) -> bool {
     graph.output.iter().any(|o| o.name() == name)
         || graph.input.iter().any(|i| i.name() == name)
         || graph.initializer.iter().any(|t| t.name() == name)
-        || graph.node.iter().any(|n| n.output.iter().any(|o| o == name))
+        || graph
+            .node
+            .iter()
+            .any(|n| n.output.iter().any(|o| o == name))
 }
 
 impl Runnable for OrtRunnable {
@@ -336,9 +341,7 @@ impl Runnable for OrtRunnable {
             .cloned()
             .collect();
         if let Some(missing) = extra.iter().find(|f| !known_tensor(graph, f)) {
-            return Err(request(format!(
-                "no tensor named '{missing}' in the graph"
-            )));
+            return Err(request(format!("no tensor named '{missing}' in the graph")));
         }
         // Sizes that the fed values ask for, as for constants in the file.
         let small = |name: &str| -> Option<&Tensor> {
@@ -381,9 +384,7 @@ impl Runnable for OrtRunnable {
                     .map_err(|e| ("run", format!("input '{}': {e}", feed.name)))?;
                 values.push((feed.name.clone(), value));
             }
-            let mut outputs = session
-                .run(values)
-                .map_err(|e| ("run", e.to_string()))?;
+            let mut outputs = session.run(values).map_err(|e| ("run", e.to_string()))?;
             fetch
                 .iter()
                 .map(|name| {
@@ -476,7 +477,9 @@ fn element_type(dt: DataType) -> Option<TensorElementType> {
 fn to_ort(t: &Tensor, declared: Option<TensorElementType>) -> Result<DynValue, String> {
     let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
     if t.datum_type() == DatumType::String {
-        let view = t.to_plain_array_view::<String>().map_err(|e| e.to_string())?;
+        let view = t
+            .to_plain_array_view::<String>()
+            .map_err(|e| e.to_string())?;
         let data: Vec<String> = view.iter().cloned().collect();
         return ort::value::Tensor::from_string_array((shape, data.as_slice()))
             .map(Into::into)
@@ -491,7 +494,8 @@ fn to_ort(t: &Tensor, declared: Option<TensorElementType>) -> Result<DynValue, S
         Some(d) => (d, Cow::Owned(exotic::narrow(d, t)?)),
         None => (own, Cow::Borrowed(t.as_bytes())),
     };
-    let ty = element_type(dt).ok_or_else(|| format!("{} has no onnxruntime type", dt.as_str_name()))?;
+    let ty =
+        element_type(dt).ok_or_else(|| format!("{} has no onnxruntime type", dt.as_str_name()))?;
     let mut value = DynTensor::new(&Allocator::default(), ty, shape).map_err(|e| e.to_string())?;
     if !bytes.is_empty() {
         let dst = value.data_ptr_mut().cast::<u8>();
@@ -556,7 +560,12 @@ fn from_ort(value: DynValue) -> Result<Tensor, String> {
         DataType::Uint32 => DatumType::U32,
         DataType::Uint64 => DatumType::U64,
         DataType::Bool => DatumType::Bool,
-        other => return Err(format!("element type {} is not supported here", other.as_str_name())),
+        other => {
+            return Err(format!(
+                "element type {} is not supported here",
+                other.as_str_name()
+            ));
+        }
     };
     if datum == DatumType::Bool && bytes.iter().any(|&b| b > 1) {
         return Err("a BOOL output holds a byte other than 0 or 1".to_owned());

@@ -321,12 +321,12 @@ fn with_constants(
                 message: format!("binding input '{name}' as a constant: {e}"),
             })?);
     }
-    super::sizes::check_graph(&graph, model.limits()).map_err(|message| {
-        RuntimeError::Model {
+    super::sizes::check_graph_fed(&graph, model.limits(), &|_| None, "tract").map_err(
+        |message| RuntimeError::Model {
             path: model.path.clone(),
             message: format!("with inputs bound as constants, {message}"),
-        }
-    })?;
+        },
+    )?;
     parse(model, constants)
 }
 

@@ -327,8 +327,7 @@ pub fn losses(
             };
             logits_form = match logits {
                 Some(logits) => {
-                    let z =
-                        as_f32(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
+                    let z = as_f32(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
                     if z.shape() != output.shape() {
                         return Err(format!(
                             "logits '{}' have shape {:?}, output '{}' has {:?}",
@@ -405,9 +404,11 @@ pub fn losses(
             .filter(|(p, q)| clips(**q) && !clips(**p))
             .count()
     });
-    let probability_range = probs.iter().fold([f32::INFINITY, f32::NEG_INFINITY], |[lo, hi], &p| {
-        [lo.min(p), hi.max(p)]
-    });
+    let probability_range = probs
+        .iter()
+        .fold([f32::INFINITY, f32::NEG_INFINITY], |[lo, hi], &p| {
+            [lo.min(p), hi.max(p)]
+        });
     let accuracy = AccuracyReport {
         model: loss::binary_accuracy(&probs.view(), &y).map_err(|e| e.to_string())?,
         reference: ref_p

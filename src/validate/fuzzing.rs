@@ -144,7 +144,11 @@ mod tests {
     fn mutated_inputs_never_crash_onnxruntime() {
         if onnxruntime() {
             assert_eq!(
-                run_one_with(&seed(), tempfile::tempdir().unwrap().path(), RuntimeKind::Onnxruntime),
+                run_one_with(
+                    &seed(),
+                    tempfile::tempdir().unwrap().path(),
+                    RuntimeKind::Onnxruntime
+                ),
                 Some(Verdict::Pass)
             );
             mutations(RuntimeKind::Onnxruntime);

@@ -155,7 +155,10 @@ fn verdict_cell(l: &ColumnLoss) -> String {
     .into_iter()
     .flatten()
     .collect();
-    match (l.logits_vs_reference.is_some() || l.probs_vs_reference.is_some(), fails.is_empty()) {
+    match (
+        l.logits_vs_reference.is_some() || l.probs_vs_reference.is_some(),
+        fails.is_empty(),
+    ) {
         (false, _) => "-".to_owned(),
         (true, true) => "PASS".to_owned(),
         (true, false) => format!("FAIL ({})", fails.join(", ")),
@@ -193,7 +196,12 @@ fn losses(out: &mut String, case: &MatrixCase) {
         );
     }
     for (i, c) in case.columns.iter().enumerate() {
-        if let Some(e) = c.loss.as_ref().filter(|l| !l.passed()).and_then(|l| l.clip_explanation.as_ref()) {
+        if let Some(e) = c
+            .loss
+            .as_ref()
+            .filter(|l| !l.passed())
+            .and_then(|l| l.clip_explanation.as_ref())
+        {
             let _ = writeln!(out, "  {}: {e}", tag(i));
         }
     }

@@ -149,7 +149,11 @@ fn render_case(s: &mut String, c: &CaseReport) {
             let _ = writeln!(s, "      {e}");
         }
         for (form, f) in l.forms() {
-            if let Some(why) = f.vs_reference.as_ref().and_then(|c| c.expected_divergence.as_ref()) {
+            if let Some(why) = f
+                .vs_reference
+                .as_ref()
+                .and_then(|c| c.expected_divergence.as_ref())
+            {
                 let _ = writeln!(s, "      expected divergence ({}): {why}", form.short());
             }
         }
