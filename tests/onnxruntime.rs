@@ -284,3 +284,57 @@ fn official_cases_tract_cannot_type_run_under_onnxruntime() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains(" 0 error"), "{}", r.stdout);
 }
+
+/// The documented discovery: with ORT_DYLIB_PATH unset, the active virtualenv, then a `.venv`
+/// in the working folder or above it. Needs the library inside a virtualenv (as `.ci/run`
+/// installs it): the venv is read off ORT_DYLIB_PATH.
+#[test]
+fn the_library_is_found_in_the_active_virtualenv_and_in_a_dot_venv_above_the_working_folder() {
+    if !onnxruntime() {
+        return;
+    }
+    // .../VENV/lib/python3.X/site-packages/onnxruntime/capi/libonnxruntime.so.N
+    let Some(venv) = std::env::var_os("ORT_DYLIB_PATH")
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.ancestors().nth(6).map(Path::to_path_buf))
+        .filter(|v| v.join("bin").is_dir() && v.join("lib").is_dir())
+    else {
+        eprintln!("skipping: ORT_DYLIB_PATH does not point into a virtualenv");
+        return;
+    };
+    let model = root().join("models/mnist-mlp/logits/model.onnx");
+    let args = [
+        "validate",
+        model.to_str().unwrap(),
+        "--runtime",
+        "onnxruntime",
+    ];
+    let cwd = tempfile::tempdir().unwrap();
+    let quiet = |c: &mut std::process::Command| {
+        c.args(args)
+            .env_remove("ORT_DYLIB_PATH")
+            .env("PATH", cwd.path())
+            .output()
+            .unwrap()
+    };
+    let out = quiet(bin().current_dir(cwd.path()).env("VIRTUAL_ENV", &venv));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    {
+        let nested = cwd.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::os::unix::fs::symlink(&venv, cwd.path().join(".venv")).unwrap();
+        let out = quiet(bin().current_dir(&nested).env_remove("VIRTUAL_ENV"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
