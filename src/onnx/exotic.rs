@@ -43,6 +43,19 @@ pub fn widened(dt: DataType) -> Option<(DatumType, u32)> {
     })
 }
 
+/// A tensor's element type as ONNX names it, `declared` being the type the graph declares for
+/// it: a narrow type that came back widened is named as declared (`BFLOAT16`), any other by
+/// its own type (`FLOAT`).
+pub fn type_name(t: &Tensor, declared: Option<i32>) -> String {
+    let narrow = declared
+        .and_then(|d| DataType::try_from(d).ok())
+        .filter(|&d| widened(d).is_some_and(|(w, _)| w == t.datum_type()));
+    match narrow {
+        Some(d) => d.as_str_name().to_owned(),
+        None => crate::metrics::datum_name(t.datum_type()),
+    }
+}
+
 /// Bytes that hold `count` elements of `dt` (packed for sub-byte types).
 pub fn packed_len(dt: DataType, count: usize) -> Option<usize> {
     let (_, bits) = widened(dt)?;

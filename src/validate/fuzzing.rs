@@ -113,26 +113,6 @@ mod tests {
         assert_eq!(run_one(&seed(), dir.path()), Some(Verdict::Pass));
     }
 
-    /// Whether onnxruntime's library is here; its tests skip visibly without it, and fail
-    /// without it when `CI` is set.
-    fn onnxruntime() -> bool {
-        use std::io::Write;
-        match crate::runtime::onnxruntime::library() {
-            Ok(_) => true,
-            Err(message) => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI is set, so the onnxruntime tests must run: {message}"
-                );
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED an onnxruntime test ({message}); with CI set this fails"
-                );
-                false
-            }
-        }
-    }
-
     #[test]
     fn mutated_inputs_never_panic() {
         mutations(RuntimeKind::Tract);
@@ -142,7 +122,7 @@ mod tests {
     /// there would end the test process.
     #[test]
     fn mutated_inputs_never_crash_onnxruntime() {
-        if onnxruntime() {
+        if crate::runtime::onnxruntime::library_for_tests() {
             assert_eq!(
                 run_one_with(
                     &seed(),

@@ -29,8 +29,7 @@ pub use check::{
 pub use error::{ErrorKind, ValidateError};
 pub use report::{CaseReport, InputReport, OutputReport, ShaCheck, Summary, ValidateReport};
 
-use crate::metrics::{Preset, Tolerance, datum_name};
-use crate::onnx::pb::tensor_proto::DataType;
+use crate::metrics::{Preset, Tolerance};
 use crate::onnx::{TensorLimits, exotic};
 use crate::refdata::{self, RefDataError, testset};
 use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, RuntimeError, RuntimeKind, head};
@@ -206,18 +205,6 @@ fn loss_verdict(loss: &mut LossReport, cfg: &ValidateConfig, problems: &mut Vec<
     }
 }
 
-/// An output's element type as ONNX names it: a narrow type the runtime returned widened is
-/// named as the graph declares it.
-fn output_dtype(actual: &tract_onnx::prelude::Tensor, declared: Option<i32>) -> String {
-    let narrow = declared
-        .and_then(|d| DataType::try_from(d).ok())
-        .filter(|&d| exotic::widened(d).is_some_and(|(w, _)| w == actual.datum_type()));
-    match narrow {
-        Some(d) => d.as_str_name().to_owned(),
-        None => datum_name(actual.datum_type()),
-    }
-}
-
 fn model_name(cfg: &ValidateConfig) -> String {
     cfg.model.display().to_string()
 }
@@ -328,7 +315,7 @@ fn run_case(
             file: r.file.clone(),
             matched_by: r.matched_by,
             status,
-            dtype: output_dtype(actual, sig.outputs[i].elem_type),
+            dtype: exotic::type_name(actual, sig.outputs[i].elem_type),
             shape: actual.shape().to_vec(),
             expected_dtype: r.dtype_name(),
             expected_shape: r.tensor.shape().to_vec(),
