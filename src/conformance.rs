@@ -17,7 +17,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::metrics::{ONNX_BACKEND, Tolerance};
-use crate::runtime::guard;
+use crate::runtime::{RuntimeKind, guard};
 use crate::validate::{CaseReport, ErrorKind, ValidateConfig, ValidateError, validate};
 use crate::verdict::Verdict;
 
@@ -70,6 +70,7 @@ pub struct Counts {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SuiteReport {
     pub dir: String,
+    pub runtime: RuntimeKind,
     pub tolerance: Tolerance,
     pub counts: Counts,
     pub seconds: f64,
@@ -142,8 +143,8 @@ pub fn classify(cases: &[CaseReport]) -> (Outcome, Option<String>) {
     (Outcome::Pass, None)
 }
 
-/// Validates one case folder with `tol`.
-pub fn run_case(dir: &Path, tol: Tolerance) -> CaseOutcome {
+/// Validates one case folder with `tol`, run by `runtime`.
+pub fn run_case(dir: &Path, tol: Tolerance, runtime: RuntimeKind) -> CaseOutcome {
     let started = Instant::now();
     let name = dir
         .file_name()
@@ -152,6 +153,7 @@ pub fn run_case(dir: &Path, tol: Tolerance) -> CaseOutcome {
     let mut cfg = ValidateConfig::new(dir.join("model.onnx"));
     cfg.tolerance = tol;
     cfg.tolerance_name = "onnx backend".to_owned();
+    cfg.runtime = runtime;
     let (verdict, reason) = match guard::catch(|| validate(&cfg)) {
         Ok(cases) => classify(&cases),
         Err(panic) => (Outcome::Error, Some(format!("panicked: {panic}"))),
@@ -168,6 +170,7 @@ pub fn run_case(dir: &Path, tol: Tolerance) -> CaseOutcome {
 pub fn run_suite(
     dir: &Path,
     tol: Option<Tolerance>,
+    runtime: RuntimeKind,
     mut on_start: impl FnMut(&str),
 ) -> Result<SuiteReport, ValidateError> {
     let started = Instant::now();
@@ -180,7 +183,7 @@ pub fn run_suite(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         on_start(&name);
-        let outcome = run_case(&case, tol);
+        let outcome = run_case(&case, tol, runtime);
         counts.total += 1;
         match outcome.verdict {
             Outcome::Pass => counts.pass += 1,
@@ -192,6 +195,7 @@ pub fn run_suite(
     }
     Ok(SuiteReport {
         dir: dir.display().to_string(),
+        runtime,
         tolerance: tol,
         counts,
         seconds: started.elapsed().as_secs_f64(),

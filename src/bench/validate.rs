@@ -165,7 +165,7 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
         let inputs = check::LossInputs {
             output_name: &output,
             output: &outputs[0],
-            head: head.as_ref().zip(outputs.get(1)),
+            head: head.as_ref().zip(outputs.get(1).map(Some)),
             reference: Some(reference),
             labels: &labels,
             labels_file: "labels.npy",

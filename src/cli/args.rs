@@ -9,6 +9,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use crate::metrics::{Preset, Tolerance};
 use crate::report::{self, Report, ReportKind};
+use crate::runtime::RuntimeKind;
 
 /// `--tolerance PRESET`: the preset names, parsed into the library's [`Preset`].
 pub(super) fn preset_parser() -> impl TypedValueParser<Value = Preset> {
@@ -16,6 +17,21 @@ pub(super) fn preset_parser() -> impl TypedValueParser<Value = Preset> {
         name.parse::<Preset>()
             .expect("only preset names pass the parser")
     })
+}
+
+/// `--runtime NAME` (and the compare sides' flags): the runtimes that run any ONNX file.
+pub(super) fn runtime_parser() -> impl TypedValueParser<Value = RuntimeKind> {
+    PossibleValuesParser::new(RuntimeKind::ALL.map(RuntimeKind::name)).map(|name| {
+        name.parse::<RuntimeKind>()
+            .expect("only runtime names pass the parser")
+    })
+}
+
+/// Fails (exit 2, one line saying how to install it) when `kind` is not available here, before
+/// any model is opened.
+pub(super) fn require(kind: RuntimeKind) -> Result<()> {
+    kind.runtime()?;
+    Ok(())
 }
 
 /// `--format NAME`: the formats whose renderer has a rendering of `kind`'s report, straight from
