@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::args::{emit, format_parser, preset_parser};
+use super::args::{HtmlArg, emit, format_parser, preset_parser};
 use crate::matrix::{self, Case, MatrixConfig};
 use crate::metrics::Preset;
 use crate::report::{Report, ReportKind};
@@ -37,6 +37,8 @@ pub(super) struct MatrixArgs {
     /// Report format on stdout.
     #[arg(long, value_parser = format_parser(ReportKind::Matrix), default_value = "text")]
     format: String,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 pub(super) fn run_matrix(args: &MatrixArgs) -> Result<Verdict> {
@@ -53,6 +55,11 @@ pub(super) fn run_matrix(args: &MatrixArgs) -> Result<Verdict> {
         tolerance_name: args.tolerance.name().to_string(),
     };
     let report = matrix::run_matrix(&cfg)?;
-    emit(Report::Matrix(&report), &args.format, None)?;
+    emit(
+        Report::Matrix(&report),
+        &args.format,
+        None,
+        args.html.path(),
+    )?;
     Ok(report.status)
 }

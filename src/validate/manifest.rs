@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use super::check::ExpectLoss;
 use super::error::ValidateError;
-use super::{CaseReport, DEFAULT_LOSS_TOL, ValidateConfig, ValidateReport, validate};
+use super::{CaseReport, DEFAULT_LOSS_TOL, Started, ValidateConfig, ValidateReport, validate};
 use crate::metrics::{Preset, Tolerance};
 use crate::onnx::TensorLimits;
 use crate::refdata::RefDataError;
@@ -175,6 +175,7 @@ impl Entry {
             expect,
             sha256: Some(self.sha256.clone()),
             limits,
+            error_detail: false,
         }
     }
 }
@@ -182,14 +183,35 @@ impl Entry {
 /// Validates every entry of the manifest at `path`, and fails any `.onnx` file below its
 /// folder that no entry lists.
 pub fn run(path: &Path, limits: TensorLimits) -> Result<ValidateReport, ValidateError> {
+    run_with(path, limits, false, |_| {})
+}
+
+/// [`run`], recording where each output's errors lie when `error_detail` is set (see
+/// [`ValidateConfig::error_detail`]), and calling `on_model` before each entry is validated.
+pub fn run_with(
+    path: &Path,
+    limits: TensorLimits,
+    error_detail: bool,
+    mut on_model: impl FnMut(Started<'_>),
+) -> Result<ValidateReport, ValidateError> {
     let manifest = read(path)?;
     let base = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
     let mut cases = Vec::new();
-    for entry in &manifest.models {
-        cases.extend(validate(&entry.config(&base, limits)));
+    let total = manifest.models.len();
+    for (index, entry) in manifest.models.iter().enumerate() {
+        on_model(Started {
+            index,
+            total,
+            name: &entry.path,
+        });
+        let cfg = ValidateConfig {
+            error_detail,
+            ..entry.config(&base, limits)
+        };
+        cases.extend(validate(&cfg));
     }
     let listed: Vec<PathBuf> = manifest
         .models

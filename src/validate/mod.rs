@@ -32,6 +32,15 @@ use crate::refdata::{self, RefDataError, testset};
 use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head};
 use crate::verdict::Verdict;
 
+/// One item of a long run starting (a manifest entry, a conformance case): for progress bars.
+#[derive(Debug, Clone, Copy)]
+pub struct Started<'a> {
+    /// Position from 0, of `total`.
+    pub index: usize,
+    pub total: usize,
+    pub name: &'a str,
+}
+
 /// Default absolute tolerance of `--expect-loss` gates.
 pub const DEFAULT_LOSS_TOL: f64 = 1e-6;
 
@@ -54,6 +63,10 @@ pub struct ValidateConfig {
     /// The model file's expected sha256 (manifest entries); a difference fails the case.
     pub sha256: Option<String>,
     pub limits: TensorLimits,
+    /// Also record where each output's errors lie (histograms of absolute error and ULP
+    /// distance, the worst elements), for the HTML report. Off by default: it costs a
+    /// logarithm per element.
+    pub error_detail: bool,
 }
 
 impl ValidateConfig {
@@ -72,6 +85,7 @@ impl ValidateConfig {
             },
             sha256: None,
             limits: TensorLimits::default(),
+            error_detail: false,
         }
     }
 }
@@ -237,7 +251,8 @@ fn run_case(
             .get(&r.name)
             .copied()
             .unwrap_or(cfg.tolerance);
-        let (metrics, problem) = check::compare_output(actual, &r.tensor, &tol);
+        let (metrics, distribution, problem) =
+            check::compare_output_detailed(actual, &r.tensor, &tol, cfg.error_detail);
         let status = if metrics.passed() && problem.is_none() {
             Verdict::Pass
         } else {
@@ -265,6 +280,7 @@ fn run_case(
             tolerance: tol,
             metrics,
             problem: problem.map(|p| p.to_string()),
+            distribution,
         });
     }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::check::{AccuracyReport, LossReport};
 use super::error::{ErrorKind, ValidateError};
 use crate::artifacts::Tool;
-use crate::metrics::{Metrics, Tolerance};
+use crate::metrics::{ErrorDistribution, Metrics, Tolerance};
 use crate::refdata::MatchedBy;
 use crate::verdict::Verdict;
 
@@ -44,6 +44,11 @@ pub struct OutputReport {
     pub metrics: Metrics,
     /// Why the output could not be compared element by element (type or shape differ).
     pub problem: Option<String>,
+    /// Where the errors lie (histograms, worst elements); only when asked for
+    /// ([`ValidateConfig::error_detail`](super::ValidateConfig::error_detail)), and absent from
+    /// the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<ErrorDistribution>,
 }
 
 /// One model on one test set.
