@@ -12,6 +12,7 @@ writes into DIR:
     gate.html         validate --manifest models/parity.toml
     compare.html      a planted divergence: our export with one bias of the last layer nudged
                       by 1e-3, against the original, layer by layer
+    inputs/           what the runs above needed: synthetic IDX files, the nudged model
     matrix.html       matrix, every model
     conformance.html  the ONNX node suite (only with --node-tests)
     inspect.html      inspect of the seed model's sigmoid export
@@ -25,12 +26,19 @@ Exit codes: 0 all written; 1 a command did not give the exit code its report sho
 """
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def rel(p: Path) -> str:
+    """`p` relative to the repository root, where the binary runs: the pages then name no
+    machine path."""
+    return os.path.relpath(p.resolve(), ROOT)
 
 
 def run(bin_path: Path, args: list[str], want: int, stdout_to: Path | None = None) -> bool:
@@ -55,7 +63,7 @@ def planted_divergence(bin_path: Path, work: Path) -> Path:
     weights["dense_1/bias"] = weights["dense_1/bias"].copy()
     weights["dense_1/bias"][3] += np.float32(1e-3)
     npz = work / "nudged.npz"
-    np.savez(npz, **weights)
+    np.savez(ROOT / npz, **weights)
     onnx = work / "nudged.onnx"
     if not run(bin_path, ["export", "--weights", str(npz), "--head", "sigmoid",
                           "--out", str(onnx)], 0):
@@ -75,28 +83,31 @@ def main(argv: list[str]) -> int:
         print(f"error: --bin {args.bin}: no such file (cargo build --release)", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out.resolve()
+    out = Path(rel(args.out))
     ok = True
     demo = ["demo", "--html", str(out / "demo.html")]
     if args.mnist:
-        demo += ["--data", str(args.mnist.resolve()), "--train", "8000", "--eval", "2000"]
+        demo += ["--data", rel(args.mnist), "--train", "8000", "--eval", "2000"]
     ok &= run(args.bin, demo, 0)
 
-    reference = ROOT / "models/tf-reference/adam"
-    with tempfile.TemporaryDirectory(prefix="html-reports-") as tmp:
-        work = Path(tmp)
-        ok &= run(args.bin, ["data", "--out", str(work / "data"), "--samples", "1200",
-                             "--seed", "42"], 0)
-        ok &= run(args.bin, ["train", "--data", str(work / "data"), "--train", "1000",
-                             "--eval", "200", "--init", str(reference / "init.npz"),
-                             "--indices", str(reference / "indices.npy"), "--steps", "20",
-                             "--batch", "50", "--optimizer", "adam", "--lr", "0.001",
-                             "--tf-reference", str(reference / "reference.json"),
-                             "--html", str(out / "train.html")], 0)
-        nudged = planted_divergence(args.bin, work)
-        ok &= run(args.bin, ["compare", str(nudged), "models/mnist-mlp/probs/model.onnx",
-                             "--test-data", "models/mnist-mlp/probs/test_data_set_0",
-                             "--layers", "--html", str(out / "compare.html")], 1)
+    reference = Path("models/tf-reference/adam")
+    # Inputs made on the way live under the output folder, so every path a page shows is
+    # relative to the repository.
+    work = out / "inputs"
+    shutil.rmtree(ROOT / work, ignore_errors=True)
+    (ROOT / work).mkdir()
+    ok &= run(args.bin, ["data", "--out", str(work / "data"), "--samples", "1200",
+                         "--seed", "42"], 0)
+    ok &= run(args.bin, ["train", "--data", str(work / "data"), "--train", "1000",
+                         "--eval", "200", "--init", str(reference / "init.npz"),
+                         "--indices", str(reference / "indices.npy"), "--steps", "20",
+                         "--batch", "50", "--optimizer", "adam", "--lr", "0.001",
+                         "--tf-reference", str(reference / "reference.json"),
+                         "--html", str(out / "train.html")], 0)
+    nudged = planted_divergence(args.bin, work)
+    ok &= run(args.bin, ["compare", str(nudged), "models/mnist-mlp/probs/model.onnx",
+                         "--test-data", "models/mnist-mlp/probs/test_data_set_0",
+                         "--layers", "--html", str(out / "compare.html")], 1)
 
     saturated = "models/keras-mlp-saturated"
     ok &= run(args.bin, ["validate", f"{saturated}/model.onnx", "--labels",
@@ -105,10 +116,10 @@ def main(argv: list[str]) -> int:
                          "--html", str(out / "gate.html")], 0)
     ok &= run(args.bin, ["matrix", "--html", str(out / "matrix.html")], 0)
     if args.node_tests:
-        ok &= run(args.bin, ["conformance", str(args.node_tests.resolve()),
+        ok &= run(args.bin, ["conformance", rel(args.node_tests),
                              "--html", str(out / "conformance.html")], 0)
     ok &= run(args.bin, ["inspect", "models/mnist-mlp/probs/model.onnx", "--format", "html"],
-              0, stdout_to=out / "inspect.html")
+              0, stdout_to=ROOT / out / "inspect.html")
     return 0 if ok else 1
 
 

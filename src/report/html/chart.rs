@@ -65,7 +65,7 @@ impl Ranged for Ticked {
 
 const FONT: &str = "sans-serif";
 const TITLE_H: u32 = 30;
-const LEGEND_ROW_H: u32 = 22;
+const LEGEND_ROW_H: u32 = 24;
 const GRID: RGBColor = RGBColor(225, 225, 225);
 const INK: RGBColor = RGBColor(30, 30, 30);
 
@@ -498,7 +498,7 @@ fn title_band<'a>(root: &Area<'a>, title: &str) -> Result<Area<'a>, Box<dyn std:
     band.draw(&Text::new(
         title.to_owned(),
         (w / 2, TITLE_H as i32 / 2 + 2),
-        TextStyle::from((FONT, 17, FontStyle::Bold).into_font())
+        TextStyle::from((FONT, 18, FontStyle::Bold).into_font())
             .color(&INK)
             .pos(Pos::new(HPos::Center, VPos::Center)),
     ))?;
@@ -518,7 +518,7 @@ fn legend_rows(items: &[(String, Swatch)], width: i32) -> u32 {
     let mut rows = 1;
     let mut x = 10;
     for (name, _) in items {
-        let w = 40 + text_width(name, 13) + 22;
+        let w = 40 + text_width(name, 14) + 22;
         if x + w > width && x > 10 {
             rows += 1;
             x = 10;
@@ -566,7 +566,7 @@ fn legend_band<'a>(
     let (band, rest) = area.split_vertically(rows * LEGEND_ROW_H + 4);
     let (mut x, mut y) = (10, LEGEND_ROW_H as i32 / 2 + 2);
     for (name, swatch) in items {
-        let w = 40 + text_width(name, 13) + 22;
+        let w = 40 + text_width(name, 14) + 22;
         if x + w > width && x > 10 {
             x = 10;
             y += LEGEND_ROW_H as i32;
@@ -598,7 +598,7 @@ fn legend_band<'a>(
         band.draw(&Text::new(
             name.clone(),
             (x + 40, y),
-            TextStyle::from((FONT, 13).into_font())
+            TextStyle::from((FONT, 14).into_font())
                 .color(&INK)
                 .pos(Pos::new(HPos::Left, VPos::Center)),
         ))?;
@@ -612,7 +612,7 @@ fn y_label_width(f: &Fitted) -> u32 {
     let widest = f
         .ticks
         .iter()
-        .map(|t| text_width(&f.label(*t), 12))
+        .map(|t| text_width(&f.label(*t), 13))
         .max()
         .unwrap_or(20);
     (widest + 36).clamp(56, 240) as u32
@@ -652,8 +652,8 @@ fn build_chart<'a, 'b>(
         .y_desc(y_label)
         .x_label_formatter(&fx)
         .y_label_formatter(&fy)
-        .axis_desc_style((FONT, 14))
-        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 15))
+        .label_style((FONT, 13))
         .bold_line_style(GRID)
         .max_light_lines(0)
         .axis_style(INK)
@@ -883,7 +883,6 @@ pub fn histogram(h: &Histogram) -> String {
     svg_of(h.size, &h.title, |root| {
         let rest = title_band(root, &h.title)?;
         let plot = legend_band(&rest, &legend)?;
-        let x_names: Vec<String> = Vec::new();
         // Tick labels for the two special bars come through a formatter of their own.
         let fx_named = NamedTicks {
             fitted: fx.clone(),
@@ -902,15 +901,14 @@ pub fn histogram(h: &Histogram) -> String {
             )?;
         let label_x = |v: &f64| fx_named.label(*v);
         let label_y = |v: &f64| fy.label(*v);
-        let _ = &x_names;
         chart
             .configure_mesh()
             .x_desc(&h.x_label)
             .y_desc("elements (count)")
             .x_label_formatter(&label_x)
             .y_label_formatter(&label_y)
-            .axis_desc_style((FONT, 14))
-            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 15))
+            .label_style((FONT, 13))
             .bold_line_style(GRID)
             .max_light_lines(0)
             .axis_style(INK)
@@ -1096,8 +1094,8 @@ pub fn heatmap(h: &Heatmap) -> String {
             .y_desc(&h.row_label)
             .x_label_formatter(&fx)
             .y_label_formatter(&fy)
-            .axis_desc_style((FONT, 14))
-            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 15))
+            .label_style((FONT, 13))
             .axis_style(INK)
             .draw()?;
         let grey = RGBColor(215, 215, 215);
@@ -1161,7 +1159,7 @@ pub fn heatmap(h: &Heatmap) -> String {
             .y_desc(&h.value_label)
             .y_label_formatter(&fz)
             .axis_desc_style((FONT, 13))
-            .label_style((FONT, 12))
+            .label_style((FONT, 13))
             .axis_style(INK)
             .draw()?;
         let n = 48;
@@ -1359,8 +1357,8 @@ pub fn grouped_bars(g: &GroupedBars) -> String {
             .y_desc(&g.y_label)
             .x_label_formatter(&lx)
             .y_label_formatter(&ly)
-            .axis_desc_style((FONT, 14))
-            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 15))
+            .label_style((FONT, 13))
             .bold_line_style(GRID)
             .max_light_lines(0)
             .axis_style(INK)

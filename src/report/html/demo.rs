@@ -274,6 +274,7 @@ fn tf_section(log: &TrainLog<'_>, tf: &TfReference) -> String {
             })
             .collect(),
         chart::Style {
+            dash: chart::Dash::None,
             marker: chart::Marker::Circle,
             ..S_BLUE
         },
@@ -289,6 +290,7 @@ fn tf_section(log: &TrainLog<'_>, tf: &TfReference) -> String {
             })
             .collect(),
         chart::Style {
+            dash: chart::Dash::None,
             marker: chart::Marker::Triangle,
             ..S_ORANGE
         },

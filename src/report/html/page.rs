@@ -37,11 +37,11 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Lib
 h1 .badge { font-size: 0.6em; vertical-align: middle; margin-left: 8px; }
 table { border-collapse: collapse; margin: 8px 0 14px; font-size: 0.92em; }
 th, td { border: 1px solid var(--rule); padding: 3px 8px; text-align: left; vertical-align: top; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
 th { background: var(--band); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.bad td { background: #fbeaea; }
-table.kv th { width: 15em; }
+table.kv th { white-space: nowrap; }
 .wide { overflow-x: auto; }
 figure { margin: 10px 0 18px; }
 figure svg { display: block; width: 100%; height: auto; max-width: 1080px; }
