@@ -52,7 +52,7 @@ pub(super) fn render(r: &SuiteReport) -> Vec<u8> {
     ];
     let mut by_op: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     for case in &r.cases {
-        let op = case.op.clone().unwrap_or_else(|| "(unreadable)".to_owned());
+        let op = case.op.clone().unwrap_or_else(|| "(model not opened)".to_owned());
         let k = order.iter().position(|o| *o == case.verdict).unwrap_or(3);
         by_op.entry(op).or_default()[k] += 1;
     }
