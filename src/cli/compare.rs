@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{ToleranceArgs, emit, format_parser, require, runtime_parser};
+use super::args::{HtmlArg, ToleranceArgs, emit, format_parser, require, runtime_parser};
 use crate::compare::{CompareConfig, compare};
 use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
@@ -50,6 +50,8 @@ pub(super) struct CompareArgs {
     /// Write the report (in --format) to FILE; stdout then gets the text report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 pub(super) fn run_compare(args: &CompareArgs) -> Result<Verdict> {
@@ -73,6 +75,7 @@ pub(super) fn run_compare(args: &CompareArgs) -> Result<Verdict> {
         Report::Compare(&report),
         &args.format,
         args.report.as_deref(),
+        args.html.path(),
     )?;
     Ok(report.status)
 }

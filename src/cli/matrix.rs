@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::args::{emit, format_parser, non_negative, preset_parser};
+use super::args::{HtmlArg, emit, format_parser, non_negative, preset_parser};
 use super::validate::parse_map;
 use crate::matrix::model::{ModelMatrixConfig, run_model_matrix};
 use crate::matrix::{self, Case, MatrixConfig};
@@ -64,6 +64,8 @@ pub(super) struct MatrixArgs {
     /// Report format on stdout.
     #[arg(long, value_parser = format_parser(ReportKind::Matrix), default_value = "text")]
     format: String,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 pub(super) fn run_matrix(args: &MatrixArgs) -> Result<Verdict> {
@@ -86,7 +88,12 @@ pub(super) fn run_matrix(args: &MatrixArgs) -> Result<Verdict> {
             limits: TensorLimits::default(),
         };
         let report = run_model_matrix(&cfg)?;
-        emit(Report::Matrix(&report), &args.format, None)?;
+        emit(
+            Report::Matrix(&report),
+            &args.format,
+            None,
+            args.html.path(),
+        )?;
         return Ok(report.status);
     }
     let cases = match args.model {
@@ -102,6 +109,11 @@ pub(super) fn run_matrix(args: &MatrixArgs) -> Result<Verdict> {
         tolerance_name: args.tolerance.name().to_string(),
     };
     let report = matrix::run_matrix(&cfg)?;
-    emit(Report::Matrix(&report), &args.format, None)?;
+    emit(
+        Report::Matrix(&report),
+        &args.format,
+        None,
+        args.html.path(),
+    )?;
     Ok(report.status)
 }

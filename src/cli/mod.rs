@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod compare;
 mod matrix;
+mod progress;
 mod reduce;
 mod train;
 mod validate;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{ToleranceArgs, emit, format_parser, require, runtime_parser};
+use super::args::{HtmlArg, ToleranceArgs, emit, format_parser, require, runtime_parser};
 use crate::compare::reduce::{ReduceConfig, reduce};
 use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
@@ -47,6 +47,8 @@ pub(super) struct ReduceArgs {
     /// Write the report (in --format) to FILE; stdout then gets the text report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 pub(super) fn run_reduce(args: &ReduceArgs) -> Result<Verdict> {
@@ -70,6 +72,7 @@ pub(super) fn run_reduce(args: &ReduceArgs) -> Result<Verdict> {
         Report::Reduce(&report),
         &args.format,
         args.report.as_deref(),
+        args.html.path(),
     )?;
     Ok(report.status)
 }

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::args::{ToleranceArgs, emit, format_parser, non_negative, require, runtime_parser};
+use super::args::{
+    HtmlArg, ToleranceArgs, emit, format_parser, non_negative, require, runtime_parser,
+};
+use super::progress;
 use crate::conformance::{self, Outcome};
 use crate::inspect;
 use crate::metrics::Tolerance;
@@ -97,6 +100,8 @@ pub(super) struct ValidateArgs {
     /// Write the report (in --format) to FILE; stdout then gets the text report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +131,8 @@ pub(super) struct ConformanceArgs {
     /// Exit 1 when fewer than N cases pass (guards against silent regressions).
     #[arg(long, value_name = "N")]
     min_pass: Option<usize>,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
@@ -214,6 +221,7 @@ impl ValidateArgs {
                 .iter()
                 .map(|m| parse_map(m))
                 .collect::<Result<_>>()?,
+            error_detail: self.html.wanted(&self.format),
             ..ValidateConfig::new(model)
         })
     }
@@ -222,7 +230,16 @@ impl ValidateArgs {
 pub(super) fn run_validate(args: &ValidateArgs) -> Result<Verdict> {
     require(args.runtime)?;
     let report = match (&args.manifest, &args.model) {
-        (Some(path), _) => manifest::run(path, TensorLimits::default(), args.runtime)?,
+        (Some(path), _) => {
+            let bar = progress::bar("validating", "models");
+            let detail = args.html.wanted(&args.format);
+            let limits = TensorLimits::default();
+            let report = manifest::run_with(path, limits, args.runtime, detail, |s| {
+                progress::started(&bar, s)
+            });
+            bar.finish_and_clear();
+            report?
+        }
         (None, Some(model)) => ValidateReport::new(validate(&args.config(model)?)),
         (None, None) => bail!("give a MODEL.onnx or --manifest FILE"),
     };
@@ -236,13 +253,14 @@ pub(super) fn run_validate(args: &ValidateArgs) -> Result<Verdict> {
         Report::Validate(&report),
         &args.format,
         args.report.as_deref(),
+        args.html.path(),
     )?;
     Ok(report.status)
 }
 
 pub(super) fn run_inspect(args: &InspectArgs) -> Result<Verdict> {
     let i = inspect::inspect(&args.model)?;
-    emit(Report::Inspect(&i), &args.format, None)?;
+    emit(Report::Inspect(&i), &args.format, None, None)?;
     Ok(Verdict::Pass)
 }
 
@@ -276,10 +294,13 @@ pub(super) fn run_conformance(args: &ConformanceArgs) -> Result<Verdict> {
     }
     require(args.runtime)?;
     let current = watchdog(Duration::from_secs(args.timeout_secs));
-    let suite = conformance::run_suite(&args.dir, None, args.runtime, |name| {
+    let bar = progress::bar("conformance", "cases");
+    let suite = conformance::run_suite(&args.dir, None, args.runtime, |s| {
+        progress::started(&bar, s);
         *current.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((name.to_owned(), Instant::now()));
+            Some((s.name.to_owned(), Instant::now()));
     })?;
+    bar.finish_and_clear();
     *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
     let list: Vec<Outcome> = args
         .list
@@ -291,7 +312,8 @@ pub(super) fn run_conformance(args: &ConformanceArgs) -> Result<Verdict> {
             ListVerdict::Error => Outcome::Error,
         })
         .collect();
-    emit(Report::Conformance(&suite, &list), &args.format, None)?;
+    let report = Report::Conformance(&suite, &list);
+    emit(report, &args.format, None, args.html.path())?;
     let (verdict, problem) = suite.verdict(args.min_pass);
     if let Some(problem) = problem {
         eprintln!("error: {problem}");

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 use tract_onnx::prelude::{Datum, DatumType, Tensor, f16};
 
 use super::Tolerance;
+use super::distribution::{Accumulator, ErrorDistribution};
 
 /// One element value as stored, in its own type (f16 widened exactly to f32).
 #[derive(Debug, Clone, PartialEq)]
@@ -303,6 +304,16 @@ pub fn compare_views<T: Element>(
     expected: &ArrayViewD<T>,
     tol: &Tolerance,
 ) -> Metrics {
+    compare_views_into(actual, expected, tol, None)
+}
+
+/// The element loop, feeding every judged element to `dist` when given.
+fn compare_views_into<T: Element>(
+    actual: &ArrayViewD<T>,
+    expected: &ArrayViewD<T>,
+    tol: &Tolerance,
+    mut dist: Option<&mut Accumulator>,
+) -> Metrics {
     debug_assert_eq!(actual.shape(), expected.shape());
     let mut m = Metrics {
         elements: actual.len(),
@@ -336,7 +347,8 @@ pub fn compare_views<T: Element>(
         m.max_rel_err = m
             .max_rel_err
             .max(if rel.is_nan() { f64::INFINITY } else { rel });
-        m.max_ulp = m.max_ulp.max(T::ulps(a, e));
+        let ulps = T::ulps(a, e);
+        m.max_ulp = m.max_ulp.max(ulps);
         let ok = if finite {
             tol.accepts_error(abs_err, e64.abs())
         } else {
@@ -348,6 +360,9 @@ pub fn compare_views<T: Element>(
             expected: e.value(),
             abs_err,
         };
+        if let Some(d) = dist.as_deref_mut() {
+            d.add(finite, e64.abs(), abs_err, ulps, ok, diff);
+        }
         if !ok {
             m.mismatches += 1;
             if m.first_mismatch.is_none() {
@@ -458,11 +473,12 @@ fn typed<T: Element>(
     actual: &Tensor,
     expected: &Tensor,
     tol: &Tolerance,
+    dist: Option<&mut Accumulator>,
 ) -> Result<Metrics, Incomparable> {
     let unsupported = |_| Incomparable::Unsupported(datum_name(actual.datum_type()));
     let a = actual.to_plain_array_view::<T>().map_err(unsupported)?;
     let e = expected.to_plain_array_view::<T>().map_err(unsupported)?;
-    Ok(compare_views(&a, &e, tol))
+    Ok(compare_views_into(&a, &e, tol, dist))
 }
 
 /// Compares two tensors of equal element type and shape. A type or shape difference comes back
@@ -471,6 +487,27 @@ pub fn compare_tensors(
     actual: &Tensor,
     expected: &Tensor,
     tol: &Tolerance,
+) -> Result<Metrics, Incomparable> {
+    compare_tensors_into(actual, expected, tol, None)
+}
+
+/// [`compare_tensors`], plus where the errors lie (histograms and the worst elements), from
+/// the same loop. Costs a log per element and the worst-list upkeep: for reports that draw it.
+pub fn compare_tensors_detailed(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+) -> Result<(Metrics, ErrorDistribution), Incomparable> {
+    let mut acc = Accumulator::new();
+    let m = compare_tensors_into(actual, expected, tol, Some(&mut acc))?;
+    Ok((m, acc.finish()))
+}
+
+fn compare_tensors_into(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+    dist: Option<&mut Accumulator>,
 ) -> Result<Metrics, Incomparable> {
     let dt = actual.datum_type();
     if dt != expected.datum_type() {
@@ -486,18 +523,18 @@ pub fn compare_tensors(
         });
     }
     match dt {
-        DatumType::F16 => typed::<f16>(actual, expected, tol),
-        DatumType::F32 => typed::<f32>(actual, expected, tol),
-        DatumType::F64 => typed::<f64>(actual, expected, tol),
-        DatumType::I8 => typed::<i8>(actual, expected, tol),
-        DatumType::I16 => typed::<i16>(actual, expected, tol),
-        DatumType::I32 => typed::<i32>(actual, expected, tol),
-        DatumType::I64 => typed::<i64>(actual, expected, tol),
-        DatumType::U8 => typed::<u8>(actual, expected, tol),
-        DatumType::U16 => typed::<u16>(actual, expected, tol),
-        DatumType::U32 => typed::<u32>(actual, expected, tol),
-        DatumType::U64 => typed::<u64>(actual, expected, tol),
-        DatumType::Bool => typed::<bool>(actual, expected, tol),
+        DatumType::F16 => typed::<f16>(actual, expected, tol, dist),
+        DatumType::F32 => typed::<f32>(actual, expected, tol, dist),
+        DatumType::F64 => typed::<f64>(actual, expected, tol, dist),
+        DatumType::I8 => typed::<i8>(actual, expected, tol, dist),
+        DatumType::I16 => typed::<i16>(actual, expected, tol, dist),
+        DatumType::I32 => typed::<i32>(actual, expected, tol, dist),
+        DatumType::I64 => typed::<i64>(actual, expected, tol, dist),
+        DatumType::U8 => typed::<u8>(actual, expected, tol, dist),
+        DatumType::U16 => typed::<u16>(actual, expected, tol, dist),
+        DatumType::U32 => typed::<u32>(actual, expected, tol, dist),
+        DatumType::U64 => typed::<u64>(actual, expected, tol, dist),
+        DatumType::Bool => typed::<bool>(actual, expected, tol, dist),
         DatumType::String => {
             let unsupported = |_| Incomparable::Unsupported(datum_name(dt));
             let a = actual

@@ -27,11 +27,12 @@ use crate::loss::{Formulation, Head, LossPair, Reduction};
 use crate::matrix::{
     Case, Column, ColumnLoss, LossSetup, MatrixCase, MatrixReport, Pair, PairOutput,
 };
+use crate::metrics::distribution::{Bin, Count, Histogram, WorstElement};
 use crate::metrics::suggest::{Advice, Floor, NoiseFloor, Tightest};
-use crate::metrics::{ElementDiff, Metrics, Preset, Value};
+use crate::metrics::{ElementDiff, ErrorDistribution, Metrics, Preset, Value};
 use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, TrainConfig};
 use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
-use crate::refdata::MatchedBy;
+use crate::refdata::{MatchedBy, TfReference};
 use crate::runtime::MissingOp;
 use crate::validate::{
     AccuracyReport, CaseReport, FormLoss, HeadReport, InputReport, LeftOut, LossReport,
@@ -47,6 +48,51 @@ fn tool() -> Tool {
     }
 }
 
+/// Where the errors of [`case`]`(1)`'s output lie: 18 exact, one at 1e-6, one beyond.
+fn distribution() -> ErrorDistribution {
+    let count = |elements, beyond| Count { elements, beyond };
+    let worst = metrics(1).worst.unwrap();
+    ErrorDistribution {
+        abs_err: Histogram {
+            zero: count(18, 0),
+            bins: vec![
+                Bin {
+                    lo: 1e-6,
+                    hi: 1.778_279_410_038_923e-6,
+                    count: count(1, 0),
+                },
+                Bin {
+                    lo: 0.177_827_941_003_892_3,
+                    hi: 0.316_227_766_016_837_94,
+                    count: count(1, 1),
+                },
+            ],
+        },
+        ulp: Histogram {
+            zero: count(18, 0),
+            bins: vec![
+                Bin {
+                    lo: 8.0,
+                    hi: 16.0,
+                    count: count(1, 0),
+                },
+                Bin {
+                    lo: 8_388_608.0,
+                    hi: 16_777_216.0,
+                    count: count(1, 1),
+                },
+            ],
+        },
+        nonfinite: count(0, 0),
+        max_abs_expected: 0.5,
+        worst: vec![WorstElement {
+            diff: worst,
+            ulp: 8_388_608,
+            within: false,
+        }],
+    }
+}
+
 fn validate_report() -> ValidateReport {
     let mut fail = case(1);
     fail.test_data = Some("m/test_data_set_1".into());
@@ -59,6 +105,7 @@ fn validate_report() -> ValidateReport {
         output: "label".into(),
         reason: "no reference data for it in this test set".into(),
     }];
+    fail.outputs[0].distribution = Some(distribution());
     let err: ValidateError = crate::refdata::RefDataError::TestData {
         path: "m/test_data_set_2".into(),
         message: "empty test set".into(),
@@ -549,8 +596,9 @@ fn inspection() -> Inspection {
 }
 
 fn suite() -> SuiteReport {
-    let case = |name: &str, outcome, reason: Option<&str>| CaseOutcome {
+    let case = |name: &str, op: &str, outcome, reason: Option<&str>| CaseOutcome {
         name: name.into(),
+        op: Some(op.into()),
         verdict: outcome,
         reason: reason.map(str::to_owned),
         seconds: 0.01,
@@ -568,14 +616,16 @@ fn suite() -> SuiteReport {
         },
         seconds: 0.5,
         cases: vec![
-            case("test_relu", Outcome::Pass, None),
+            case("test_relu", "Relu", Outcome::Pass, None),
             case(
                 "test_dft",
+                "DFT",
                 Outcome::Fail,
                 Some("output 'y': 2 of 8 elements beyond"),
             ),
             case(
                 "test_wrap_pad",
+                "Pad",
                 Outcome::Unsupported,
                 Some("tract could not load"),
             ),
@@ -762,6 +812,7 @@ fn case(mismatches: usize) -> CaseReport {
             metrics: metrics(mismatches),
             problem: None,
             advice: None,
+            distribution: None,
         }],
         loss: Some(LossReport {
             labels: "labels.npy".into(),
@@ -940,10 +991,39 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
         epochs: &epochs,
         steps: &steps,
     };
+    let tf = TfReference {
+        file: "ref/reference.json".into(),
+        command: Some("python scripts/tf_reference.py --steps 1".into()),
+        pixels_sha256: Some(data.pixels_sha256.clone()),
+        init_sha256: None,
+        steps: FormPair {
+            logits: vec![Score {
+                loss: 0.125 + 2e-8,
+                binary_accuracy: 0.96,
+            }],
+            probs: vec![Score {
+                loss: 0.125,
+                binary_accuracy: 0.96,
+            }],
+        },
+    };
     let listed = [Outcome::Fail, Outcome::Unsupported];
     let reports = [
-        ("demo", Report::Demo(&demo)),
-        ("train", Report::Train(&train)),
+        (
+            "demo",
+            Report::Demo {
+                report: &demo,
+                log: &train,
+                tf: None,
+            },
+        ),
+        (
+            "train",
+            Report::Train {
+                log: &train,
+                tf: Some(&tf),
+            },
+        ),
         ("validate", Report::Validate(&validate)),
         ("compare", Report::Compare(&compare)),
         ("reduce", Report::Reduce(&reduce)),
@@ -959,16 +1039,25 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
             rendered += 1;
         }
     }
-    // text and json render all nine kinds, junit three.
-    assert_eq!(rendered, 9 + 9 + 3);
+    // text, json and html render all nine kinds, junit three.
+    assert_eq!(rendered, 9 + 9 + 3 + 9);
 }
 
 #[test]
 fn the_cli_is_offered_exactly_the_formats_that_render() {
-    assert_eq!(formats_for(ReportKind::Validate), ["text", "json", "junit"]);
-    assert_eq!(formats_for(ReportKind::Matrix), ["text", "json", "junit"]);
-    assert_eq!(formats_for(ReportKind::Bench), ["text", "json"]);
+    assert_eq!(
+        formats_for(ReportKind::Validate),
+        ["text", "json", "junit", "html"]
+    );
+    assert_eq!(
+        formats_for(ReportKind::Matrix),
+        ["text", "json", "junit", "html"]
+    );
+    assert_eq!(formats_for(ReportKind::Bench), ["text", "json", "html"]);
     let suite = suite();
     let err = render("junit", &Report::Conformance(&suite, &[])).unwrap_err();
-    assert!(err.to_string().contains("formats: text, json"), "{err}");
+    assert!(
+        err.to_string().contains("formats: text, json, html"),
+        "{err}"
+    );
 }

@@ -26,7 +26,10 @@ use serde::Serialize;
 use tract_onnx::prelude::{DatumType, Tensor};
 
 use crate::loss;
-use crate::metrics::{Incomparable, Metrics, Tolerance, compare_tensors, serialize_f64};
+use crate::metrics::{
+    ErrorDistribution, Incomparable, Metrics, Tolerance, compare_tensors, compare_tensors_detailed,
+    serialize_f64,
+};
 use crate::runtime::head::SigmoidHead;
 
 /// Metrics standing for an output that could not be compared element by element (wrong type
@@ -138,6 +141,24 @@ pub struct ReferenceCheck {
     pub passed: bool,
     /// Why a failing difference is expected (a manifest entry); the case then does not fail.
     pub expected_divergence: Option<String>,
+}
+
+/// [`compare_output`], plus where the errors lie when `detail` is set (and the tensors could
+/// be compared).
+pub fn compare_output_detailed(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+    detail: bool,
+) -> (Metrics, Option<ErrorDistribution>, Option<Incomparable>) {
+    if !detail {
+        let (m, problem) = compare_output(actual, expected, tol);
+        return (m, None, problem);
+    }
+    match compare_tensors_detailed(actual, expected, tol) {
+        Ok((m, d)) => (m, Some(d), None),
+        Err(e) => (total_mismatch(expected), None, Some(e)),
+    }
 }
 
 /// One loss formulation: our value in f32 and f64 element arithmetic, the same formula on the

@@ -40,7 +40,7 @@ use serde::Deserialize;
 
 use super::check::{ExpectLoss, ExpectedDivergence, LossTolerance};
 use super::error::ValidateError;
-use super::{CaseReport, DEFAULT_LOSS_TOL, ValidateConfig, ValidateReport, validate};
+use super::{CaseReport, DEFAULT_LOSS_TOL, Started, ValidateConfig, ValidateReport, validate};
 use crate::metrics::{Preset, Tolerance};
 use crate::onnx::TensorLimits;
 use crate::refdata::RefDataError;
@@ -217,6 +217,7 @@ impl Entry {
             suggest_tolerance: false,
             runtime: RuntimeKind::Tract,
             map: Vec::new(),
+            error_detail: false,
         }
     }
 }
@@ -228,15 +229,34 @@ pub fn run(
     limits: TensorLimits,
     runtime: RuntimeKind,
 ) -> Result<ValidateReport, ValidateError> {
+    run_with(path, limits, runtime, false, |_| {})
+}
+
+/// [`run`], recording where each output's errors lie when `error_detail` is set (see
+/// [`ValidateConfig::error_detail`]), and calling `on_model` before each entry is validated.
+pub fn run_with(
+    path: &Path,
+    limits: TensorLimits,
+    runtime: RuntimeKind,
+    error_detail: bool,
+    mut on_model: impl FnMut(Started<'_>),
+) -> Result<ValidateReport, ValidateError> {
     let manifest = read(path)?;
     let base = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
     let mut cases = Vec::new();
-    for entry in &manifest.models {
+    let total = manifest.models.len();
+    for (index, entry) in manifest.models.iter().enumerate() {
+        on_model(Started {
+            index,
+            total,
+            name: &entry.path,
+        });
         let cfg = ValidateConfig {
             runtime,
+            error_detail,
             ..entry.config(&base, limits)
         };
         cases.extend(validate(&cfg));

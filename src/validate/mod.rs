@@ -43,6 +43,15 @@ use crate::runtime::{
 };
 use crate::verdict::Verdict;
 
+/// One item of a long run starting (a manifest entry, a conformance case): for progress bars.
+#[derive(Debug, Clone, Copy)]
+pub struct Started<'a> {
+    /// Position from 0, of `total`.
+    pub index: usize,
+    pub total: usize,
+    pub name: &'a str,
+}
+
 /// Default absolute tolerance of `--expect-loss` gates.
 pub const DEFAULT_LOSS_TOL: f64 = 1e-6;
 
@@ -76,6 +85,10 @@ pub struct ValidateConfig {
     pub runtime: RuntimeKind,
     /// Reference file names mapped to model names (`--map FILE_NAME=MODEL_NAME`).
     pub map: Vec<(String, String)>,
+    /// Also record where each output's errors lie (histograms of absolute error and ULP
+    /// distance, the worst elements), for the HTML report. Off by default: it costs a
+    /// logarithm per element.
+    pub error_detail: bool,
 }
 
 impl ValidateConfig {
@@ -99,6 +112,7 @@ impl ValidateConfig {
             suggest_tolerance: false,
             runtime: RuntimeKind::Tract,
             map: Vec::new(),
+            error_detail: false,
         }
     }
 }
@@ -483,7 +497,8 @@ fn run_case(
             .get(&r.name)
             .copied()
             .unwrap_or(cfg.tolerance);
-        let (metrics, problem) = check::compare_output(actual, &r.tensor, &tol);
+        let (metrics, distribution, problem) =
+            check::compare_output_detailed(actual, &r.tensor, &tol, cfg.error_detail);
         let status = if metrics.passed() && problem.is_none() {
             Verdict::Pass
         } else {
@@ -522,6 +537,7 @@ fn run_case(
             metrics,
             problem: problem.map(|p| p.to_string()),
             advice,
+            distribution,
         });
     }
 
