@@ -218,7 +218,9 @@ fn validate_pages_draw_error_histograms_and_keep_the_json_as_it_was() {
     let base = ["validate", s(&model), "--labels", s(&labels)];
     let mut args = base.to_vec();
     args.extend(["--html", s(&page)]);
-    ok(&args, dir.path(), 0);
+    // Alone (without the manifest's expected divergence) the saturated head fails tract's loss
+    // verdict: the page is written all the same.
+    ok(&args, dir.path(), 1);
     let html = check_page(&page);
     for needle in [
         "Absolute error of &#39;Identity:0&#39;",
@@ -233,7 +235,7 @@ fn validate_pages_draw_error_histograms_and_keep_the_json_as_it_was() {
     // The JSON of a run made without a page carries no histogram: as before this feature.
     let mut json = base.to_vec();
     json.extend(["--format", "json"]);
-    let plain = ok(&json, dir.path(), 0);
+    let plain = ok(&json, dir.path(), 1);
     assert!(!plain.contains("distribution"), "{plain}");
 
     // The gate with its progress plumbing, and a page per case.
