@@ -34,6 +34,7 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Lib
 .badge.fail { color: #fff; background: #a3141b; border-color: #a3141b; }
 .badge.error { color: #fff; background: #3a3a3a; border-color: #000; border-style: dashed; }
 .badge.unsupported { color: #333; background: #e6e6e6; border-color: #777; }
+.badge.expected { color: #5a3d00; background: #fff6e0; border-color: #8a5a00; border-style: dotted; }
 h1 .badge { font-size: 0.6em; vertical-align: middle; margin-left: 8px; }
 table { border-collapse: collapse; margin: 8px 0 14px; font-size: 0.92em; }
 th, td { border: 1px solid var(--rule); padding: 3px 8px; text-align: left; vertical-align: top; }
