@@ -20,7 +20,9 @@ fn cells(what: String, t: &Tightest) -> Vec<String> {
 
 /// The advice of one output: a table of the tightest tolerances and a line on the noise floor.
 pub(super) fn block(a: &Advice) -> String {
-    let mut html = String::from("<p><strong>Suggested tolerance</strong> (<code>--suggest-tolerance</code>):</p>\n");
+    let mut html = String::from(
+        "<p><strong>Suggested tolerance</strong> (<code>--suggest-tolerance</code>):</p>\n",
+    );
     let mut t = Table::new(&[
         "tightest that passes",
         "#atol (rtol 0)",
@@ -45,15 +47,17 @@ pub(super) fn block(a: &Advice) -> String {
         None => "<p class=\"note\">Noise floor: not measured.</p>\n".to_owned(),
         Some(f) => {
             let verdict = match (a.floor, a.above_floor_by) {
-                (Floor::AtNoiseFloor, _) => "the error is <strong>at the noise floor</strong>".to_owned(),
+                (Floor::AtNoiseFloor, _) => {
+                    "the error is <strong>at the noise floor</strong>".to_owned()
+                }
                 (_, Some(x)) if x.is_infinite() => {
                     "the error is <strong>above the noise floor</strong>, which is 0 \
                      (bit-identical)"
                         .to_owned()
                 }
-                (_, Some(x)) => format!(
-                    "the error is <strong>above the noise floor</strong>, {x:.3}× it"
-                ),
+                (_, Some(x)) => {
+                    format!("the error is <strong>above the noise floor</strong>, {x:.3}× it")
+                }
                 _ => String::new(),
             };
             format!(

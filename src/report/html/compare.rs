@@ -134,34 +134,47 @@ fn case_section(r: &CompareReport, c: &CaseComparison) -> String {
         let mut t = Table::new(&[
             "#layer",
             "kind",
-            "nodes of A",
-            "nodes of B",
+            "nodes (A ~ B)",
             "#max abs",
             "#max ULP",
             "#mismatches",
             "tolerance",
-            "#local max abs",
-            "#rounding bound",
-            "#local / bound",
-            "rounding",
         ]);
         for l in &c.layers {
             let mut cells = vec![
                 l.index.to_string(),
                 esc(&l.kind.to_string()),
-                format!("<code>{}</code>", esc(&l.nodes_a.join(" + "))),
-                format!("<code>{}</code>", esc(&l.nodes_b.join(" + "))),
+                nodes_cell(&l.nodes_a, &l.nodes_b),
             ];
             let acc = pair_cells(&l.pair);
             cells.extend([acc[0].clone(), acc[2].clone(), acc[3].clone()]);
             cells.push(badge(Verdict::of(l.pair.passed())));
-            cells.extend(local_cells(l));
-            t.row(
-                &cells,
-                !l.pair.passed() || l.verdict == RoundingVerdict::BeyondRounding,
-            );
+            t.row(&cells, !l.pair.passed());
         }
+        html.push_str("<p>Accumulated error, against the tolerance:</p>\n");
         html.push_str(&t.finish());
+        if c.layers.iter().any(|l| l.local.is_some()) {
+            let mut t = Table::new(&[
+                "#layer",
+                "kind",
+                "#local max abs",
+                "#local max ULP",
+                "#rounding bound",
+                "bound rule",
+                "#local / bound",
+                "rounding",
+            ]);
+            for l in &c.layers {
+                let mut cells = vec![l.index.to_string(), esc(&l.kind.to_string())];
+                cells.extend(local_cells(l));
+                t.row(&cells, l.verdict == RoundingVerdict::BeyondRounding);
+            }
+            html.push_str(
+                "<p>Local error: each layer of A run alone on B's inputs to it, against the \
+                 bound float rounding allows:</p>\n",
+            );
+            html.push_str(&t.finish());
+        }
         let beyond: Vec<String> = c
             .layers
             .iter()
@@ -283,6 +296,19 @@ fn case_section(r: &CompareReport, c: &CaseComparison) -> String {
     html
 }
 
+/// A's nodes, and B's when they are named otherwise.
+fn nodes_cell(a: &[String], b: &[String]) -> String {
+    if a == b {
+        format!("<code>{}</code>", esc(&a.join(" + ")))
+    } else {
+        format!(
+            "<code>{}</code> ~ <code>{}</code>",
+            esc(&a.join(" + ")),
+            esc(&b.join(" + "))
+        )
+    }
+}
+
 fn ulp(u: u64) -> String {
     if u == u64::MAX {
         "max".to_owned()
@@ -313,34 +339,44 @@ fn ratio(r: f64) -> String {
     }
 }
 
-/// Local max abs, bound, ratio and the rounding verdict of one layer.
-fn local_cells(l: &LayerPair) -> [String; 4] {
-    let local = l.local.as_ref();
-    let first = match local {
-        None => "–".to_owned(),
+/// Local max abs and ULP, the bound and its rule, the ratio and the rounding verdict of one
+/// layer.
+fn local_cells(l: &LayerPair) -> [String; 6] {
+    // Why the local run failed goes in the last (text) column: numeric cells do not wrap.
+    let mut why = None;
+    let (abs, ulps) = match l.local.as_ref() {
+        None => ("–".to_owned(), "–".to_owned()),
         Some(lr) => match (&lr.metrics, &lr.problem) {
             (Some(m), _) => {
                 let mut s = sci(m.max_abs_err);
                 if let Some(cast) = &lr.cast {
                     s.push_str(&format!(" (as {})", esc(cast)));
                 }
-                s
+                (s, ulp(m.max_ulp))
             }
-            (None, Some(p)) => format!("not computed: {}", esc(p)),
-            (None, None) => "not computed".to_owned(),
+            (None, p) => {
+                why = p.as_deref();
+                ("–".to_owned(), "–".to_owned())
+            }
         },
     };
-    let bound = l.bound.as_ref().map_or("–".to_owned(), |b| {
-        format!("{} <span class=\"note\">({})</span>", sci(b.max), esc(&b.formula))
-    });
+    let (bound, rule) = l
+        .bound
+        .as_ref()
+        .map_or(("–".to_owned(), "–".to_owned()), |b| {
+            (sci(b.max), esc(&b.formula))
+        });
     let r = l.rounding_ratio.map_or("–".to_owned(), ratio);
     let verdict = match l.verdict {
         RoundingVerdict::WithinRounding => word_badge("pass", "WITHIN"),
         RoundingVerdict::BeyondRounding => word_badge("fail", "BEYOND"),
         RoundingVerdict::NoBound => "no bound: tolerance only".to_owned(),
-        RoundingVerdict::NotComputed => "not computed".to_owned(),
+        RoundingVerdict::NotComputed => match why {
+            Some(p) => format!("not computed: {}", esc(p)),
+            None => "not computed".to_owned(),
+        },
     };
-    [first, bound, r, verdict]
+    [abs, ulps, bound, rule, r, verdict]
 }
 
 fn cause_html(c: &FirstCause) -> String {

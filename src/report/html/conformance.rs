@@ -36,10 +36,7 @@ pub(super) fn render(r: &SuiteReport) -> Vec<u8> {
             ("pass", count(c.pass as u64)),
             ("fail (ran, an output differs)", count(c.fail as u64)),
             ("runtime", esc(&r.runtime.to_string())),
-            (
-                &unsupported,
-                count(c.unsupported as u64),
-            ),
+            (&unsupported, count(c.unsupported as u64)),
             (
                 "error (a bug on our side, or a broken case)",
                 count(c.error as u64),

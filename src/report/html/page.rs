@@ -26,6 +26,7 @@ p, ul { margin: 6px 0; }
 .sub { color: var(--muted); margin: 0; overflow-wrap: anywhere; }
 .note { color: var(--muted); font-size: 0.92em; }
 .warn { border-left: 4px solid #8a5a00; background: #fff6e0; padding: 6px 10px; margin: 10px 0; }
+pre { background: var(--band); border: 1px solid var(--rule); padding: 6px 10px; overflow-x: auto; }
 code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace;
   font-size: 0.92em; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 3px; font-weight: 700;

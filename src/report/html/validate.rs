@@ -398,54 +398,60 @@ fn loss_section(c: &CaseReport, l: &LossReport) -> String {
         bars,
         size: chart::HALF,
     });
-    let mut t = Table::new(&[
-        "formulation",
-        "reduction",
-        "#f32",
-        "#f64",
-        "#reference",
-        "#|f32 − reference|",
-        "#allowed",
-        "loss verdict",
-        "#expected",
-        "#|f32 − expected|",
-        "gate",
-    ]);
     let sk = &l.sklearn_form;
     let rows = [
         ("logits form", l.reduction, &l.logits_form),
         ("probability form", l.reduction, &l.probs_form),
         ("scikit-learn binary_log_loss", sk.reduction, &sk.value),
     ];
+    // The gate's columns only when the manifest or `--expect-*` gave an expected loss.
+    let gated = rows.iter().any(|r| r.2.expected.is_some());
+    let mut headers = vec![
+        "formulation",
+        "#f32",
+        "#f64",
+        "#reference",
+        "#|f32 − reference|",
+        "#allowed",
+        "loss verdict",
+    ];
+    if gated {
+        headers.extend(["#expected", "#|f32 − expected|", "gate"]);
+    }
+    let mut t = Table::new(&headers);
     for (name, reduction, f) in rows {
         let check = f.vs_reference.as_ref();
         let verdict_fails = check.is_some_and(|c| !c.passed && c.expected_divergence.is_none());
-        t.row(
-            &[
-                name.to_owned(),
-                esc(reduction.describe()),
-                fixed9(f.value_f32),
-                fixed9(f.value_f64),
-                f.reference.map_or("–".to_owned(), fixed9),
-                check.map_or("–".to_owned(), |c| sci(c.abs_diff)),
-                check.map_or("–".to_owned(), |c| sci(c.allowed)),
-                match check {
-                    None => "–".to_owned(),
-                    Some(c) if c.passed => badge(Verdict::Pass),
-                    Some(c) if c.expected_divergence.is_some() => {
-                        word_badge("expected", "EXPECTED DIVERGENCE")
-                    }
-                    Some(_) => badge(Verdict::Fail),
-                },
+        let mut cells = vec![
+            format!(
+                "{name}<br><span class=\"note\">{}</span>",
+                esc(reduction.describe())
+            ),
+            fixed9(f.value_f32),
+            fixed9(f.value_f64),
+            f.reference.map_or("–".to_owned(), fixed9),
+            check.map_or("–".to_owned(), |c| sci(c.abs_diff)),
+            check.map_or("–".to_owned(), |c| sci(c.allowed)),
+            match check {
+                None => "–".to_owned(),
+                Some(c) if c.passed => badge(Verdict::Pass),
+                Some(c) if c.expected_divergence.is_some() => {
+                    word_badge("expected", "EXPECTED DIVERGENCE")
+                }
+                Some(_) => badge(Verdict::Fail),
+            },
+        ];
+        if gated {
+            cells.extend([
                 f.expected.map_or("–".to_owned(), fixed9),
                 f.abs_diff.map_or("–".to_owned(), sci),
                 match f.passed {
                     Some(p) => badge(Verdict::of(p)),
                     None => "–".to_owned(),
                 },
-            ],
-            f.passed == Some(false) || verdict_fails,
-        );
+            ]);
+        }
+        t.row(&cells, f.passed == Some(false) || verdict_fails);
     }
     let mut notes = String::from(
         "<p class=\"note\">The loss verdict holds each form against the same formula on the \
