@@ -418,10 +418,14 @@ fn layer_chart(r: &CompareReport, c: &CaseComparison) -> String {
         let last = c.layers.iter().map(|l| l.index).max().unwrap_or(0);
         chart.x_names = (0..=last)
             .map(|i| {
-                c.layers
+                // A replaced op is no matched layer, but it has a place in A's order.
+                let kind = c
+                    .layers
                     .iter()
                     .find(|l| l.index == i)
-                    .map_or(i.to_string(), |l| format!("{i} {}", l.kind))
+                    .map(|l| &l.kind)
+                    .or_else(|| c.replaced.iter().find(|r| r.index == i).map(|r| &r.kind));
+                kind.map_or(i.to_string(), |k| format!("{i} {k}"))
             })
             .collect();
     }
