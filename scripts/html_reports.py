@@ -6,20 +6,29 @@ Usage: html_reports.py --out DIR [--bin PATH] [--mnist DIR] [--node-tests DIR]
 Runs the onnx-parity binary (default target/release/onnx-parity) from the repository root and
 writes into DIR:
 
-    demo.html         demo on real MNIST (--mnist, 8000 train / 2000 held out), else synthetic
-    train.html        the replay of models/tf-reference/adam with TensorFlow's curves overlaid
-    validate.html     the saturated Keras export with its labels
-    gate.html         validate --manifest models/parity.toml
-    compare.html      a planted divergence: our export with one bias of the last layer nudged
-                      by 1e-3, against the original, layer by layer
-    inputs/           what the runs above needed: synthetic IDX files, the nudged model
-    matrix.html       matrix, every model
-    conformance.html  the ONNX node suite (only with --node-tests)
-    inspect.html      inspect of the seed model's sigmoid export
+    demo.html          demo on real MNIST (--mnist, 8000 train / 2000 held out), else synthetic
+    demo-cnn.html      demo of the CNN on synthetic digits with 13 multi-label --targets
+    train.html         the replay of models/tf-reference/adam with TensorFlow's curves overlaid
+    validate.html      the saturated Keras export with its labels, run by onnxruntime, with
+                       --suggest-tolerance (loss verdicts, clip counts, advice, noise floor)
+    validate-sklearn.html  the scikit-learn export: its own loss form, a declared-vs-produced
+                       warning
+    gate.html          validate --manifest models/parity.toml (expected divergences)
+    compare.html       compare --layers --suggest-tolerance on the planted corpus: a CNN conv
+                       weight nudged (local error beyond its rounding bound)
+    compare-replaced.html  the same on Relu replaced by LeakyRelu (an op replaced)
+    reduce.html        reduce of the nudged Dense weight to the one layer that diverges
+    inputs/            what the runs above needed: synthetic IDX files, targets, reduced case
+    matrix.html        matrix, every committed case
+    matrix-model.html  matrix of the saturated Keras export with labels (per-column losses)
+    conformance.html   the ONNX node suite (only with --node-tests)
+    inspect.html       inspect of the scikit-learn export (operators each runtime lacks)
 
-Then: `python3 scripts/check_html.py DIR/*.html --screenshots docs/screenshots` checks each page
-in Chromium and refreshes the README's screenshots. The planted divergence needs numpy (in
-scripts/requirements.txt); nothing else beyond the standard library.
+onnxruntime runs need its library (ORT_DYLIB_PATH or the venv; see README). Then:
+`python3 scripts/check_html.py DIR/*.html --screenshots docs/screenshots` checks each page in
+Chromium and refreshes the README's screenshots. The CNN's targets need numpy (in
+scripts/requirements.txt, through multilabel_targets.py); nothing else beyond the standard
+library.
 
 Exit codes: 0 all written; 1 a command did not give the exit code its report should have;
 2 bad arguments (one line on stderr).
@@ -55,20 +64,13 @@ def run(bin_path: Path, args: list[str], want: int, stdout_to: Path | None = Non
     return True
 
 
-def planted_divergence(bin_path: Path, work: Path) -> Path:
-    """Our sigmoid export rebuilt from its weights with dense_1/bias[3] += 1e-3."""
-    import numpy as np
-
-    weights = dict(np.load(ROOT / "models/mnist-mlp/probs/weights.npz"))
-    weights["dense_1/bias"] = weights["dense_1/bias"].copy()
-    weights["dense_1/bias"][3] += np.float32(1e-3)
-    npz = work / "nudged.npz"
-    np.savez(ROOT / npz, **weights)
-    onnx = work / "nudged.onnx"
-    if not run(bin_path, ["export", "--weights", str(npz), "--head", "sigmoid",
-                          "--out", str(onnx)], 0):
+def targets(data: Path, out: Path) -> None:
+    """The 13-column multi-label targets of a synthetic IDX folder, for --targets."""
+    cmd = [sys.executable, str(ROOT / "scripts/multilabel_targets.py"), str(data),
+           "--out", str(out)]
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    if subprocess.run(cmd, cwd=ROOT).returncode != 0:
         raise SystemExit(1)
-    return onnx
 
 
 def main(argv: list[str]) -> int:
@@ -104,21 +106,44 @@ def main(argv: list[str]) -> int:
                          "--batch", "50", "--optimizer", "adam", "--lr", "0.001",
                          "--tf-reference", str(reference / "reference.json"),
                          "--html", str(out / "train.html")], 0)
-    nudged = planted_divergence(args.bin, work)
-    ok &= run(args.bin, ["compare", str(nudged), "models/mnist-mlp/probs/model.onnx",
+    targets(work / "data", work / "targets.npy")
+    ok &= run(args.bin, ["demo", "--data", str(work / "data"), "--arch", "cnn",
+                         "--targets", str(work / "targets.npy"), "--train", "1000",
+                         "--eval", "200", "--epochs", "1",
+                         "--html", str(out / "demo-cnn.html")], 0)
+
+    planted = Path("tests/data/planted")
+    ok &= run(args.bin, ["compare", str(planted / "conv-weight-nudged/model.onnx"),
+                         "models/keras-cnn/model.onnx",
+                         "--test-data", str(planted / "keras-cnn-50/test_data_set_0"),
+                         "--layers", "--suggest-tolerance",
+                         "--html", str(out / "compare.html")], 1)
+    ok &= run(args.bin, ["compare", str(planted / "relu-to-leakyrelu/model.onnx"),
+                         "models/mnist-mlp/probs/model.onnx",
                          "--test-data", "models/mnist-mlp/probs/test_data_set_0",
-                         "--layers", "--html", str(out / "compare.html")], 1)
+                         "--layers", "--suggest-tolerance",
+                         "--html", str(out / "compare-replaced.html")], 1)
+    ok &= run(args.bin, ["reduce", str(planted / "dense-weight-nudged/model.onnx"),
+                         "--against", "models/mnist-mlp/probs/model.onnx",
+                         "--test-data", "models/mnist-mlp/probs/test_data_set_0",
+                         "--out", str(work / "reduced"), "--html", str(out / "reduce.html")], 1)
 
     saturated = "models/keras-mlp-saturated"
     ok &= run(args.bin, ["validate", f"{saturated}/model.onnx", "--labels",
-                         f"{saturated}/labels.npy", "--html", str(out / "validate.html")], 0)
+                         f"{saturated}/labels.npy", "--runtime", "onnxruntime",
+                         "--suggest-tolerance", "--html", str(out / "validate.html")], 0)
+    ok &= run(args.bin, ["validate", "models/sklearn-mlp/model.onnx", "--labels",
+                         "models/sklearn-mlp/labels.npy",
+                         "--html", str(out / "validate-sklearn.html")], 0)
     ok &= run(args.bin, ["validate", "--manifest", "models/parity.toml",
                          "--html", str(out / "gate.html")], 0)
     ok &= run(args.bin, ["matrix", "--html", str(out / "matrix.html")], 0)
+    ok &= run(args.bin, ["matrix", f"{saturated}/model.onnx", "--labels",
+                         f"{saturated}/labels.npy", "--html", str(out / "matrix-model.html")], 1)
     if args.node_tests:
         ok &= run(args.bin, ["conformance", rel(args.node_tests),
                              "--html", str(out / "conformance.html")], 0)
-    ok &= run(args.bin, ["inspect", "models/mnist-mlp/probs/model.onnx", "--format", "html"],
+    ok &= run(args.bin, ["inspect", "models/sklearn-mlp/model.onnx", "--format", "html"],
               0, stdout_to=ROOT / out / "inspect.html")
     return 0 if ok else 1
 

@@ -217,9 +217,9 @@ fn validate_pages_draw_error_histograms_and_keep_the_json_as_it_was() {
     let page = dir.path().join("validate.html");
     let base = ["validate", s(&model), "--labels", s(&labels)];
     let mut args = base.to_vec();
-    args.extend(["--html", s(&page)]);
-    // Alone (without the manifest's expected divergence) the saturated head fails tract's loss
-    // verdict: the page is written all the same.
+    args.extend(["--html", s(&page), "--suggest-tolerance"]);
+    // tract's Sigmoid never reaches the clip that TensorFlow's outputs hit 4930 times: the
+    // probability-form loss verdict fails, and the page says why.
     ok(&args, dir.path(), 1);
     let html = check_page(&page);
     for needle in [
@@ -229,6 +229,15 @@ fn validate_pages_draw_error_histograms_and_keep_the_json_as_it_was() {
         "worst elements by absolute error",
         "Sigmoid binary cross-entropy, both formulations",
         "decisions flipped",
+        // The loss verdict of every form, scikit-learn's included, and the advice.
+        "loss verdict",
+        "scikit-learn binary_log_loss",
+        "sum over labels of the mean over samples",
+        "clipped by scikit-learn",
+        "Suggested tolerance",
+        "without the worst 0.1%",
+        "Noise floor (",
+        "<strong>Clipping:</strong> the reference clipped 4930 element(s)",
     ] {
         assert!(html.contains(needle), "validate page lacks {needle:?}");
     }
@@ -254,6 +263,32 @@ fn validate_pages_draw_error_histograms_and_keep_the_json_as_it_was() {
     let html = check_page(&gate);
     assert!(html.contains("models/keras-cnn/model.onnx"));
     assert!(html.matches("Absolute error of").count() >= 7);
+    // The manifest's expected divergences, with their reasons, and the scikit-learn export's
+    // declared-vs-produced warning.
+    assert!(html.contains(">EXPECTED DIVERGENCE<"));
+    assert!(html.contains("<strong>Expected divergence (sklearn form):</strong>"));
+    assert!(html.contains("<strong>Warning:</strong> output &#39;label&#39;"));
+
+    // An output left out by --outputs is named with its reason.
+    let sk = root().join("models/sklearn-mlp");
+    let left = dir.path().join("left.html");
+    ok(
+        &[
+            "validate",
+            s(&sk.join("model.onnx")),
+            "--labels",
+            s(&sk.join("labels.npy")),
+            "--outputs",
+            "probabilities",
+            "--html",
+            s(&left),
+        ],
+        dir.path(),
+        0,
+    );
+    let html = check_page(&left);
+    assert!(html.contains("output left out"));
+    assert!(html.contains("<td><code>label</code></td><td>not among --outputs"));
 
     // An --html path in a missing folder is refused before anything runs.
     let r = run(
@@ -303,9 +338,39 @@ fn a_planted_divergence_is_marked_on_the_layer_chart() {
         1,
     );
     let html = check_page(&page);
-    assert!(html.contains("Error per layer (accumulated)"));
+    assert!(html.contains("Error per layer: accumulated, local, rounding bound"));
     assert!(html.contains("first divergence: layer 2 (Dense)"));
     assert!(html.contains("<strong>First divergence:</strong> layer 2"));
+    // The nudged bias is the layer's own doing: its local error is beyond rounding.
+    assert!(html.contains("<strong>First cause:</strong> layer 2 (Dense)"));
+    assert!(html.contains("first cause: layer 2 (Dense)"));
+    assert!(html.contains("Local error: each layer of A run alone"));
+    assert!(html.contains(">BEYOND<"));
+    assert!(html.contains("optimized vs decluttered"));
+
+    // reduce cuts it down to that layer and writes the case.
+    let page = dir.path().join("reduce.html");
+    let case = dir.path().join("case");
+    ok(
+        &[
+            "reduce",
+            s(&nudged),
+            "--against",
+            s(&ours),
+            "--test-data",
+            s(&set),
+            "--out",
+            s(&case),
+            "--html",
+            s(&page),
+        ],
+        dir.path(),
+        1,
+    );
+    let html = check_page(&page);
+    assert!(html.contains("First diverging layer"));
+    assert!(html.contains("A's cut (must fail)"));
+    assert!(html.contains("<pre>onnx-parity validate "));
 }
 
 #[test]
@@ -330,6 +395,26 @@ fn matrix_conformance_inspect_and_bench_pages() {
     assert!(html.contains("Max absolute difference of the outputs, seed"));
     assert!(html.contains("[2] burn (trained)"));
 
+    // Any ONNX file with labels: every column's losses and loss verdict.
+    let mlp = root().join("models/mnist-mlp");
+    let page = dir.path().join("matrix-model.html");
+    ok(
+        &[
+            "matrix",
+            s(&mlp.join("probs/model.onnx")),
+            "--labels",
+            s(&mlp.join("labels.npy")),
+            "--html",
+            s(&page),
+        ],
+        dir.path(),
+        0,
+    );
+    let html = check_page(&page);
+    assert!(html.contains("<h3>Losses</h3>"));
+    assert!(html.contains("decisions flipped"));
+    assert!(html.contains("runtime columns within the loss tolerance"));
+
     let suite = dir.path().join("suite");
     relu_case(&suite.join("test_relu"), &[0.0, 2.0, 0.0, 4.0, 0.5, 0.0]);
     relu_case(
@@ -344,6 +429,7 @@ fn matrix_conformance_inspect_and_bench_pages() {
     );
     let html = check_page(&conformance);
     assert!(html.contains("Outcome per operator (1 operators)"));
+    assert!(html.contains("unsupported (tract cannot load or run it)"));
     assert!(html.contains("test_relu_wrong"));
     assert!(html.contains(">Relu</text>") || html.contains(">Relu<"));
 
@@ -359,7 +445,9 @@ fn matrix_conformance_inspect_and_bench_pages() {
     );
     let page = dir.path().join("inspect.html");
     std::fs::write(&page, &stdout).unwrap();
-    assert!(check_page(&page).contains("Gemm"));
+    let html = check_page(&page);
+    assert!(html.contains("Gemm"));
+    assert!(html.contains("<strong>tract</strong> has an operator for every node."));
 
     let stdout = ok(
         &[

@@ -22,9 +22,11 @@ fn fill(o: Outcome) -> RGBColor {
 pub(super) fn render(r: &SuiteReport) -> Vec<u8> {
     let c = &r.counts;
     let mut p = Page::new("onnx-parity conformance", None);
+    let unsupported = format!("unsupported ({} cannot load or run it)", r.runtime);
     p.subtitle(format!(
-        "The ONNX node tests in <code>{}</code> through <code>validate</code>, tolerance {}.",
+        "The ONNX node tests in <code>{}</code> through <code>validate</code> on {}, tolerance {}.",
         esc(&r.dir),
+        esc(&r.runtime.to_string()),
         page::tolerance(&r.tolerance)
     ));
     p.section(
@@ -33,10 +35,8 @@ pub(super) fn render(r: &SuiteReport) -> Vec<u8> {
             ("cases", count(c.total as u64)),
             ("pass", count(c.pass as u64)),
             ("fail (ran, an output differs)", count(c.fail as u64)),
-            (
-                "unsupported (tract cannot load or run it)",
-                count(c.unsupported as u64),
-            ),
+            ("runtime", esc(&r.runtime.to_string())),
+            (&unsupported, count(c.unsupported as u64)),
             (
                 "error (a bug on our side, or a broken case)",
                 count(c.error as u64),

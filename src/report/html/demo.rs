@@ -561,6 +561,18 @@ fn config_table(log: &TrainLog<'_>) -> String {
             .to_owned(),
         ),
         ("data", esc(&d.source)),
+        (
+            "targets",
+            match &d.targets {
+                Some(t) => format!(
+                    "{} binary targets per sample from a file (<code>--targets</code>), sha256 \
+                     <code>{}</code>",
+                    t.columns,
+                    esc(&t.sha256)
+                ),
+                None => "the digit, one-hot (10 binary targets)".to_owned(),
+            },
+        ),
         ("features per sample", d.features.to_string()),
         (
             "samples",

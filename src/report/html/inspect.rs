@@ -1,4 +1,4 @@
-//! `inspect` as HTML: what the file holds, in tables.
+//! `inspect` as HTML: what the file holds, in tables, and which operators each runtime lacks.
 
 use super::page::{Page, Table, count, esc, key_values};
 use crate::inspect::{Inspection, ValueSummary};
@@ -48,6 +48,18 @@ pub(super) fn render(r: &Inspection) -> Vec<u8> {
                 "producer",
                 esc(&format!("{} {}", r.producer_name, r.producer_version)),
             ),
+            (
+                "model domain",
+                if r.domain.is_empty() && r.model_version.is_none() {
+                    "–".to_owned()
+                } else {
+                    esc(&format!(
+                        "{} (model version {})",
+                        r.domain,
+                        r.model_version.map_or("–".to_owned(), |v| v.to_string())
+                    ))
+                },
+            ),
             ("graph", esc(&r.graph_name)),
             ("description", esc(&r.doc_string)),
             (
@@ -69,6 +81,42 @@ pub(super) fn render(r: &Inspection) -> Vec<u8> {
         t.row(&[esc(op), n.to_string()], false);
     }
     p.section(&format!("Operators ({} nodes)", r.nodes), &t.finish());
+    if !r.runtimes.is_empty() {
+        let mut html = String::new();
+        for rt in &r.runtimes {
+            html.push_str(&match (&rt.missing, &rt.error) {
+                (_, Some(e)) => format!(
+                    "<p><strong>{}</strong>: not asked: {}</p>\n",
+                    esc(&rt.runtime),
+                    esc(e)
+                ),
+                (Some(m), None) if m.is_empty() => format!(
+                    "<p><strong>{}</strong> has an operator for every node.</p>\n",
+                    esc(&rt.runtime)
+                ),
+                (Some(m), None) => {
+                    let mut t = Table::new(&["operator", "node"]);
+                    for n in m {
+                        t.row(
+                            &[esc(&n.op), format!("<code>{}</code>", esc(&n.node))],
+                            true,
+                        );
+                    }
+                    format!(
+                        "<p><strong>{}</strong> cannot run {} node(s):</p>\n{}",
+                        esc(&rt.runtime),
+                        m.len(),
+                        t.finish()
+                    )
+                }
+                (None, None) => format!(
+                    "<p><strong>{}</strong> cannot tell which operators it lacks.</p>\n",
+                    esc(&rt.runtime)
+                ),
+            });
+        }
+        p.section("Runtimes", &html);
+    }
     if !r.metadata.is_empty() {
         let rows: Vec<(&str, String)> = r
             .metadata

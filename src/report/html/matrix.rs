@@ -1,10 +1,12 @@
 //! `matrix` as HTML: per model, the runtimes and a runtime-by-runtime heatmap of the largest
 //! absolute difference of their outputs (the ULP distance written in each cell), the pairs
-//! outside tolerance framed and named below.
+//! outside tolerance framed and named below; with labels the decisions flipped per pair and
+//! every column's losses with its loss verdict against the first column.
 
 use super::chart::{self, Cell, Heatmap};
-use super::page::{self, Page, Table, badge, count, esc, figure};
+use super::page::{self, Page, Table, badge, count, esc, figure, fixed9, sci};
 use crate::matrix::{MatrixCase, MatrixReport};
+use crate::validate::ReferenceCheck;
 use crate::verdict::Verdict;
 
 pub(super) fn render(r: &MatrixReport) -> Vec<u8> {
@@ -154,6 +156,9 @@ fn case_section(c: &MatrixCase) -> String {
         }
         html.push_str("</ul>\n");
     }
+    if c.pairs.iter().any(|p| p.decisions_flipped.is_some()) {
+        html.push_str(&flips_table(c));
+    }
     let passed = c.pairs.iter().filter(|p| p.passed()).count();
     html.push_str(&format!(
         "<p>{} of {} pairs within tolerance: {}</p>\n",
@@ -161,5 +166,116 @@ fn case_section(c: &MatrixCase) -> String {
         c.pairs.len(),
         badge(Verdict::of(passed == c.pairs.len()))
     ));
+    html.push_str(&losses(c));
+    html
+}
+
+/// Decisions (`p > 0.5`) that differ between two columns, lower-triangular like the heatmap.
+fn flips_table(c: &MatrixCase) -> String {
+    let n = c.columns.len();
+    let mut headers = vec!["decisions flipped".to_owned()];
+    headers.extend((0..n - 1).map(|j| format!("#{}", tag(j))));
+    let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut t = Table::new(&refs);
+    for i in 1..n {
+        let mut cells = vec![format!("{} {}", tag(i), esc(&c.columns[i].label))];
+        for j in 0..n - 1 {
+            cells.push(if j >= i {
+                String::new()
+            } else {
+                c.pairs
+                    .iter()
+                    .find(|p| p.expected == j && p.actual == i)
+                    .and_then(|p| p.decisions_flipped)
+                    .map_or("–".to_owned(), |f| count(f as u64))
+            });
+        }
+        t.row(&cells, false);
+    }
+    t.finish()
+}
+
+/// With labels: every column's losses and its loss verdict against the first column.
+fn losses(c: &MatrixCase) -> String {
+    let Some(setup) = &c.losses else {
+        return String::new();
+    };
+    let mut html = format!(
+        "<h3>Losses</h3>\n<p>On <code>{}</code> ({} head) against <code>{}</code>; each column's \
+         losses against the same formula on column [1]'s outputs, loss tolerance {}.</p>\n",
+        esc(&setup.output),
+        esc(setup.head),
+        esc(&setup.labels),
+        esc(&setup.tolerance.to_string())
+    );
+    let mut t = Table::new(&[
+        "",
+        "runtime",
+        "#logits form",
+        "#|diff| (allowed)",
+        "#probability form",
+        "#|diff| (allowed)",
+        "#clipped",
+        "#binary accuracy",
+        "loss verdict",
+    ]);
+    let check = |r: &Option<ReferenceCheck>| {
+        r.as_ref().map_or("–".to_owned(), |c| {
+            format!("{} ({})", sci(c.abs_diff), sci(c.allowed))
+        })
+    };
+    for (i, col) in c.columns.iter().enumerate() {
+        let Some(l) = &col.loss else { continue };
+        let judged = l.logits_vs_reference.is_some() || l.probs_vs_reference.is_some();
+        t.row(
+            &[
+                tag(i),
+                esc(&col.label),
+                l.logits_form.map_or("–".to_owned(), fixed9),
+                check(&l.logits_vs_reference),
+                fixed9(l.probs_form),
+                check(&l.probs_vs_reference),
+                count(l.clipped as u64),
+                format!("{:.6}", l.binary_accuracy),
+                if i == 0 {
+                    "reference".to_owned()
+                } else if judged {
+                    badge(Verdict::of(l.passed()))
+                } else {
+                    "–".to_owned()
+                },
+            ],
+            !l.passed(),
+        );
+    }
+    html.push_str(&t.finish());
+    for (i, col) in c.columns.iter().enumerate() {
+        if let Some(e) = col
+            .loss
+            .as_ref()
+            .filter(|l| !l.passed())
+            .and_then(|l| l.clip_explanation.as_ref())
+        {
+            html.push_str(&format!(
+                "<p class=\"warn\"><strong>{} clipping:</strong> {}</p>\n",
+                tag(i),
+                esc(e)
+            ));
+        }
+    }
+    let judged: Vec<_> = c
+        .columns
+        .iter()
+        .skip(1)
+        .filter_map(|c| c.loss.as_ref())
+        .collect();
+    if !judged.is_empty() {
+        let ok = judged.iter().filter(|l| l.passed()).count();
+        html.push_str(&format!(
+            "<p>{ok} of {} runtime columns within the loss tolerance: {}</p>\n",
+            judged.len(),
+            badge(Verdict::of(ok == judged.len()))
+        ));
+    }
     html
 }

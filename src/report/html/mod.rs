@@ -5,6 +5,7 @@
 //! A report field that a chart needs and that is absent (an older report, a report made
 //! without `--html`) is said in a note in place of the chart, never guessed at.
 
+mod advice;
 mod bench;
 pub(crate) mod chart;
 mod compare;

@@ -26,6 +26,7 @@ p, ul { margin: 6px 0; }
 .sub { color: var(--muted); margin: 0; overflow-wrap: anywhere; }
 .note { color: var(--muted); font-size: 0.92em; }
 .warn { border-left: 4px solid #8a5a00; background: #fff6e0; padding: 6px 10px; margin: 10px 0; }
+pre { background: var(--band); border: 1px solid var(--rule); padding: 6px 10px; overflow-x: auto; }
 code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", monospace;
   font-size: 0.92em; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 3px; font-weight: 700;
@@ -34,6 +35,7 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Lib
 .badge.fail { color: #fff; background: #a3141b; border-color: #a3141b; }
 .badge.error { color: #fff; background: #3a3a3a; border-color: #000; border-style: dashed; }
 .badge.unsupported { color: #333; background: #e6e6e6; border-color: #777; }
+.badge.expected { color: #5a3d00; background: #fff6e0; border-color: #8a5a00; border-style: dotted; }
 h1 .badge { font-size: 0.6em; vertical-align: middle; margin-left: 8px; }
 table { border-collapse: collapse; margin: 8px 0 14px; font-size: 0.92em; }
 th, td { border: 1px solid var(--rule); padding: 3px 8px; text-align: left; vertical-align: top; }

@@ -5,10 +5,11 @@
 
 use plotters::style::RGBColor;
 
+use super::advice;
 use super::chart::{self, F_DARK, F_LIGHT, GroupedBars, HistBar, Histogram, Rule};
 use super::page::{
     self, METRIC_HEADERS, Page, Table, badge, count, esc, figure, fixed9, key_values, metric_cells,
-    sci,
+    sci, word_badge,
 };
 use crate::metrics::distribution::{self, ErrorDistribution};
 use crate::validate::{CaseReport, LossReport, OutputReport, ValidateReport};
@@ -119,6 +120,26 @@ fn case_section(c: &CaseReport) -> String {
         }
         html.push_str("</ul>\n");
     }
+    for w in &c.warnings {
+        html.push_str(&format!(
+            "<p class=\"warn\"><strong>Warning:</strong> {}</p>\n",
+            esc(w)
+        ));
+    }
+    if !c.left_out.is_empty() {
+        let mut t = Table::new(&["output left out", "why"]);
+        for l in &c.left_out {
+            t.row(
+                &[format!("<code>{}</code>", esc(&l.output)), esc(&l.reason)],
+                false,
+            );
+        }
+        html.push_str(
+            "<p>Graph outputs not computed in this case (the graph was pruned to the \
+             others):</p>\n",
+        );
+        html.push_str(&t.finish());
+    }
     if !c.inputs.is_empty() {
         let mut t = Table::new(&["input", "file", "matched by", "type", "shape", "note"]);
         for i in &c.inputs {
@@ -193,6 +214,14 @@ fn hist_bars(h: &distribution::Histogram) -> Vec<HistBar> {
 }
 
 fn output_detail(o: &OutputReport) -> String {
+    let mut html = output_figures(o);
+    if let Some(a) = &o.advice {
+        html.push_str(&advice::block(a));
+    }
+    html
+}
+
+fn output_figures(o: &OutputReport) -> String {
     let mut html = format!("<h3>Output <code>{}</code></h3>\n", esc(&o.name));
     if let Some(p) = &o.problem {
         html.push_str(&format!(
@@ -369,31 +398,86 @@ fn loss_section(c: &CaseReport, l: &LossReport) -> String {
         bars,
         size: chart::HALF,
     });
-    let mut t = Table::new(&[
+    let sk = &l.sklearn_form;
+    let rows = [
+        ("logits form", l.reduction, &l.logits_form),
+        ("probability form", l.reduction, &l.probs_form),
+        ("scikit-learn binary_log_loss", sk.reduction, &sk.value),
+    ];
+    // The gate's columns only when the manifest or `--expect-*` gave an expected loss.
+    let gated = rows.iter().any(|r| r.2.expected.is_some());
+    let mut headers = vec![
         "formulation",
         "#f32",
         "#f64",
         "#reference",
-        "#expected",
-        "#|f32 − expected|",
-        "gate",
-    ]);
-    for (name, f) in forms {
-        t.row(
-            &[
-                name.to_owned(),
-                fixed9(f.value_f32),
-                fixed9(f.value_f64),
-                f.reference.map_or("–".to_owned(), fixed9),
+        "#|f32 − reference|",
+        "#allowed",
+        "loss verdict",
+    ];
+    if gated {
+        headers.extend(["#expected", "#|f32 − expected|", "gate"]);
+    }
+    let mut t = Table::new(&headers);
+    for (name, reduction, f) in rows {
+        let check = f.vs_reference.as_ref();
+        let verdict_fails = check.is_some_and(|c| !c.passed && c.expected_divergence.is_none());
+        let mut cells = vec![
+            format!(
+                "{name}<br><span class=\"note\">{}</span>",
+                esc(reduction.describe())
+            ),
+            fixed9(f.value_f32),
+            fixed9(f.value_f64),
+            f.reference.map_or("–".to_owned(), fixed9),
+            check.map_or("–".to_owned(), |c| sci(c.abs_diff)),
+            check.map_or("–".to_owned(), |c| sci(c.allowed)),
+            match check {
+                None => "–".to_owned(),
+                Some(c) if c.passed => badge(Verdict::Pass),
+                Some(c) if c.expected_divergence.is_some() => {
+                    word_badge("expected", "EXPECTED DIVERGENCE")
+                }
+                Some(_) => badge(Verdict::Fail),
+            },
+        ];
+        if gated {
+            cells.extend([
                 f.expected.map_or("–".to_owned(), fixed9),
                 f.abs_diff.map_or("–".to_owned(), sci),
                 match f.passed {
                     Some(p) => badge(Verdict::of(p)),
                     None => "–".to_owned(),
                 },
-            ],
-            f.passed == Some(false),
-        );
+            ]);
+        }
+        t.row(&cells, f.passed == Some(false) || verdict_fails);
+    }
+    let mut notes = String::from(
+        "<p class=\"note\">The loss verdict holds each form against the same formula on the \
+         reference outputs, within the allowed difference; the gate holds it against an \
+         expected value from the manifest. scikit-learn clips probabilities at its own epsilon \
+         and sums the per-label means, so its loss is on another scale than the Keras forms \
+         (it is left out of the chart).</p>\n",
+    );
+    if let Some(e) = &l.clip_explanation {
+        notes.push_str(&format!(
+            "<p class=\"warn\"><strong>Clipping:</strong> {}</p>\n",
+            esc(e)
+        ));
+    }
+    for (form, f) in l.forms() {
+        if let Some(why) = f
+            .vs_reference
+            .as_ref()
+            .and_then(|c| c.expected_divergence.as_ref())
+        {
+            notes.push_str(&format!(
+                "<p class=\"warn\"><strong>Expected divergence ({} form):</strong> {}</p>\n",
+                esc(form.short()),
+                esc(why)
+            ));
+        }
     }
     let mut facts = vec![(
         "clipped by the probability form",
@@ -428,8 +512,25 @@ fn loss_section(c: &CaseReport, l: &LossReport) -> String {
             ));
         }
     }
+    facts.insert(
+        1,
+        (
+            "clipped by scikit-learn",
+            format!(
+                "{} element(s) at clip {}{}",
+                count(sk.clipped as u64),
+                sci(sk.clip),
+                sk.reference_clipped.map_or(String::new(), |r| format!(
+                    "; reference outputs: {}",
+                    count(r as u64)
+                ))
+            ),
+        ),
+    );
+    facts.push(("loss verdict tolerance", esc(&l.loss_tolerance.to_string())));
     facts.push(("loss gate tolerance", sci(l.tolerance)));
     html.push_str(&page::pair(&figure(&chart_svg, ""), &key_values(&facts)));
     html.push_str(&t.finish());
+    html.push_str(&notes);
     html
 }
