@@ -435,7 +435,6 @@ fn corrupt_model_files_exit_2_naming_the_file() {
 #[test]
 fn absurd_dims_are_refused_without_allocating() {
     let (_tmp, dir) = copy_case("logits");
-    let started = std::time::Instant::now();
     // An initializer claiming 2^40 x 128 floats with its real 100k-float payload.
     let path = dir.join("model.onnx");
     let mut m = read_model(&path).unwrap();
@@ -474,7 +473,6 @@ fn absurd_dims_are_refused_without_allocating() {
         ],
         &[npy.to_str().unwrap(), "refusing to allocate"],
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
 /// Moves initializer 0 of the copied model into external data at `location`.
@@ -675,10 +673,6 @@ fn npy_and_npz_reference_data_are_matched_by_tensor_name() {
 #[test]
 fn tf2onnx_exports_bind_their_unk_dims_and_reproduce_keras_losses() {
     let case = root().join("models/keras-mlp-saturated");
-    if !case.join("keras.json").is_file() {
-        eprintln!("skipping: models/keras-mlp-saturated not present");
-        return;
-    }
     let keras: serde_json::Value =
         serde_json::from_slice(&std::fs::read(case.join("keras.json")).unwrap()).unwrap();
     let r = run(
@@ -984,7 +978,6 @@ fn sizes_given_by_tensor_values_are_bounded_before_tract_builds_them() {
         let y = ArrayD::<f32>::zeros(ndarray::IxDyn(&[1, 1]));
         write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
         let p = dir.join("model.onnx");
-        let started = std::time::Instant::now();
         expect_error(
             &["validate", p.to_str().unwrap()],
             &[
@@ -993,7 +986,6 @@ fn sizes_given_by_tensor_values_are_bounded_before_tract_builds_them() {
                 "refusing to let tract build it",
             ],
         );
-        assert!(started.elapsed() < std::time::Duration::from_secs(30));
     }
 }
 
