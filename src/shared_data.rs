@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 /// empty: the folder itself must exist), else `None` after a visible skip line, or a panic
 /// under CI.
 pub(crate) fn shared_dir(rel: &str, probe: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel);
     if dir.join(probe).exists() {
         return Some(dir);
     }
@@ -29,7 +31,9 @@ pub(crate) fn shared_dir(rel: &str, probe: &str) -> Option<PathBuf> {
         .unwrap_or("a test")
         .to_string();
     if std::env::var_os("CI").is_some() {
-        panic!("{what} is missing: {test} needs it, and CI is set, so a skip would be a silent pass");
+        panic!(
+            "{what} is missing: {test} needs it, and CI is set, so a skip would be a silent pass"
+        );
     }
     let _ = writeln!(
         std::io::stderr(),

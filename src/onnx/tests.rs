@@ -296,7 +296,10 @@ fn onnx_node_test_inputs_decode() {
     // The suite in ../shared has 1765 cases, 1630 of them with a decodable tensor input_0, all
     // raw_data (onnx 1.x node tests); a truncated or emptied folder must not pass.
     assert!(dirs.len() >= 1700, "only {} node-test folders", dirs.len());
-    assert!(ok >= 1600 && agree_with_tract >= 1600, "only {ok} inputs decoded ({agree_with_tract} checked against tract)");
+    assert!(
+        ok >= 1600 && agree_with_tract >= 1600,
+        "only {ok} inputs decoded ({agree_with_tract} checked against tract)"
+    );
 }
 
 /// Every tensor stored in a graph: initializers and tensor attributes, subgraphs included.

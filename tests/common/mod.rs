@@ -54,7 +54,9 @@ pub fn shared_dir(rel: &str, probe: &str) -> Option<PathBuf> {
         .unwrap_or("a test")
         .to_string();
     if std::env::var_os("CI").is_some() {
-        panic!("{what} is missing: {test} needs it, and CI is set, so a skip would be a silent pass");
+        panic!(
+            "{what} is missing: {test} needs it, and CI is set, so a skip would be a silent pass"
+        );
     }
     let _ = writeln!(
         std::io::stderr(),
