@@ -1,8 +1,12 @@
 //! README's headline claims, each held by a test that fails when the claim stops holding.
 //!
-//! - "The exports hold the trained weights bit for bit": every initializer of the committed
-//!   exports (`models/mnist-mlp`, `models/synthetic-cnn`, both heads) has the bits of the
-//!   trained weights in `weights.npz`, read with ndarray-npy (not the crate's reader).
+//! - "The exports hold the trained weights bit for bit": every initializer of a fresh `train
+//!   --out` run's exports and of the committed ones (`models/mnist-mlp`, `models/synthetic-cnn`,
+//!   both heads) has the bits of the trained weights in `weights.npz`, read with ndarray-npy
+//!   (not the crate's reader). The logits themselves are not bit-identical (README: tract sums
+//!   the 784 terms in one run, the trained graph in two blocks of 392); their difference is
+//!   held to README's printed figure by `demo_output_in_readme_is_what_the_demo_prints`.
+//! - README's demo output and real-MNIST figures, by running them.
 //! - The first step's loss of a run started from saved weights is the loss of those weights on
 //!   the first batch: recomputed bit for bit through the training graph, and independently in
 //!   f64 from the `.npz` and the IDX files.
@@ -33,41 +37,71 @@ fn bits(a: &ArrayD<f32>) -> Vec<u32> {
     a.iter().map(|v| v.to_bits()).collect()
 }
 
+/// Every initializer of the export in `dir` has the bits of the trained weights in
+/// `dir/weights.npz`; returns how many arrays were compared.
+fn export_holds_weights_bit_for_bit(dir: &Path) -> usize {
+    let case = dir.display();
+    let trained = npz_arrays(&dir.join("weights.npz"));
+    let model = read_model(dir.join("model.onnx")).unwrap();
+    let inits = &model.graph.as_ref().unwrap().initializer;
+    assert!(!trained.is_empty(), "{case}: empty weights.npz");
+    for (name, want) in &trained {
+        let init = inits
+            .iter()
+            .find(|t| t.name() == name)
+            .unwrap_or_else(|| panic!("{case}: no initializer {name}"));
+        let got = array_from_proto(init, TensorLimits::default()).unwrap();
+        // The export may lay a kernel out differently; the bits must be the same multiset in
+        // any case, and the same sequence when the shape is.
+        if got.shape() == want.shape() {
+            assert_eq!(bits(&got), bits(want), "{case}: {name} differs");
+        } else {
+            let (mut g, mut w) = (bits(&got), bits(want));
+            g.sort_unstable();
+            w.sort_unstable();
+            assert_eq!(g, w, "{case}: {name} holds other values");
+        }
+    }
+    trained.len()
+}
+
 #[test]
-fn committed_exports_hold_the_trained_weights_bit_for_bit() {
+fn exports_hold_the_trained_weights_bit_for_bit() {
+    // A fresh run through the binary (what the exporter writes now) ...
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let r = run(
+        &[
+            "train",
+            "--train",
+            "600",
+            "--eval",
+            "100",
+            "--hidden",
+            "16",
+            "--steps",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let mut checked = 0;
+    for head in ["logits", "probs"] {
+        checked += export_holds_weights_bit_for_bit(&out.join(head));
+    }
+    // ... and the committed exports.
     for case in [
         "mnist-mlp/logits",
         "mnist-mlp/probs",
         "synthetic-cnn/logits",
         "synthetic-cnn/probs",
     ] {
-        let dir = root().join("models").join(case);
-        let trained = npz_arrays(&dir.join("weights.npz"));
-        let model = read_model(dir.join("model.onnx")).unwrap();
-        let inits = &model.graph.as_ref().unwrap().initializer;
-        assert!(!trained.is_empty(), "{case}: empty weights.npz");
-        for (name, want) in &trained {
-            let init = inits
-                .iter()
-                .find(|t| t.name() == name)
-                .unwrap_or_else(|| panic!("{case}: no initializer {name}"));
-            let got = array_from_proto(init, TensorLimits::default()).unwrap();
-            // The export may lay a kernel out differently (a CNN's kernel for NCHW); the bits
-            // must be the same multiset in any case, and the same sequence when the shape is.
-            if got.shape() == want.shape() {
-                assert_eq!(bits(&got), bits(want), "{case}: {name} differs");
-            } else {
-                let (mut g, mut w) = (bits(&got), bits(want));
-                g.sort_unstable();
-                w.sort_unstable();
-                assert_eq!(g, w, "{case}: {name} holds other values");
-            }
-            checked += 1;
-        }
+        checked += export_holds_weights_bit_for_bit(&root().join("models").join(case));
     }
     // MLP: two kernels and two biases per export; CNN: conv and dense, kernel and bias each.
-    assert_eq!(checked, 16);
+    assert_eq!(checked, 24);
 }
 
 /// Reads an `.npz` of a 784-h-k MLP into `(kernel, bias)` pairs in f64.
@@ -201,6 +235,182 @@ fn first_step_loss_is_the_loss_of_the_saved_initial_weights() {
         assert!(
             (got - want).abs() <= 1e-6 * want,
             "{name}: logged {got}, f64 from the saved weights {want}"
+        );
+    }
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).unwrap()
+}
+
+/// `a` and `b` within a factor of ten of each other (both 0 counts as within).
+fn within_ten_times(what: &str, printed: f64, measured: f64) {
+    let ok = if printed == 0.0 || measured == 0.0 {
+        printed == measured
+    } else {
+        (0.1..=10.0).contains(&(measured / printed))
+    };
+    assert!(
+        ok,
+        "{what}: README prints {printed:e}, the run gives {measured:e}"
+    );
+}
+
+/// The number right after `anchor` in `text` (whitespace collapsed), up to a space or `,;()`.
+fn figure_after(text: &str, anchor: &str) -> f64 {
+    let at = text
+        .find(anchor)
+        .unwrap_or_else(|| panic!("README no longer says {anchor:?}"));
+    let rest = &text[at + anchor.len()..];
+    let token: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !",;()".contains(*c))
+        .collect();
+    token
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {anchor:?}: {token:?}"))
+}
+
+/// The README's printed `max abs` figures of the export round trip (output, logits of each
+/// export) and each export's `max |diff|` of the losses, in order.
+fn export_figures(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter_map(|l| {
+            let t = l.trim_start();
+            let anchor = if (t.starts_with("output ") || t.starts_with("logits "))
+                && t.contains("max abs ")
+            {
+                "max abs "
+            } else if t.contains("max |diff| ") {
+                "max |diff| "
+            } else {
+                return None;
+            };
+            Some((
+                t.split_whitespace().next().unwrap().to_string(),
+                figure_after(t, anchor),
+            ))
+        })
+        .collect()
+}
+
+/// README's "Output of `cargo run --release -- demo`": the training lines are reproduced
+/// exactly (training is deterministic by construction: same config and seed, same bits on any
+/// machine), the export figures (tract's kernels may sum in another order on another CPU)
+/// within a factor of ten. About 150 s in a debug build.
+#[test]
+fn demo_output_in_readme_is_what_the_demo_prints() {
+    let readme = readme();
+    let start = readme
+        .find("Output of `cargo run --release -- demo`")
+        .expect("README shows the demo's output");
+    let block = &readme[start..];
+    let block = &block[block.find("```text\n").unwrap() + 8..];
+    let block = &block[..block.find("```").unwrap()];
+    let (training, export) = block
+        .split_once("Export round trip")
+        .expect("the demo output has an export section");
+
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&["demo"], dir.path());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let printed_lines: Vec<&str> = training.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(printed_lines.len() >= 9, "{training}");
+    for line in printed_lines {
+        assert!(
+            r.stdout.lines().any(|l| l == line),
+            "README line not in the demo's output:\n{line}\n--- output:\n{}",
+            r.stdout
+        );
+    }
+    let printed = export_figures(export);
+    let (_, measured_export) = r.stdout.split_once("Export round trip").unwrap();
+    let measured = export_figures(measured_export);
+    assert_eq!(printed.len(), 6, "{export}");
+    assert_eq!(
+        printed.iter().map(|p| &p.0).collect::<Vec<_>>(),
+        measured.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
+    for ((what, p), (_, m)) in printed.iter().zip(&measured) {
+        within_ten_times(what, *p, *m);
+    }
+}
+
+/// README's real-MNIST paragraph (MLP, `--data DIR --train 8000 --eval 2000`, 3 epochs, Adam
+/// 1e-3 and SGD 0.1): each printed difference within a factor of ten of a run. About 140 s
+/// each in a debug build.
+#[test]
+fn real_mnist_figures_in_readme_hold() {
+    let Some(mnist) = common::shared_mnist() else {
+        return;
+    };
+    let text = readme().split_whitespace().collect::<Vec<_>>().join(" ");
+    let para = &text[text
+        .find("On real MNIST (`--data DIR --train 8000 --eval 2000`, 3 epochs)")
+        .expect("README's real-MNIST paragraph")..];
+    let para = &para[..para.find("## ").unwrap()];
+    let printed = [
+        (
+            figure_after(para, "held-out losses differ by at most "),
+            figure_after(para, "with Adam 1e-3 and "),
+        ),
+        (
+            figure_after(para, "final weights differ by at most "),
+            figure_after(
+                &para[para.find("final weights differ").unwrap()..],
+                "(Adam) and ",
+            ),
+        ),
+        (
+            figure_after(para, "burn and tract differ by up to "),
+            figure_after(
+                &para[para.find("burn and tract differ").unwrap()..],
+                "(Adam) and ",
+            ),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, optimizer) in ["adam", "sgd"].into_iter().enumerate() {
+        let r = run(
+            &[
+                "demo",
+                "--data",
+                mnist.to_str().unwrap(),
+                "--train",
+                "8000",
+                "--eval",
+                "2000",
+                "--optimizer",
+                optimizer,
+                "--format",
+                "json",
+            ],
+            dir.path(),
+        );
+        assert_eq!(r.code, 0, "{optimizer}: {}\n{}", r.stdout, r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let tp = &v["training_parity"];
+        let logits = v["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["logits"]["max_abs_err"].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        let pick = |pair: (f64, f64)| if i == 0 { pair.0 } else { pair.1 };
+        within_ten_times(
+            &format!("{optimizer} held-out loss difference"),
+            pick(printed[0]),
+            tp["max_eval_loss_diff"].as_f64().unwrap(),
+        );
+        within_ten_times(
+            &format!("{optimizer} final weight difference"),
+            pick(printed[1]),
+            tp["max_weight_diff"].as_f64().unwrap(),
+        );
+        within_ten_times(
+            &format!("{optimizer} burn vs tract logits"),
+            pick(printed[2]),
+            logits,
         );
     }
 }

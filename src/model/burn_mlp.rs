@@ -415,7 +415,10 @@ mod tests {
             let pr = loss_and_grads(&w, x.view(), y.view(), Formulation::Probs, &dev);
             let want = if target == 1.0 { -1.0 } else { 1.0 };
             assert!((lg.grads.layers[1].bias[0] - want).abs() < 1e-6, "z {z}");
-            assert_eq!(pr.grads.layers[1].bias[0], 0.0, "z {z}: the clip let a gradient through");
+            assert_eq!(
+                pr.grads.layers[1].bias[0], 0.0,
+                "z {z}: the clip let a gradient through"
+            );
             assert_eq!(pr.grads.layers[0].kernel[[0, 0]], 0.0, "z {z}");
         }
     }
