@@ -296,8 +296,10 @@ fn export_figures(text: &str) -> Vec<(String, f64)> {
 
 /// README's "Output of `cargo run --release -- demo`": the training lines are reproduced
 /// exactly (training is deterministic by construction: same config and seed, same bits on any
-/// machine), the export figures (tract's kernels may sum in another order on another CPU)
-/// within a factor of ten. About 150 s in a debug build.
+/// machine, README "Determinism"; measured here on x86_64 with FMA and AVX-512, where a debug
+/// and a release build print the same lines), the export figures within a factor of ten
+/// (tract picks its matmul kernels by CPU feature, so another CPU may sum in another order).
+/// About 110 to 150 s in a debug build.
 #[test]
 fn demo_output_in_readme_is_what_the_demo_prints() {
     let readme = readme();
