@@ -288,10 +288,10 @@ fn pytorch_adam_is_told_apart_from_keras_adam_on_the_cnn() {
 /// (`--head-scale 30`), so the probability form's clip bites from the first step (its loss
 /// starts at 3.87 against the logits form's 4.26 on the same weights) and its zero gradient
 /// steers the run away from the logits one. Both formulations must still match TensorFlow
-/// step by step; the bounds are this run's own (see `SATURATED_BOUNDS`).
+/// step by step; the bounds are this run's own (see `saturated_bounds`).
 #[test]
 fn saturated_head_adam_matches_the_tensorflow_reference() {
-    let log = check_against_tensorflow_within("adam-saturated", |form| SATURATED_BOUNDS(form));
+    let log = check_against_tensorflow_within("adam-saturated", saturated_bounds);
     let steps = log["steps"].as_array().unwrap();
     let clipped: u64 = steps
         .iter()
@@ -330,8 +330,7 @@ fn saturated_head_adam_matches_the_tensorflow_reference() {
 ///   depends on p's last bit (1 - p is known to +-6e-8), and TensorFlow's Sigmoid kernel and
 ///   burn's round differently there. Not pinned down further; this bound records the
 ///   departure so that a change in it fails, it is not a claim that the two agree.
-#[allow(non_snake_case)]
-fn SATURATED_BOUNDS(form: &str) -> (f64, f64, f64) {
+fn saturated_bounds(form: &str) -> (f64, f64, f64) {
     match form {
         "logits" => (3e-6, 1e-6, 1e-5),
         _ => (5e-2, 2.4e-2, 3e-2),
