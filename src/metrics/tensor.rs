@@ -10,15 +10,17 @@ use serde::{Serialize, Serializer};
 use tract_onnx::prelude::{Datum, DatumType, Tensor, f16};
 
 use super::Tolerance;
+use super::distribution::{Accumulator, ErrorDistribution};
 
 /// One element value as stored, in its own type (f16 widened exactly to f32).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     F32(f32),
     F64(f64),
     Int(i64),
     UInt(u64),
     Bool(bool),
+    Str(String),
 }
 
 /// Floats far from 1 in scientific notation (`-3.4028235e38`, not 39 digits).
@@ -39,6 +41,7 @@ impl std::fmt::Display for Value {
             Value::Int(v) => write!(f, "{v}"),
             Value::UInt(v) => write!(f, "{v}"),
             Value::Bool(v) => write!(f, "{v}"),
+            Value::Str(v) => write!(f, "{v:?}"),
         }
     }
 }
@@ -65,6 +68,7 @@ impl Serialize for Value {
             Value::Int(v) => s.serialize_i64(v),
             Value::UInt(v) => s.serialize_u64(v),
             Value::Bool(v) => s.serialize_bool(v),
+            Value::Str(ref v) => s.serialize_str(v),
         }
     }
 }
@@ -300,6 +304,16 @@ pub fn compare_views<T: Element>(
     expected: &ArrayViewD<T>,
     tol: &Tolerance,
 ) -> Metrics {
+    compare_views_into(actual, expected, tol, None)
+}
+
+/// The element loop, feeding every judged element to `dist` when given.
+fn compare_views_into<T: Element>(
+    actual: &ArrayViewD<T>,
+    expected: &ArrayViewD<T>,
+    tol: &Tolerance,
+    mut dist: Option<&mut Accumulator>,
+) -> Metrics {
     debug_assert_eq!(actual.shape(), expected.shape());
     let mut m = Metrics {
         elements: actual.len(),
@@ -333,7 +347,8 @@ pub fn compare_views<T: Element>(
         m.max_rel_err = m
             .max_rel_err
             .max(if rel.is_nan() { f64::INFINITY } else { rel });
-        m.max_ulp = m.max_ulp.max(T::ulps(a, e));
+        let ulps = T::ulps(a, e);
+        m.max_ulp = m.max_ulp.max(ulps);
         let ok = if finite {
             tol.accepts_error(abs_err, e64.abs())
         } else {
@@ -345,6 +360,9 @@ pub fn compare_views<T: Element>(
             expected: e.value(),
             abs_err,
         };
+        if let Some(d) = dist.as_deref_mut() {
+            d.add(finite, e64.abs(), abs_err, ulps, ok, diff);
+        }
         if !ok {
             m.mismatches += 1;
             if m.first_mismatch.is_none() {
@@ -369,6 +387,45 @@ pub fn compare_views<T: Element>(
     } else {
         m.mismatches as f64 / m.elements as f64
     };
+    m
+}
+
+/// Strings are equal or not: no tolerance applies. A differing element counts as an absolute
+/// error of 1 (as a flipped boolean does), and both values are shown.
+fn compare_strings(actual: &ArrayViewD<String>, expected: &ArrayViewD<String>) -> Metrics {
+    let mut m = Metrics {
+        elements: actual.len(),
+        max_abs_err: 0.0,
+        max_rel_err: 0.0,
+        max_ulp: 0,
+        mismatches: 0,
+        mismatch_fraction: 0.0,
+        nonfinite: 0,
+        first_mismatch: None,
+        worst: None,
+    };
+    for ((index, a), e) in actual.indexed_iter().zip(expected.iter()) {
+        if a == e {
+            continue;
+        }
+        m.mismatches += 1;
+        m.max_abs_err = 1.0;
+        m.max_rel_err = 1.0;
+        m.max_ulp = 1;
+        if m.first_mismatch.is_none() {
+            let diff = ElementDiff {
+                index: index.slice().to_vec(),
+                actual: Value::Str(a.clone()),
+                expected: Value::Str(e.clone()),
+                abs_err: 1.0,
+            };
+            m.worst = Some(diff.clone());
+            m.first_mismatch = Some(diff);
+        }
+    }
+    if m.elements > 0 {
+        m.mismatch_fraction = m.mismatches as f64 / m.elements as f64;
+    }
     m
 }
 
@@ -416,11 +473,12 @@ fn typed<T: Element>(
     actual: &Tensor,
     expected: &Tensor,
     tol: &Tolerance,
+    dist: Option<&mut Accumulator>,
 ) -> Result<Metrics, Incomparable> {
     let unsupported = |_| Incomparable::Unsupported(datum_name(actual.datum_type()));
     let a = actual.to_plain_array_view::<T>().map_err(unsupported)?;
     let e = expected.to_plain_array_view::<T>().map_err(unsupported)?;
-    Ok(compare_views(&a, &e, tol))
+    Ok(compare_views_into(&a, &e, tol, dist))
 }
 
 /// Compares two tensors of equal element type and shape. A type or shape difference comes back
@@ -429,6 +487,27 @@ pub fn compare_tensors(
     actual: &Tensor,
     expected: &Tensor,
     tol: &Tolerance,
+) -> Result<Metrics, Incomparable> {
+    compare_tensors_into(actual, expected, tol, None)
+}
+
+/// [`compare_tensors`], plus where the errors lie (histograms and the worst elements), from
+/// the same loop. Costs a log per element and the worst-list upkeep: for reports that draw it.
+pub fn compare_tensors_detailed(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+) -> Result<(Metrics, ErrorDistribution), Incomparable> {
+    let mut acc = Accumulator::new();
+    let m = compare_tensors_into(actual, expected, tol, Some(&mut acc))?;
+    Ok((m, acc.finish()))
+}
+
+fn compare_tensors_into(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+    dist: Option<&mut Accumulator>,
 ) -> Result<Metrics, Incomparable> {
     let dt = actual.datum_type();
     if dt != expected.datum_type() {
@@ -444,18 +523,28 @@ pub fn compare_tensors(
         });
     }
     match dt {
-        DatumType::F16 => typed::<f16>(actual, expected, tol),
-        DatumType::F32 => typed::<f32>(actual, expected, tol),
-        DatumType::F64 => typed::<f64>(actual, expected, tol),
-        DatumType::I8 => typed::<i8>(actual, expected, tol),
-        DatumType::I16 => typed::<i16>(actual, expected, tol),
-        DatumType::I32 => typed::<i32>(actual, expected, tol),
-        DatumType::I64 => typed::<i64>(actual, expected, tol),
-        DatumType::U8 => typed::<u8>(actual, expected, tol),
-        DatumType::U16 => typed::<u16>(actual, expected, tol),
-        DatumType::U32 => typed::<u32>(actual, expected, tol),
-        DatumType::U64 => typed::<u64>(actual, expected, tol),
-        DatumType::Bool => typed::<bool>(actual, expected, tol),
+        DatumType::F16 => typed::<f16>(actual, expected, tol, dist),
+        DatumType::F32 => typed::<f32>(actual, expected, tol, dist),
+        DatumType::F64 => typed::<f64>(actual, expected, tol, dist),
+        DatumType::I8 => typed::<i8>(actual, expected, tol, dist),
+        DatumType::I16 => typed::<i16>(actual, expected, tol, dist),
+        DatumType::I32 => typed::<i32>(actual, expected, tol, dist),
+        DatumType::I64 => typed::<i64>(actual, expected, tol, dist),
+        DatumType::U8 => typed::<u8>(actual, expected, tol, dist),
+        DatumType::U16 => typed::<u16>(actual, expected, tol, dist),
+        DatumType::U32 => typed::<u32>(actual, expected, tol, dist),
+        DatumType::U64 => typed::<u64>(actual, expected, tol, dist),
+        DatumType::Bool => typed::<bool>(actual, expected, tol, dist),
+        DatumType::String => {
+            let unsupported = |_| Incomparable::Unsupported(datum_name(dt));
+            let a = actual
+                .to_plain_array_view::<String>()
+                .map_err(unsupported)?;
+            let e = expected
+                .to_plain_array_view::<String>()
+                .map_err(unsupported)?;
+            Ok(compare_strings(&a, &e))
+        }
         other => Err(Incomparable::Unsupported(datum_name(other))),
     }
 }
@@ -550,7 +639,7 @@ mod tests {
             compare_tensors(&t(&[2], &[1i32, 2]), &t(&[1, 2], &[1i32, 2]), &tol),
             Err(Incomparable::Shape { .. })
         ));
-        let s = Tensor::from(ndarray::arr1(&["a".to_owned()]).into_dyn());
+        let s = tract_onnx::prelude::tensor0(tract_onnx::prelude::TDim::from(3));
         assert!(matches!(
             compare_tensors(&s, &s, &tol),
             Err(Incomparable::Unsupported(_))
@@ -650,5 +739,36 @@ mod tests {
         let m = compare_arrays(&z.view(), &z.view(), &Preset::Exact.tolerance());
         assert_eq!((m.max_abs_err, m.max_rel_err, m.max_ulp), (0.0, 0.0, 0));
         assert!(m.passed());
+    }
+
+    #[test]
+    fn strings_compare_exactly_whatever_the_tolerance() {
+        let s = |v: &[&str]| {
+            Tensor::from(
+                ArrayD::from_shape_vec(
+                    IxDyn(&[v.len()]),
+                    v.iter().map(|x| x.to_string()).collect(),
+                )
+                .unwrap(),
+            )
+        };
+        let loose = Tolerance {
+            atol: 10.0,
+            rtol: 10.0,
+            allow_nonfinite: true,
+        };
+        let m = compare_tensors(&s(&["a", "b", "c"]), &s(&["a", "B", "c"]), &loose).unwrap();
+        assert_eq!((m.mismatches, m.elements), (1, 3));
+        let w = m.worst.unwrap();
+        assert_eq!(w.index, [1]);
+        assert_eq!(
+            (w.actual.to_string(), w.expected.to_string()),
+            ("\"b\"".into(), "\"B\"".into())
+        );
+        assert!(
+            compare_tensors(&s(&["x"]), &s(&["x"]), &Preset::Exact.tolerance())
+                .unwrap()
+                .passed()
+        );
     }
 }

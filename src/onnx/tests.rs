@@ -360,6 +360,10 @@ fn onnx_node_test_model_tensors_decode() {
                     let resolver = tract_onnx::data_resolver::default();
                     let same = tract_onnx::tensor::load_tensor(&*resolver, their_proto, None)
                         .is_ok_and(|t| {
+                            // A String tensor's bytes are its pointers: compare the values.
+                            if t.datum_type() == tract_onnx::prelude::DatumType::String {
+                                return t == ours;
+                            }
                             (t.datum_type(), t.shape(), t.as_bytes())
                                 == (ours.datum_type(), ours.shape(), ours.as_bytes())
                         });

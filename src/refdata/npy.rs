@@ -151,8 +151,56 @@ pub fn decode_npy(bytes: &[u8], limits: TensorLimits) -> Result<Tensor, String> 
                 .collect::<Result<Vec<bool>, _>>()?;
             array(shape, f, values)
         }
+        ('U' | 'S', _) => {
+            let values = strings(kind, width, data, little, count as usize)?;
+            let dims = IxDyn(shape);
+            let a = if f {
+                ArrayD::from_shape_vec(dims.f(), values)
+            } else {
+                ArrayD::from_shape_vec(dims, values)
+            }
+            .map_err(|e| format!("shape {shape:?}: {e}"))?;
+            Ok(Tensor::from(a.as_standard_layout().into_owned()))
+        }
         _ => unreachable!("parse_descr only returns the pairs above"),
     }
+}
+
+/// NumPy's fixed-width strings, NUL-padded: `U` holds UTF-32 code points, `S` bytes (read as
+/// UTF-8, as ONNX strings are).
+fn strings(
+    kind: char,
+    width: usize,
+    data: &[u8],
+    little: bool,
+    count: usize,
+) -> Result<Vec<String>, String> {
+    if width == 0 {
+        return Ok(vec![String::new(); count]);
+    }
+    data.chunks_exact(width)
+        .enumerate()
+        .map(|(i, c)| {
+            if kind == 'S' {
+                let end = c.iter().rposition(|&b| b != 0).map_or(0, |j| j + 1);
+                return String::from_utf8(c[..end].to_vec())
+                    .map_err(|_| format!("element {i} of a bytes array is not UTF-8"));
+            }
+            let mut s = String::new();
+            for unit in c.chunks_exact(4) {
+                let b: [u8; 4] = unit.try_into().expect("chunks of 4");
+                let code = if little {
+                    u32::from_le_bytes(b)
+                } else {
+                    u32::from_be_bytes(b)
+                };
+                s.push(char::from_u32(code).ok_or_else(|| {
+                    format!("element {i} of a unicode array holds {code:#x}, not a character")
+                })?);
+            }
+            Ok(s.trim_end_matches('\0').to_owned())
+        })
+        .collect()
 }
 
 fn build<T: Datum + Copy, const N: usize>(
@@ -193,7 +241,9 @@ fn array<T: Datum + Copy>(
 
 /// `(kind, bytes per element, little endian)` of a supported descriptor such as `<f4`.
 fn parse_descr(descr: &str) -> Result<(char, usize, bool), String> {
-    let unsupported = || format!("element type '{descr}' is not supported (numeric and bool only)");
+    let unsupported = || {
+        format!("element type '{descr}' is not supported (numeric, bool and fixed-width strings)")
+    };
     let mut chars = descr.chars();
     let (order, rest) = match chars.next() {
         Some(c @ ('<' | '>' | '|' | '=')) => (c, chars.as_str()),
@@ -201,10 +251,14 @@ fn parse_descr(descr: &str) -> Result<(char, usize, bool), String> {
     };
     let mut rest = rest.chars();
     let kind = rest.next().ok_or_else(unsupported)?;
-    let width: usize = rest.as_str().parse().map_err(|_| unsupported())?;
+    let mut width: usize = rest.as_str().parse().map_err(|_| unsupported())?;
+    // `<U5` counts characters of 4 bytes each; `|S5` bytes.
+    if kind == 'U' {
+        width = width.checked_mul(4).ok_or_else(unsupported)?;
+    }
     let ok = matches!(
         (kind, width),
-        ('f', 2 | 4 | 8) | ('i', 1 | 2 | 4 | 8) | ('u', 1 | 2 | 4 | 8) | ('b', 1)
+        ('f', 2 | 4 | 8) | ('i', 1 | 2 | 4 | 8) | ('u', 1 | 2 | 4 | 8) | ('b', 1) | ('U' | 'S', _)
     );
     if !ok {
         return Err(unsupported());
@@ -558,6 +612,38 @@ mod tests {
         assert!(
             err.contains("needs 4000000 data bytes, the file holds 8"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn fixed_width_strings_are_read_without_padding() {
+        // np.save(f, np.array(["ab", "c"])) writes '<U2': UTF-32 code points, NUL-padded.
+        let mut data = Vec::new();
+        for c in ['a', 'b', 'c', '\0'] {
+            data.extend((c as u32).to_le_bytes());
+        }
+        let t = decode_npy(&numpy_bytes("<U2", false, "(2,)", &data), limits()).unwrap();
+        let v: Vec<String> = t
+            .to_plain_array_view::<String>()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect();
+        assert_eq!(v, ["ab", "c"]);
+        // np.array([b"xy", b"z"]) is '|S2'.
+        let t = decode_npy(&numpy_bytes("|S2", false, "(2,)", b"xyz\0"), limits()).unwrap();
+        let v: Vec<String> = t
+            .to_plain_array_view::<String>()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect();
+        assert_eq!(v, ["xy", "z"]);
+        let bad = numpy_bytes("<U1", false, "(1,)", &0xd800u32.to_le_bytes());
+        assert!(
+            decode_npy(&bad, limits())
+                .unwrap_err()
+                .contains("not a character")
         );
     }
 

@@ -92,6 +92,12 @@ impl Runtime for Tract {
             .collect();
         Ok(Some(missing))
     }
+
+    fn unoptimized(&self) -> Option<Box<dyn Runtime>> {
+        Some(Box::new(Tract {
+            stage: Stage::Decluttered,
+        }))
+    }
 }
 
 /// A model tract parsed, with its plans.
@@ -358,12 +364,12 @@ fn with_constants(
                 message: format!("binding input '{name}' as a constant: {e}"),
             })?);
     }
-    super::sizes::check_graph(&graph, model.limits(), 0).map_err(|message| {
-        RuntimeError::Model {
+    super::sizes::check_graph_fed(&graph, model.limits(), &|_| None, "tract").map_err(
+        |message| RuntimeError::Model {
             path: model.path.clone(),
             message: format!("with inputs bound as constants, {message}"),
-        }
-    })?;
+        },
+    )?;
     parse(model, constants)
 }
 

@@ -14,13 +14,22 @@
 //! Both forms are reduced as Keras reduces them; the probability form is also given with
 //! scikit-learn's reduction and clip (`binary_log_loss`, the data term of
 //! `MLPClassifier.loss_curve_`), from the same probabilities.
+//!
+//! The loss verdict: each form is also computed the same way from the reference outputs, and
+//! the runtime's value must stay within [`LossTolerance`] of it (outputs within tolerance are
+//! not enough: a bounded `Sigmoid` keeps every probability within 1e-5 and still changes the
+//! clipped probability form by percents). A failing difference that comes with different clip
+//! counts is explained in one line ([`clip_explanation`]).
 
 use ndarray::{ArrayD, ArrayViewD};
 use serde::Serialize;
 use tract_onnx::prelude::{DatumType, Tensor};
 
 use crate::loss;
-use crate::metrics::{Incomparable, Metrics, Tolerance, compare_tensors, serialize_f64};
+use crate::metrics::{
+    ErrorDistribution, Incomparable, Metrics, Tolerance, compare_tensors, compare_tensors_detailed,
+    serialize_f64,
+};
 use crate::runtime::head::SigmoidHead;
 
 /// Metrics standing for an output that could not be compared element by element (wrong type
@@ -54,6 +63,104 @@ pub fn compare_output(
     }
 }
 
+/// How far a runtime's loss may be from the same loss computed from the reference outputs:
+/// `|loss - reference| <= max(atol, rtol * |reference|)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LossTolerance {
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+impl Default for LossTolerance {
+    /// 0.1% relative or 1e-6 absolute, whichever is larger.
+    fn default() -> Self {
+        Self {
+            rtol: 1e-3,
+            atol: 1e-6,
+        }
+    }
+}
+
+impl LossTolerance {
+    /// The largest difference allowed around `reference`.
+    pub fn allowed(&self, reference: f64) -> f64 {
+        self.atol.max(self.rtol * reference.abs())
+    }
+}
+
+impl std::fmt::Display for LossTolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rtol {:e}, atol {:e}", self.rtol, self.atol)
+    }
+}
+
+/// The losses a report gives, as manifests and reports name them: the two formulations with
+/// Keras's reduction, and the probability form as scikit-learn reduces and clips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossForm {
+    LogitsForm,
+    ProbsForm,
+    SklearnForm,
+}
+
+impl LossForm {
+    pub const ALL: [LossForm; 3] = [
+        LossForm::LogitsForm,
+        LossForm::ProbsForm,
+        LossForm::SklearnForm,
+    ];
+
+    pub fn short(self) -> &'static str {
+        match self {
+            LossForm::LogitsForm => "logits",
+            LossForm::ProbsForm => "probs",
+            LossForm::SklearnForm => "sklearn",
+        }
+    }
+}
+
+/// A loss the manifest expects one runtime to get wrong against the reference, and why: the
+/// case passes while it diverges and fails once it does not (the entry is stale).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedDivergence {
+    pub runtime: crate::runtime::RuntimeKind,
+    pub loss: LossForm,
+    pub why: String,
+}
+
+/// One form's loss against the same loss computed from the reference outputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReferenceCheck {
+    #[serde(serialize_with = "serialize_f64")]
+    pub abs_diff: f64,
+    /// The difference [`LossTolerance`] allows here.
+    pub allowed: f64,
+    /// NaN differences fail.
+    pub passed: bool,
+    /// Why a failing difference is expected (a manifest entry); the case then does not fail.
+    pub expected_divergence: Option<String>,
+}
+
+/// [`compare_output`], plus where the errors lie when `detail` is set (and the tensors could
+/// be compared).
+pub fn compare_output_detailed(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+    detail: bool,
+) -> (Metrics, Option<ErrorDistribution>, Option<Incomparable>) {
+    if !detail {
+        let (m, problem) = compare_output(actual, expected, tol);
+        return (m, None, problem);
+    }
+    match compare_tensors_detailed(actual, expected, tol) {
+        Ok((m, d)) => (m, Some(d), None),
+        Err(e) => (total_mismatch(expected), None, Some(e)),
+    }
+}
+
 /// One loss formulation: our value in f32 and f64 element arithmetic, the same formula on the
 /// reference outputs where they allow it, and the gate when an expected value was given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,11 +177,30 @@ pub struct FormLoss {
     pub expected: Option<f64>,
     pub abs_diff: Option<f64>,
     pub passed: Option<bool>,
+    /// The loss verdict: this value against `reference` (when there is one).
+    pub vs_reference: Option<ReferenceCheck>,
 }
 
 impl FormLoss {
-    fn new(l32: f64, l64: f64, reference: Option<f64>, expected: Option<f64>, tol: f64) -> Self {
+    fn new(
+        l32: f64,
+        l64: f64,
+        reference: Option<f64>,
+        expected: Option<f64>,
+        tol: f64,
+        loss_tol: &LossTolerance,
+    ) -> Self {
         let abs_diff = expected.map(|e| (l32 - e).abs());
+        let vs_reference = reference.map(|r| {
+            let d = (l32 - r).abs();
+            let allowed = loss_tol.allowed(r);
+            ReferenceCheck {
+                abs_diff: d,
+                allowed,
+                passed: d <= allowed,
+                expected_divergence: None,
+            }
+        });
         Self {
             value_f32: l32,
             value_f64: l64,
@@ -83,6 +209,7 @@ impl FormLoss {
             abs_diff,
             // NaN differences fail.
             passed: abs_diff.map(|d| d <= tol),
+            vs_reference,
         }
     }
 }
@@ -107,10 +234,18 @@ pub struct LossReport {
     pub clipped: usize,
     /// Same count on the reference outputs, where available.
     pub reference_clipped: Option<usize>,
+    /// Elements the reference clipped where this runtime did not.
+    pub clipped_only_by_reference: Option<usize>,
+    /// The smallest and largest probability this runtime produced (f32).
+    pub probability_range: [f32; 2],
     pub logits_form: FormLoss,
     pub probs_form: FormLoss,
     /// Absolute tolerance of the expected-loss gates.
     pub tolerance: f64,
+    /// Tolerance of the loss verdict against the reference.
+    pub loss_tolerance: LossTolerance,
+    /// Set when a form fails its reference check and the clip counts differ: why, in one line.
+    pub clip_explanation: Option<String>,
     /// How `logits_form` and `probs_form` are reduced: `keras`.
     pub reduction: loss::Reduction,
     /// The probability form as scikit-learn's `binary_log_loss` computes it: clip at the float32
@@ -132,6 +267,43 @@ pub struct SklearnLoss {
     pub reference_clipped: Option<usize>,
 }
 
+impl LossReport {
+    /// The forms whose loss verdict failed.
+    pub fn reference_failures(&self) -> Vec<(LossForm, &FormLoss)> {
+        self.forms()
+            .into_iter()
+            .filter(|(_, f)| f.vs_reference.as_ref().is_some_and(|c| !c.passed))
+            .collect()
+    }
+
+    pub fn forms(&self) -> [(LossForm, &FormLoss); 3] {
+        [
+            (LossForm::LogitsForm, &self.logits_form),
+            (LossForm::ProbsForm, &self.probs_form),
+            (LossForm::SklearnForm, &self.sklearn_form.value),
+        ]
+    }
+
+    pub fn form_mut(&mut self, form: LossForm) -> &mut FormLoss {
+        match form {
+            LossForm::LogitsForm => &mut self.logits_form,
+            LossForm::ProbsForm => &mut self.probs_form,
+            LossForm::SklearnForm => &mut self.sklearn_form.value,
+        }
+    }
+}
+
+/// The one line that explains a failing loss verdict by clipping: how many elements the
+/// reference clipped that the runtime did not, and the range of the runtime's probabilities.
+pub fn clip_explanation(only_reference: usize, clipped: usize, range: [f32; 2]) -> String {
+    let [lo, hi] = range;
+    format!(
+        "the reference clipped {only_reference} element(s) to [1e-7, 1-1e-7] that this runtime \
+         did not (it clipped {clipped}): its probabilities span {lo:.3e} to {hi} (1 - {:.3e})",
+        1.0 - f64::from(hi)
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccuracyReport {
     /// Fraction of elements where `p > 0.5` (strict) agrees with `label > 0.5`.
@@ -146,14 +318,16 @@ pub struct AccuracyReport {
 pub struct LossInputs<'a> {
     pub output_name: &'a str,
     pub output: &'a Tensor,
-    /// The Sigmoid's input, when the output has a sigmoid head.
-    pub head: Option<(&'a SigmoidHead, &'a Tensor)>,
+    /// The sigmoid head and the Sigmoid's input, when the output has such a head; the input is
+    /// `None` for a runtime that cannot show it (the logits form is then NaN).
+    pub head: Option<(&'a SigmoidHead, Option<&'a Tensor>)>,
     pub reference: Option<&'a Tensor>,
     pub labels: &'a ArrayD<f32>,
     pub labels_file: &'a str,
 }
 
-/// Expected losses; each applies to one formulation.
+/// Expected losses; each applies to one formulation. `reference` is the tolerance of the loss
+/// verdict against the reference outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ExpectLoss {
     pub logits_form: Option<f64>,
@@ -161,6 +335,7 @@ pub struct ExpectLoss {
     /// scikit-learn's `binary_log_loss` (reduction `sklearn`).
     pub sklearn_form: Option<f64>,
     pub tol: f64,
+    pub reference: LossTolerance,
 }
 
 /// A float tensor as f32 values; `Err` names the element type for the caller's message.
@@ -203,26 +378,32 @@ pub fn losses(
     let (sklearn, ref_sklearn): ((loss::Loss, f64), Option<loss::Loss>);
     match x.head {
         Some((h, logits)) => {
-            let z = as_f32(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
-            if z.shape() != output.shape() {
-                return Err(format!(
-                    "logits '{}' have shape {:?}, output '{}' has {:?}",
-                    h.logits,
-                    z.shape(),
-                    x.output_name,
-                    output.shape()
-                ));
-            }
             head = HeadReport {
                 kind: "sigmoid",
                 output: x.output_name.to_owned(),
                 sigmoid_node: Some(h.node.clone()),
                 logits_tensor: h.logits.clone(),
             };
-            logits_form = (
-                l(loss::logits_form_f32(&z.view(), &y))?.value,
-                l(loss::logits_form_f64(&z.view(), &y))?.value,
-            );
+            logits_form = match logits {
+                Some(logits) => {
+                    let z = as_f32(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
+                    if z.shape() != output.shape() {
+                        return Err(format!(
+                            "logits '{}' have shape {:?}, output '{}' has {:?}",
+                            h.logits,
+                            z.shape(),
+                            x.output_name,
+                            output.shape()
+                        ));
+                    }
+                    (
+                        l(loss::logits_form_f32(&z.view(), &y))?.value,
+                        l(loss::logits_form_f64(&z.view(), &y))?.value,
+                    )
+                }
+                // A runtime that shows only the output (burn-import): no logits form.
+                None => (f64::NAN, f64::NAN),
+            };
             let p32 = l(loss::probs_form_f32(&output.view(), &y))?;
             probs_form = (
                 p32.value,
@@ -284,6 +465,19 @@ pub fn losses(
         Some(_) => r.clone(),
         None => sigmoid(r),
     });
+    let clips = |p: f32| loss::probs_elem_f32(p, 0.0).1;
+    let clipped_only_by_reference = ref_p.as_ref().map(|rp| {
+        probs
+            .iter()
+            .zip(rp.iter())
+            .filter(|(p, q)| clips(**q) && !clips(**p))
+            .count()
+    });
+    let probability_range = probs
+        .iter()
+        .fold([f32::INFINITY, f32::NEG_INFINITY], |[lo, hi], &p| {
+            [lo.min(p), hi.max(p)]
+        });
     let accuracy = AccuracyReport {
         model: loss::binary_accuracy(&probs.view(), &y).map_err(|e| e.to_string())?,
         reference: ref_p
@@ -294,18 +488,21 @@ pub fn losses(
         decisions_flipped: ref_p.as_ref().map(|p| flips(&probs.view(), &p.view())),
         elements: probs.len(),
     };
-    let report = LossReport {
+    let mut report = LossReport {
         labels: x.labels_file.to_owned(),
         head,
         elements: output.len(),
         clipped,
         reference_clipped: ref_clipped,
+        clipped_only_by_reference,
+        probability_range,
         logits_form: FormLoss::new(
             logits_form.0,
             logits_form.1,
             ref_logits,
             expect.logits_form,
             expect.tol,
+            &expect.reference,
         ),
         probs_form: FormLoss::new(
             probs_form.0,
@@ -313,6 +510,7 @@ pub fn losses(
             ref_probs,
             expect.probs_form,
             expect.tol,
+            &expect.reference,
         ),
         tolerance: expect.tol,
         reduction: loss::Reduction::Keras,
@@ -325,11 +523,21 @@ pub fn losses(
                 ref_sklearn.map(|r| r.value),
                 expect.sklearn_form,
                 expect.tol,
+                &expect.reference,
             ),
             clipped: sklearn.0.clipped,
             reference_clipped: ref_sklearn.map(|r| r.clipped),
         },
+        loss_tolerance: expect.reference,
+        clip_explanation: None,
     };
+    if !report.reference_failures().is_empty() && ref_clipped != Some(clipped) {
+        report.clip_explanation = Some(clip_explanation(
+            clipped_only_by_reference.unwrap_or(0),
+            clipped,
+            probability_range,
+        ));
+    }
     Ok((report, accuracy))
 }
 
@@ -360,6 +568,7 @@ mod tests {
             probs_form: None,
             sklearn_form: None,
             tol: 1e-6,
+            reference: LossTolerance::default(),
         };
         let (l, a) = losses(
             &LossInputs {
@@ -409,7 +618,7 @@ mod tests {
             &LossInputs {
                 output_name: "p",
                 output: &p,
-                head: Some((&head, &z)),
+                head: Some((&head, Some(&z))),
                 reference: None,
                 labels: &y,
                 labels_file: "y.npy",

@@ -3,7 +3,8 @@
 //! The model is opened and checked ([`crate::runtime::OnnxModel`]); each test set
 //! ([`crate::refdata::testset`]: backend `.pb` layout or NumPy files) decides which outputs
 //! are checked (those it holds reference data for, or `--outputs`, plus the loss output), the
-//! graph is pruned to them ([`OnnxModel::with_outputs`]) and prepared by a runtime (tract), run
+//! graph is pruned to them ([`OnnxModel::with_outputs`]) and prepared by a runtime (tract or
+//! onnxruntime, [`ValidateConfig::runtime`]), run
 //! once with every dim bound from the data, and outputs, losses and decisions are compared
 //! ([`check`]). What the model produces is what gets compared: an output declared with another
 //! shape or type than it comes out with is a warning, not an error. [`manifest`] runs a list of
@@ -25,19 +26,31 @@ use std::sync::Arc;
 
 use ndarray::ArrayD;
 
-pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport, SklearnLoss};
+pub use check::{
+    AccuracyReport, ExpectLoss, ExpectedDivergence, FormLoss, HeadReport, LossForm, LossReport,
+    LossTolerance, ReferenceCheck, SklearnLoss,
+};
 pub use error::{ErrorKind, ValidateError};
 pub use report::{
     CaseReport, InputReport, LeftOut, OutputReport, ShaCheck, Summary, ValidateReport,
 };
 
 use crate::metrics::{Incomparable, Metrics, Preset, Tolerance, datum_name, suggest};
-use crate::onnx::TensorLimits;
+use crate::onnx::{TensorLimits, exotic};
 use crate::refdata::{self, RefDataError, testset};
 use crate::runtime::{
-    Feed, NoiseSource, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head,
+    Feed, NoiseSource, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, RuntimeKind, head,
 };
 use crate::verdict::Verdict;
+
+/// One item of a long run starting (a manifest entry, a conformance case): for progress bars.
+#[derive(Debug, Clone, Copy)]
+pub struct Started<'a> {
+    /// Position from 0, of `total`.
+    pub index: usize,
+    pub total: usize,
+    pub name: &'a str,
+}
 
 /// Default absolute tolerance of `--expect-loss` gates.
 pub const DEFAULT_LOSS_TOL: f64 = 1e-6;
@@ -61,11 +74,21 @@ pub struct ValidateConfig {
     /// Per-output tolerances overriding `tolerance`.
     pub output_tolerances: BTreeMap<String, Tolerance>,
     pub expect: ExpectLoss,
+    /// Losses expected to diverge from the reference under a runtime (manifest entries).
+    pub expect_divergence: Vec<ExpectedDivergence>,
     /// The model file's expected sha256 (manifest entries); a difference fails the case.
     pub sha256: Option<String>,
     pub limits: TensorLimits,
     /// Report the tightest tolerance each output would pass, next to the noise floor.
     pub suggest_tolerance: bool,
+    /// Who runs the model.
+    pub runtime: RuntimeKind,
+    /// Reference file names mapped to model names (`--map FILE_NAME=MODEL_NAME`).
+    pub map: Vec<(String, String)>,
+    /// Also record where each output's errors lie (histograms of absolute error and ULP
+    /// distance, the worst elements), for the HTML report. Off by default: it costs a
+    /// logarithm per element.
+    pub error_detail: bool,
 }
 
 impl ValidateConfig {
@@ -83,9 +106,13 @@ impl ValidateConfig {
                 tol: DEFAULT_LOSS_TOL,
                 ..ExpectLoss::default()
             },
+            expect_divergence: Vec::new(),
             sha256: None,
             limits: TensorLimits::default(),
             suggest_tolerance: false,
+            runtime: RuntimeKind::Tract,
+            map: Vec::new(),
+            error_detail: false,
         }
     }
 }
@@ -99,9 +126,13 @@ pub fn validate(cfg: &ValidateConfig) -> Vec<CaseReport> {
     }
 }
 
-/// [`validate`] for a model already opened (the fuzz target and the benchmark), run by tract.
+/// [`validate`] for a model already opened (the fuzz target and the benchmark), run by the
+/// configured runtime.
 pub fn validate_model(model: &Arc<OnnxModel>, cfg: &ValidateConfig) -> Vec<CaseReport> {
-    validate_on(model, &Tract::default(), cfg)
+    match cfg.runtime.runtime() {
+        Ok(runtime) => validate_on(model, runtime.as_ref(), cfg),
+        Err(e) => vec![CaseReport::error(&model_name(cfg), None, &e.into())],
+    }
 }
 
 /// [`validate`] with the model prepared by `runtime`: each test set runs on the model pruned to
@@ -171,7 +202,7 @@ pub fn validate_on(
             None => {
                 let prepared = model.with_outputs(&loaded.keep).and_then(|m| {
                     let noise = if cfg.suggest_tolerance {
-                        crate::runtime::noise_sources(&m)?
+                        crate::runtime::noise_sources(&m, cfg.runtime)?
                     } else {
                         Vec::new()
                     };
@@ -225,6 +256,49 @@ pub fn validate_on(
 
 /// The outputs a preparation keeps, the model prepared for them, and its noise sources.
 type Prepared = (Vec<String>, Box<dyn Runnable>, Vec<NoiseSource>);
+/// Each form's loss against the same loss from the reference outputs: a failure is a problem
+/// (with the clip explanation when the clip counts differ), unless the manifest expects this
+/// runtime to diverge there; an expected divergence that does not happen is a problem too.
+fn loss_verdict(loss: &mut LossReport, cfg: &ValidateConfig, problems: &mut Vec<String>) {
+    let explanation = loss.clip_explanation.clone();
+    let tol = loss.loss_tolerance;
+    for form in LossForm::ALL {
+        let expected = cfg
+            .expect_divergence
+            .iter()
+            .find(|d| d.runtime == cfg.runtime && d.loss == form);
+        let f = loss.form_mut(form);
+        let value = f.value_f32;
+        let reference = f.reference;
+        match (f.vs_reference.as_mut(), expected) {
+            (Some(c), Some(d)) if !c.passed => c.expected_divergence = Some(d.why.clone()),
+            (Some(c), None) if !c.passed => problems.push(format!(
+                "{}-form loss {value:.9} differs from {:.9}, the same loss on the reference \
+                 outputs, by {:.3e} (allowed {:.3e}: loss tolerance {tol}){}",
+                form.short(),
+                reference.unwrap_or(f64::NAN),
+                c.abs_diff,
+                c.allowed,
+                explanation
+                    .as_ref()
+                    .map_or(String::new(), |e| format!("; {e}"))
+            )),
+            (check, Some(d)) => problems.push(format!(
+                "the manifest expects the {}-form loss to diverge under {} ({}), but it {}: \
+                 remove that expect_divergence entry",
+                form.short(),
+                cfg.runtime,
+                d.why,
+                if check.is_some() {
+                    "matches the reference within the loss tolerance"
+                } else {
+                    "has no reference value to diverge from"
+                }
+            )),
+            _ => {}
+        }
+    }
+}
 
 fn model_name(cfg: &ValidateConfig) -> String {
     cfg.model.display().to_string()
@@ -248,7 +322,7 @@ fn load_case(
     labels: Option<&(&Path, ArrayD<f32>)>,
 ) -> Result<Loaded, ValidateError> {
     let sig = &model.signature;
-    let mut set = testset::load(set_path, sig, cfg.limits)?;
+    let mut set = testset::load_mapped(set_path, sig, cfg.limits, &cfg.map)?;
     let loss_output = match (&cfg.loss_output, labels) {
         (_, None) => None,
         (Some(name), Some(_)) => {
@@ -406,7 +480,7 @@ fn run_case(
             name: r.name.clone(),
             file: r.file.clone(),
             matched_by: r.matched_by,
-            dtype: datum_name(r.tensor.datum_type()),
+            dtype: r.dtype_name(),
             shape: r.tensor.shape().to_vec(),
             bound_as_constant: constants.contains(&r.name),
         })
@@ -423,7 +497,8 @@ fn run_case(
             .get(&r.name)
             .copied()
             .unwrap_or(cfg.tolerance);
-        let (metrics, problem) = check::compare_output(actual, &r.tensor, &tol);
+        let (metrics, distribution, problem) =
+            check::compare_output_detailed(actual, &r.tensor, &tol, cfg.error_detail);
         let status = if metrics.passed() && problem.is_none() {
             Verdict::Pass
         } else {
@@ -454,14 +529,15 @@ fn run_case(
             file: r.file.clone(),
             matched_by: r.matched_by,
             status,
-            dtype: datum_name(actual.datum_type()),
+            dtype: exotic::type_name(actual, sig.outputs[i].elem_type),
             shape: actual.shape().to_vec(),
-            expected_dtype: datum_name(r.tensor.datum_type()),
+            expected_dtype: r.dtype_name(),
             expected_shape: r.tensor.shape().to_vec(),
             tolerance: tol,
             metrics,
             problem: problem.map(|p| p.to_string()),
             advice,
+            distribution,
         });
     }
 
@@ -488,12 +564,13 @@ fn run_case(
         let inputs = check::LossInputs {
             output_name: name,
             output,
-            head: head.as_ref().zip(logits_at.map(|j| &outputs[j])),
+            head: head.as_ref().zip(logits_at.map(|j| Some(&outputs[j]))),
             reference: reference.map(|r| &*r.tensor),
             labels: y,
             labels_file: &labels_path.display().to_string(),
         };
-        let (loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
+        let (mut loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
+        loss_verdict(&mut loss, cfg, &mut case.problems);
         for (form, f) in [
             ("logits-form loss", &loss.logits_form),
             ("probs-form loss", &loss.probs_form),
@@ -532,14 +609,15 @@ fn declaration_warnings(
     let mut bound = BTreeMap::new();
     for r in &set.inputs {
         if let Some(d) = model.signature.inputs.iter().find(|d| d.name == r.name) {
-            testset::disagreement(d, &r.tensor, &mut bound);
+            testset::disagreement(d, Some(r.data_type), &r.tensor, &mut bound);
         }
     }
     sig.outputs
         .iter()
         .zip(produced)
         .filter_map(|(d, t)| {
-            let why = testset::disagreement(d, t, &mut bound)?;
+            let have = crate::onnx::onnx_data_type(t.datum_type()).map(|dt| dt as i32);
+            let why = testset::disagreement(d, have, t, &mut bound)?;
             Some(format!(
                 "output '{}' is declared {} {} but {runtime} produced {} {:?} ({why}); the \
                  produced tensor is what is compared",
