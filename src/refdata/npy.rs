@@ -598,7 +598,6 @@ mod tests {
 
     #[test]
     fn lying_headers_are_refused_before_allocating() {
-        let started = std::time::Instant::now();
         for shape in [
             "(1099511627776,)",
             "(4294967296, 4294967296)",
@@ -614,7 +613,6 @@ mod tests {
             err.contains("needs 4000000 data bytes, the file holds 8"),
             "{err}"
         );
-        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
