@@ -802,6 +802,7 @@ fn stage_delta(
     let outs = side.output_names();
     let mut decluttered = Tract {
         stage: Stage::Decluttered,
+        ..Tract::default()
     }
     .prepare(model)?;
     let decl = decluttered.run(inputs, &outs)?.values;

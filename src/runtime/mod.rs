@@ -189,6 +189,7 @@ pub fn noise_sources(model: &Arc<OnnxModel>) -> Result<Vec<NoiseSource>, Runtime
         "tract decluttered vs optimized".to_owned(),
         Tract {
             stage: Stage::Decluttered,
+            ..Tract::default()
         }
         .prepare(model)?,
     )])
