@@ -260,6 +260,9 @@ fn run_child(exe: &Path, f: &Fixture) -> Result<ValidateChild, BenchError> {
         .arg(&f.model)
         .arg("--validate-labels")
         .arg(&f.labels)
+        // The child runs tract on as many threads as this process does.
+        .arg("--threads")
+        .arg(crate::runtime::tract::default_threads().to_string())
         .output()
         .map_err(|e| failed("starting the child process", e))?;
     if !out.status.success() {

@@ -39,6 +39,15 @@ const VERSION: &str = concat!(
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads for tract's kernels wherever tract runs a model (validate, compare, matrix,
+    /// demo, bench, ...). Default: every core. Results are bit-identical on any count.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=crate::runtime::tract::MAX_THREADS as i64)
+    )]
+    threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +85,9 @@ enum Command {
 
 /// Runs the parsed command. `Err` means it could not run; `main` prints it and exits 2.
 pub fn run(cli: Cli) -> Result<Verdict> {
+    if let Some(threads) = cli.threads {
+        crate::runtime::tract::set_default_threads(usize::from(threads));
+    }
     match &cli.command {
         Command::Demo(args) => train::run_demo(args),
         Command::Train(args) => train::run_train(args),

@@ -93,6 +93,7 @@ fn lanes(cfg: &ModelMatrixConfig, model: &Arc<OnnxModel>) -> Result<Vec<Lane>, M
             model,
             &Tract {
                 stage: Stage::Decluttered,
+                ..Tract::default()
             },
             true,
         )?,
