@@ -395,15 +395,16 @@ PAIRS = [
     ("CNN train logits form vs TF on 1 thread", "train.cnn.logits", "train.cnn.logits.1t"),
     ("CNN train probs form vs TF on 1 thread", "train.cnn.probs", "train.cnn.probs.1t"),
 ] + [
-    (f"infer {key} b{b}{label}", f"infer.{key}.b{b}", f"infer.{key}.b{b}{suffix}")
+    # Both on one thread, then both on their defaults (tract: --threads, every core).
+    (f"infer {key} b{b}{label}", f"infer.{key}.b{b}{suffix}", f"infer.{key}.b{b}{suffix}")
     for key, _, _ in INFER_CASES
     for b in (1, 256)
-    for suffix, label in (("", ", ort 1 thread"), (".threads", ", ort default threads"))
+    for suffix, label in (("", ", 1 thread each"), (".threads", ", default threads each"))
 ] + [
-    ("our Runtime sigmoid b1 (ort 1 thread)", "infer.mnist-mlp-probs.b1.runtime",
-     "infer.mnist-mlp-probs.b1"),
-    ("our Runtime sigmoid b256 (ort 1 thread)", "infer.mnist-mlp-probs.b256.runtime",
-     "infer.mnist-mlp-probs.b256"),
+    ("our Runtime sigmoid b1 (default threads each)", "infer.mnist-mlp-probs.b1.runtime",
+     "infer.mnist-mlp-probs.b1.threads"),
+    ("our Runtime sigmoid b256 (default threads each)", "infer.mnist-mlp-probs.b256.runtime",
+     "infer.mnist-mlp-probs.b256.threads"),
     ("validate: load model (+ plan)", "validate.load_model+plan", "validate.load_model"),
     ("validate: load test data", "validate.load_data", "validate.load_data"),
     ("validate: run", "validate.run", "validate.run"),

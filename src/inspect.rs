@@ -16,8 +16,9 @@ use crate::onnx::{Signature, TensorDecl};
 use crate::runtime::onnx_model::sha256_hex;
 use crate::runtime::{MissingOp, OnnxModel, RuntimeError};
 
-/// The runtimes `inspect` asks about operators (onnxruntime joins when it is a runtime here).
-pub const RUNTIMES: &[&str] = &["tract"];
+/// The runtimes `inspect` asks about operators; one missing on this machine (onnxruntime
+/// without its library) is listed with the reason.
+pub const RUNTIMES: &[&str] = &["tract", "onnxruntime"];
 
 /// What one runtime says about a model's operators.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,11 +184,11 @@ fn runtime_support(path: &Path, bytes: &[u8]) -> Vec<RuntimeSupport> {
     let model = OnnxModel::from_bytes(bytes, path, Some(dir), TensorLimits::default());
     RUNTIMES
         .iter()
-        .filter_map(|name| crate::runtime::runtime(name).map(|r| (name, r)))
-        .map(|(name, runtime)| {
-            let asked = match &model {
-                Ok(m) => runtime.missing_ops(m).map_err(|e| crate::error_chain(&e)),
-                Err(e) => Err(format!(
+        .map(|name| {
+            let asked = match (&model, crate::runtime::runtime(name)) {
+                (_, Err(e)) => Err(crate::error_chain(&e)),
+                (Ok(m), Ok(runtime)) => runtime.missing_ops(m).map_err(|e| crate::error_chain(&e)),
+                (Err(e), Ok(_)) => Err(format!(
                     "not asked: the file did not pass the safety checks: {}",
                     crate::error_chain(e)
                 )),

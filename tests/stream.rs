@@ -132,6 +132,46 @@ fn chunk_refuses_what_it_cannot_split() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("Fortran order"), "{}", r.stderr);
 
+    // What streaming does not read: --map, an HTML page's error distribution, strings.
+    let no_stream = |extra: &[&str], dir: &str| {
+        let mut a = vec![
+            "validate",
+            model.as_str(),
+            "--test-data",
+            dir,
+            "--chunk",
+            "100",
+        ];
+        a.extend_from_slice(extra);
+        run(&a, tmp.path())
+    };
+    let r = no_stream(&["--map", "input=input"], &set_s);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("drop --map"), "{}", r.stderr);
+    let r = no_stream(&["--format", "html"], &set_s);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("error distribution"), "{}", r.stderr);
+    let strings = tmp.path().join("strings");
+    std::fs::create_dir_all(&strings).unwrap();
+    std::fs::copy(set.join("input.npy"), strings.join("input.npy")).unwrap();
+    let mut header = "{'descr': '<U3', 'fortran_order': False, 'shape': (500, 10), }".to_owned();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    npy.resize(npy.len() + 500 * 10 * 12, 0);
+    std::fs::write(strings.join("Identity:0.npy"), npy).unwrap();
+    let r = no_stream(&[], strings.to_str().unwrap());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Identity:0.npy") && r.stderr.contains("holds strings"),
+        "{}",
+        r.stderr
+    );
+
     for bad in [
         vec!["--chunk", "0"],
         vec!["--chunk", "10", "--suggest-tolerance"],

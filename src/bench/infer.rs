@@ -6,6 +6,10 @@
 //! tract's work plus the runtime's bookkeeping; the `.runtime` figures add what `demo` does
 //! around it (array to tensor, outputs back to arrays, the logits under a Sigmoid head read
 //! from the same run).
+//!
+//! Each model is measured with tract on one thread (`infer.KEY.bN`) and, when `--threads` (default
+//! every core) gives more, on that many (`infer.KEY.bN.threads`), as `scripts/bench_reference.py`
+//! measures onnxruntime with one thread and with its default.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +21,7 @@ use super::{Figure, Timer, dense_flops};
 use crate::dataset::Dataset;
 use crate::onnx::TensorLimits;
 use crate::runtime::head::predict;
-use crate::runtime::tract::TractRunnable;
+use crate::runtime::tract::{TractRunnable, default_threads};
 use crate::runtime::{Feed, OnnxModel, Runnable, Stage};
 
 /// Samples pushed through a model per timed repetition, at either batch size.
@@ -79,11 +83,30 @@ fn shape(image: bool, batch: usize) -> Vec<usize> {
     }
 }
 
-/// The model, opened and parsed by tract.
-fn open(models: &Path, case: &Case) -> Result<TractRunnable, String> {
+/// The model, opened and parsed by tract, to run on `threads` threads.
+fn open(models: &Path, case: &Case, threads: usize) -> Result<TractRunnable, String> {
     let path = models.join(case.path);
     let model = OnnxModel::open(&path, TensorLimits::default()).map_err(|e| e.to_string())?;
-    TractRunnable::new(model, Stage::Optimized).map_err(|e| e.to_string())
+    Ok(TractRunnable::new(model, Stage::Optimized)
+        .map_err(|e| e.to_string())?
+        .with_threads(threads))
+}
+
+/// The thread counts measured, with their key suffix: one thread, then `--threads` if more.
+fn thread_counts() -> Vec<(usize, &'static str)> {
+    let threads = default_threads();
+    let mut counts = vec![(1, "")];
+    if threads > 1 {
+        counts.push((threads, ".threads"));
+    }
+    counts
+}
+
+fn threads_label(threads: usize) -> String {
+    match threads {
+        1 => "1 thread".to_owned(),
+        n => format!("{n} threads"),
+    }
 }
 
 /// `count` input batches of `batch` samples, cycling through the data, as named feeds.
@@ -106,9 +129,10 @@ fn bench_case(
     models: &Path,
     case: &Case,
     data: &Dataset,
+    (threads, suffix): (usize, &str),
 ) -> Result<Vec<Figure>, String> {
     let path = models.join(case.path);
-    let mut runnable = open(models, case)?;
+    let mut runnable = open(models, case, threads)?;
     let input = runnable.signature().inputs[0].name.clone();
     let fetch = runnable.signature().output_names();
     let mut figures = Vec::new();
@@ -131,8 +155,12 @@ fn bench_case(
             return Err(format!("{}: running batch {batch}: {e}", path.display()));
         }
         figures.push(times.throughput(
-            &format!("infer.{}.b{batch}", case.key),
-            &format!("tract {}, batch {batch}", case.path),
+            &format!("infer.{}.b{batch}{suffix}", case.key),
+            &format!(
+                "tract {}, batch {batch}, {}",
+                case.path,
+                threads_label(threads)
+            ),
             SAMPLES_PER_REPETITION,
             Some(case.flops_per_sample),
         ));
@@ -141,10 +169,11 @@ fn bench_case(
 }
 
 /// The sigmoid export as `demo` runs it (arrays in and out, the logits read from under the
-/// Sigmoid in the same run).
+/// Sigmoid in the same run), on `--threads` threads like `demo`.
 fn bench_runtime(timer: &Timer, models: &Path, data: &Dataset) -> Result<Vec<Figure>, String> {
     let case = &cases()[1];
-    let mut runnable = open(models, case)?;
+    let threads = default_threads();
+    let mut runnable = open(models, case, threads)?;
     let mut figures = Vec::new();
     for batch in BATCHES {
         let runs = SAMPLES_PER_REPETITION / batch;
@@ -167,7 +196,11 @@ fn bench_runtime(timer: &Timer, models: &Path, data: &Dataset) -> Result<Vec<Fig
         }
         figures.push(times.throughput(
             &format!("infer.{}.b{batch}.runtime", case.key),
-            &format!("runtime::head::predict on {}, batch {batch}", case.path),
+            &format!(
+                "runtime::head::predict on {}, batch {batch}, {}",
+                case.path,
+                threads_label(threads)
+            ),
             SAMPLES_PER_REPETITION,
             Some(case.flops_per_sample),
         ));
@@ -180,9 +213,11 @@ pub fn run(timer: &Timer, models: &Path, data: &Dataset) -> (Vec<Figure>, Vec<St
     let mut figures = Vec::new();
     let mut skipped = Vec::new();
     for case in cases() {
-        match bench_case(timer, models, &case, data) {
-            Ok(f) => figures.extend(f),
-            Err(e) => skipped.push(e),
+        for threads in thread_counts() {
+            match bench_case(timer, models, &case, data, threads) {
+                Ok(f) => figures.extend(f),
+                Err(e) => skipped.push(e),
+            }
         }
     }
     match bench_runtime(timer, models, data) {

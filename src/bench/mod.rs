@@ -24,6 +24,7 @@ pub use validate::{ValidateChild, run_validate_child};
 
 use crate::artifacts::Tool;
 use crate::dataset::{self, Dataset, DatasetError};
+use crate::validate::Started;
 
 /// What to measure and on which data.
 #[derive(Debug, Clone)]
@@ -182,6 +183,15 @@ fn load_samples(dir: Option<&std::path::Path>) -> Result<(Dataset, &'static str)
 
 /// Run every section asked for and collect the figures.
 pub fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
+    run_with(cfg, |_| {})
+}
+
+/// [`run`], calling `on_section` before each section starts (for a progress bar; it is called
+/// between timings, never inside one).
+pub fn run_with(
+    cfg: &BenchConfig,
+    mut on_section: impl FnMut(Started<'_>),
+) -> Result<BenchReport, BenchError> {
     let (data, source) = load_samples(cfg.data.as_deref())?;
     let mut figures = Vec::new();
     let mut skipped = Vec::new();
@@ -189,18 +199,40 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
         warmup: cfg.warmup,
         repeat: cfg.repeat.max(1),
     };
-    if cfg.sections.roof {
+    let s = cfg.sections;
+    let sections: Vec<&str> = [
+        (s.roof, "roof"),
+        (s.train, "train"),
+        (s.infer, "infer"),
+        (s.validate, "validate"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    let mut start = |name: &str| {
+        let index = sections.iter().position(|s| *s == name).unwrap_or(0);
+        on_section(Started {
+            index,
+            total: sections.len(),
+            name,
+        });
+    };
+    if s.roof {
+        start("roof");
         figures.extend(train::roof(&timer));
     }
-    if cfg.sections.train {
+    if s.train {
+        start("train");
         figures.extend(train::run(&timer, &data)?);
     }
-    if cfg.sections.infer {
+    if s.infer {
+        start("infer");
         let (f, s) = infer::run(&timer, &cfg.models, &data);
         figures.extend(f);
         skipped.extend(s);
     }
-    if cfg.sections.validate {
+    if s.validate {
+        start("validate");
         figures.extend(validate::run(&timer, cfg, &data)?);
     }
     Ok(BenchReport {

@@ -8,6 +8,8 @@
 //! shapes, optimize), run, compare outputs and compute the losses. `validate.after_load` is
 //! [`validate_model`] end to end (all but reading and checking the file) and `validate.total`
 //! is [`validate::validate`] end to end, so the split can be checked against the whole.
+//! `validate.after_load_detail` and `validate.render_html` are what an HTML report adds: the
+//! same validation recording per-element error histograms, and rendering the page.
 //!
 //! [`validate_model`]: crate::validate::validate_model
 
@@ -165,7 +167,7 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
         let inputs = check::LossInputs {
             output_name: &output,
             output: &outputs[0],
-            head: head.as_ref().zip(outputs.get(1)),
+            head: head.as_ref().zip(outputs.get(1).map(Some)),
             reference: Some(reference),
             labels: &labels,
             labels_file: "labels.npy",
@@ -198,6 +200,35 @@ pub fn run(timer: &Timer, cfg: &BenchConfig, data: &Dataset) -> Result<Vec<Figur
             .time(|| validate::validate(&cfg_validate).len())
             .seconds("validate.total", &what("validate() end to end")),
     );
+    // The HTML page: validate_model with the per-element error histograms it draws, then the
+    // page itself (charts included) from that report.
+    let cfg_detail = ValidateConfig {
+        error_detail: true,
+        ..config(&f)
+    };
+    figures.push(
+        timer
+            .time(|| validate::validate_model(&model, &cfg_detail).len())
+            .seconds(
+                "validate.after_load_detail",
+                &what("validate_model recording error histograms and worst elements"),
+            ),
+    );
+    let detailed = validate::ValidateReport::new(validate::validate_model(&model, &cfg_detail));
+    if detailed.status != Verdict::Pass {
+        return Err(failed("detail", "the case should pass with histograms too"));
+    }
+    let page = || {
+        crate::report::render("html", &crate::report::Report::Validate(&detailed))
+            .map(|bytes| bytes.len())
+    };
+    if page().is_err() {
+        return Err(failed("render", "no HTML rendering of a validate report"));
+    }
+    figures.push(timer.time(page).seconds(
+        "validate.render_html",
+        &what("render the HTML page (histograms, tables) of the validate report"),
+    ));
     if let Some(exe) = &cfg.validate_child {
         let child = run_child(exe, &f)?;
         figures.push(Figure {
@@ -229,6 +260,9 @@ fn run_child(exe: &Path, f: &Fixture) -> Result<ValidateChild, BenchError> {
         .arg(&f.model)
         .arg("--validate-labels")
         .arg(&f.labels)
+        // The child runs tract on as many threads as this process does.
+        .arg("--threads")
+        .arg(crate::runtime::tract::default_threads().to_string())
         .output()
         .map_err(|e| failed("starting the child process", e))?;
     if !out.status.success() {

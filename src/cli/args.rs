@@ -1,14 +1,16 @@
 //! Flags several commands share, and the one way a report leaves the process.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use crate::artifacts;
 use crate::metrics::{Preset, Tolerance};
 use crate::report::{self, Report, ReportKind};
+use crate::runtime::RuntimeKind;
 
 /// `--tolerance PRESET`: the preset names, parsed into the library's [`Preset`].
 pub(super) fn preset_parser() -> impl TypedValueParser<Value = Preset> {
@@ -16,6 +18,21 @@ pub(super) fn preset_parser() -> impl TypedValueParser<Value = Preset> {
         name.parse::<Preset>()
             .expect("only preset names pass the parser")
     })
+}
+
+/// `--runtime NAME` (and the compare sides' flags): the runtimes that run any ONNX file.
+pub(super) fn runtime_parser() -> impl TypedValueParser<Value = RuntimeKind> {
+    PossibleValuesParser::new(RuntimeKind::ALL.map(RuntimeKind::name)).map(|name| {
+        name.parse::<RuntimeKind>()
+            .expect("only runtime names pass the parser")
+    })
+}
+
+/// Fails (exit 2, one line saying how to install it) when `kind` is not available here, before
+/// any model is opened.
+pub(super) fn require(kind: RuntimeKind) -> Result<()> {
+    kind.runtime()?;
+    Ok(())
 }
 
 /// `--format NAME`: the formats whose renderer has a rendering of `kind`'s report, straight from
@@ -68,9 +85,56 @@ impl ToleranceArgs {
     }
 }
 
+/// `--html FILE`, flattened into every command whose report has an HTML page.
+#[derive(Debug, Args)]
+pub(super) struct HtmlArg {
+    /// Also write the report as one self-contained HTML page (charts inline, nothing fetched)
+    /// to FILE.
+    #[arg(long, value_name = "FILE", value_parser = new_file)]
+    html: Option<PathBuf>,
+}
+
+impl HtmlArg {
+    /// Whether an HTML page will be made (`--html`, or `--format html`): the library then keeps
+    /// what the page's charts need.
+    pub(super) fn wanted(&self, format: &str) -> bool {
+        self.html.is_some() || format == "html"
+    }
+
+    pub(super) fn path(&self) -> Option<&Path> {
+        self.html.as_deref()
+    }
+}
+
+/// A file to write: its folder must exist and it must not be a folder (checked before any long
+/// run starts).
+fn new_file(s: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(s);
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.is_dir() {
+        bail!("{s} is a folder, not a file");
+    }
+    if !parent.is_dir() {
+        bail!("folder {} does not exist", parent.display());
+    }
+    Ok(path)
+}
+
 /// Writes the report in `format` to stdout; with `file`, writes that format to the file and
-/// the text report to stdout.
-pub(super) fn emit(report: Report<'_>, format: &str, file: Option<&Path>) -> Result<()> {
+/// the text report to stdout. With `html`, the HTML page goes to that file as well.
+pub(super) fn emit(
+    report: Report<'_>,
+    format: &str,
+    file: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<()> {
+    if let Some(path) = html {
+        artifacts::write_file(path, &report::render("html", &report)?)
+            .with_context(|| format!("--html {}", path.display()))?;
+    }
     let rendered = report::render(format, &report)?;
     let mut stdout = std::io::stdout();
     match file {

@@ -10,6 +10,7 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use super::args::{emit, format_parser};
+use super::progress;
 use crate::bench::{self, BenchConfig, Sections};
 use crate::report::{self, Report, ReportKind};
 use crate::verdict::Verdict;
@@ -87,8 +88,10 @@ pub(super) fn run_bench(args: &BenchArgs) -> Result<Verdict> {
         sections,
         validate_child: std::env::current_exe().ok(),
     };
-    let report = bench::run(&cfg)?;
+    let bar = progress::bar("bench", "sections");
+    let report = bench::run_with(&cfg, |s| progress::started(&bar, s))?;
+    bar.finish_and_clear();
     let format = if args.json { "json" } else { &args.format };
-    emit(Report::Bench(&report), format, None)?;
+    emit(Report::Bench(&report), format, None, None)?;
     Ok(Verdict::Pass)
 }

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{ToleranceArgs, emit, format_parser};
+use super::args::{HtmlArg, ToleranceArgs, emit, format_parser, require, runtime_parser};
 use crate::compare::{CompareConfig, compare};
 use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
+use crate::runtime::RuntimeKind;
 use crate::verdict::Verdict;
 
 #[derive(Debug, Args)]
@@ -25,6 +26,13 @@ pub(super) struct CompareArgs {
     /// validate). Repeatable. Default: the test sets beside the ONNX side.
     #[arg(long = "test-data", value_name = "PATH")]
     test_data: Vec<PathBuf>,
+    /// Who runs A when it is an ONNX file: tract or onnxruntime. `compare m.onnx m.onnx
+    /// --runtime-a onnxruntime` compares the two runtimes on the same file.
+    #[arg(long, value_parser = runtime_parser(), default_value = "tract")]
+    runtime_a: RuntimeKind,
+    /// Who runs B when it is an ONNX file: tract or onnxruntime.
+    #[arg(long, value_parser = runtime_parser(), default_value = "tract")]
+    runtime_b: RuntimeKind,
     /// Also compare every layer matched by structure, run each of A's layers alone on B's
     /// tensors and judge its own error against its float rounding bound; name the first
     /// diverging layer and the first cause (a layer beyond rounding, or a replaced op).
@@ -42,10 +50,14 @@ pub(super) struct CompareArgs {
     /// Write the report (in --format) to FILE; stdout then gets the text report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 pub(super) fn run_compare(args: &CompareArgs) -> Result<Verdict> {
     let (tolerance, tolerance_name) = args.tol.resolve()?;
+    require(args.runtime_a)?;
+    require(args.runtime_b)?;
     let cfg = CompareConfig {
         a: args.a.clone(),
         b: args.b.clone(),
@@ -55,12 +67,15 @@ pub(super) fn run_compare(args: &CompareArgs) -> Result<Verdict> {
         tolerance,
         tolerance_name,
         limits: TensorLimits::default(),
+        runtime_a: args.runtime_a,
+        runtime_b: args.runtime_b,
     };
     let report = compare(&cfg)?;
     emit(
         Report::Compare(&report),
         &args.format,
         args.report.as_deref(),
+        args.html.path(),
     )?;
     Ok(report.status)
 }

@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod compare;
 mod matrix;
+mod progress;
 mod reduce;
 mod train;
 mod validate;
@@ -38,6 +39,15 @@ const VERSION: &str = concat!(
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads for tract's kernels wherever tract runs a model (validate, compare, matrix,
+    /// demo, bench, ...). Default: every core. Results are bit-identical on any count.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=crate::runtime::tract::MAX_THREADS as i64)
+    )]
+    threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,21 +60,24 @@ enum Command {
     Export(train::ExportArgs),
     /// Write the embedded synthetic digits as MNIST IDX files, for Python tools to read.
     Data(train::DataArgs),
-    /// Validate an ONNX model against reference data (outputs, both sigmoid-BCE losses), or
-    /// every model of a manifest.
+    /// Validate an ONNX model against reference data (outputs, both sigmoid-BCE losses and
+    /// their verdict), under tract or onnxruntime, or every model of a manifest.
     Validate(validate::ValidateArgs),
     /// Describe an ONNX file: versions, inputs/outputs, operators, parameters, metadata, sha256.
     Inspect(validate::InspectArgs),
-    /// Run two implementations of a model on the same inputs; with --layers, find where they
-    /// diverge and which layer causes it (its own error beyond float rounding, or a replaced op).
+    /// Run two implementations of a model (each ONNX side under tract or onnxruntime) on the
+    /// same inputs; with --layers, find where they diverge and which layer causes it (its own
+    /// error beyond float rounding, or a replaced op).
     Compare(compare::CompareArgs),
     /// Cut a model that diverges from a reference down to the smallest diverging piece, and
     /// write it with its reference data (backend-test layout) for a bug report.
     Reduce(reduce::ReduceArgs),
-    /// Run validate over a folder of ONNX node tests and count pass/fail/unsupported.
+    /// Run validate over a folder of ONNX node tests (tract or onnxruntime) and count
+    /// pass/fail/unsupported.
     Conformance(validate::ConformanceArgs),
-    /// Run every runtime (TensorFlow's recorded outputs, burn, tract, burn-import) on the same
-    /// inputs and compare every pair of outputs.
+    /// Run any ONNX file (or the committed cases) through every runtime available (tract,
+    /// onnxruntime, burn-import, the trained burn graph) and compare every pair of outputs,
+    /// with losses per runtime given labels.
     Matrix(matrix::MatrixArgs),
     /// Measure training, inference and validate throughput (see docs/PERFORMANCE.md).
     Bench(bench::BenchArgs),
@@ -72,6 +85,9 @@ enum Command {
 
 /// Runs the parsed command. `Err` means it could not run; `main` prints it and exits 2.
 pub fn run(cli: Cli) -> Result<Verdict> {
+    if let Some(threads) = cli.threads {
+        crate::runtime::tract::set_default_threads(usize::from(threads));
+    }
     match &cli.command {
         Command::Demo(args) => train::run_demo(args),
         Command::Train(args) => train::run_train(args),

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{ToleranceArgs, emit, format_parser};
+use super::args::{HtmlArg, ToleranceArgs, emit, format_parser, require, runtime_parser};
 use crate::compare::reduce::{ReduceConfig, reduce};
 use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
+use crate::runtime::RuntimeKind;
 use crate::verdict::Verdict;
 
 #[derive(Debug, Args)]
@@ -32,6 +33,12 @@ pub(super) struct ReduceArgs {
     /// Keep at most N samples, those that diverge most (0: keep all).
     #[arg(long, value_name = "N", default_value_t = 4)]
     samples: usize,
+    /// Who runs A and its cuts: tract or onnxruntime.
+    #[arg(long, value_parser = runtime_parser(), default_value = "tract")]
+    runtime_a: RuntimeKind,
+    /// Who runs B and its cuts: tract or onnxruntime.
+    #[arg(long, value_parser = runtime_parser(), default_value = "tract")]
+    runtime_b: RuntimeKind,
     #[command(flatten)]
     tol: ToleranceArgs,
     /// Report format on stdout (or in --report FILE).
@@ -40,10 +47,14 @@ pub(super) struct ReduceArgs {
     /// Write the report (in --format) to FILE; stdout then gets the text report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 pub(super) fn run_reduce(args: &ReduceArgs) -> Result<Verdict> {
     let (tolerance, tolerance_name) = args.tol.resolve()?;
+    require(args.runtime_a)?;
+    require(args.runtime_b)?;
     let cfg = ReduceConfig {
         a: args.a.clone(),
         b: args.against.clone(),
@@ -52,6 +63,8 @@ pub(super) fn run_reduce(args: &ReduceArgs) -> Result<Verdict> {
         tolerance,
         tolerance_name,
         samples: args.samples,
+        runtime_a: args.runtime_a,
+        runtime_b: args.runtime_b,
         limits: TensorLimits::default(),
     };
     let report = reduce(&cfg)?;
@@ -59,6 +72,7 @@ pub(super) fn run_reduce(args: &ReduceArgs) -> Result<Verdict> {
         Report::Reduce(&report),
         &args.format,
         args.report.as_deref(),
+        args.html.path(),
     )?;
     Ok(report.status)
 }

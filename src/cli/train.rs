@@ -2,14 +2,14 @@
 //! stderr, the report on stdout; what the run writes is the library's
 //! ([`crate::pipeline::outputs`]).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 
-use super::args::{emit, format_parser, preset_parser};
+use super::args::{HtmlArg, emit, format_parser, preset_parser};
+use super::progress;
 use crate::artifacts::ArtifactDir;
 use crate::dataset::DatasetError;
 use crate::loss::Head;
@@ -18,6 +18,7 @@ use crate::model::npz;
 use crate::model::train::{InitSource, Progress, TrainConfig};
 use crate::model::{AdamVariant, Arch, ModelWeights, OptimizerConfig};
 use crate::pipeline::{self, DataConfig, DataSource, DemoReport, PipelineError, Trained};
+use crate::refdata::{TfReference, read_tf_reference};
 use crate::report::{Report, ReportKind};
 use crate::verdict::Verdict;
 
@@ -132,6 +133,10 @@ pub(super) struct TrainArgs {
     /// Reference samples written next to each export (from the eval set).
     #[arg(long, value_name = "N", default_value_t = 100)]
     reference_samples: usize,
+    /// A TensorFlow run of the same training (reference.json of scripts/tf_reference.py): the
+    /// HTML report draws its per-step losses beside this run's.
+    #[arg(long, value_name = "FILE")]
+    tf_reference: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +146,8 @@ pub(super) struct TrainCommandArgs {
     /// Format of the per-epoch table on stdout (json: the training log).
     #[arg(long, value_parser = format_parser(ReportKind::Train), default_value = "text")]
     format: String,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +160,8 @@ pub(super) struct DemoArgs {
     /// Report format on stdout.
     #[arg(long, value_parser = format_parser(ReportKind::Demo), default_value = "text")]
     format: String,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -346,25 +355,6 @@ impl TrainArgs {
     }
 }
 
-fn progress_bar(stderr_is_terminal: bool) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(
-        None,
-        if stderr_is_terminal {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} training [{bar:30}] {pos}/{len} steps {msg} ({eta})",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    bar
-}
-
 fn observer(bar: &ProgressBar) -> impl FnMut(Progress<'_>) + '_ {
     move |p| match p {
         Progress::Started { total_steps } => bar.set_length(total_steps as u64),
@@ -384,7 +374,7 @@ fn train_with_outputs(
 ) -> Result<(Trained, Option<DemoReport>)> {
     let (config, data, initial) = args.configs()?;
     let out = args.prepare_outputs()?;
-    let bar = progress_bar(std::io::stderr().is_terminal());
+    let bar = progress::bar("training", "steps");
     let trained = pipeline::train_and_export(&config, &data, initial, observer(&bar)).map_err(
         |e| match (&e, &args.indices, &args.init) {
             (PipelineError::Data(DatasetError::IndexOutOfRange { .. }), Some(p), _) => {
@@ -413,10 +403,27 @@ fn train_with_outputs(
     Ok((trained, report))
 }
 
+impl TrainArgs {
+    /// The TensorFlow run of `--tf-reference`, read before training so that a bad file fails
+    /// fast; only an HTML page draws it.
+    fn tf_reference(&self, html: bool) -> Result<Option<TfReference>> {
+        match &self.tf_reference {
+            Some(_) if !html => {
+                bail!(
+                    "--tf-reference: only the HTML report draws it; add --html FILE or --format html"
+                )
+            }
+            Some(path) => Ok(Some(read_tf_reference(path)?)),
+            None => Ok(None),
+        }
+    }
+}
+
 /// `w.npz` -> `w-logits.npz`.
 pub(super) fn run_demo(args: &DemoArgs) -> Result<Verdict> {
     let preset = args.tolerance;
-    let (_, report) = train_with_outputs(&args.train, |t| {
+    let tf = args.train.tf_reference(args.html.wanted(&args.format))?;
+    let (trained, report) = train_with_outputs(&args.train, |t| {
         Ok(Some(pipeline::check_parity(
             t,
             preset.tolerance(),
@@ -424,17 +431,26 @@ pub(super) fn run_demo(args: &DemoArgs) -> Result<Verdict> {
         )?))
     })?;
     let report = report.expect("the demo always makes a report");
-    emit(Report::Demo(&report), &args.format, None)?;
+    let log = pipeline::train_log(&trained);
+    let tf = tf.as_ref();
+    let demo = Report::Demo {
+        report: &report,
+        log: &log,
+        tf,
+    };
+    emit(demo, &args.format, None, args.html.path())?;
     Ok(report.status)
 }
 
 pub(super) fn run_train(args: &TrainCommandArgs) -> Result<Verdict> {
+    let tf = args.train.tf_reference(args.html.wanted(&args.format))?;
     let (trained, _) = train_with_outputs(&args.train, |_| Ok(None))?;
-    emit(
-        Report::Train(&pipeline::train_log(&trained)),
-        &args.format,
-        None,
-    )?;
+    let log = pipeline::train_log(&trained);
+    let train = Report::Train {
+        log: &log,
+        tf: tf.as_ref(),
+    };
+    emit(train, &args.format, None, args.html.path())?;
     Ok(Verdict::Pass)
 }
 

@@ -10,14 +10,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::args::{ToleranceArgs, emit, format_parser, non_negative};
+use super::args::{
+    HtmlArg, ToleranceArgs, emit, format_parser, non_negative, require, runtime_parser,
+};
+use super::progress;
 use crate::conformance::{self, Outcome};
 use crate::inspect;
 use crate::metrics::Tolerance;
 use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
+use crate::runtime::RuntimeKind;
 use crate::validate::{
-    DEFAULT_LOSS_TOL, ExpectLoss, ValidateConfig, ValidateReport, manifest, validate,
+    DEFAULT_LOSS_TOL, ExpectLoss, LossTolerance, ValidateConfig, ValidateReport, manifest, validate,
 };
 use crate::verdict::Verdict;
 
@@ -30,7 +34,8 @@ pub(super) struct ValidateArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "model", "test_data", "labels", "loss_output", "atol", "rtol", "output_tol",
         "allow_nonfinite", "expect_loss", "expect_logits_loss", "expect_probs_loss",
-        "expect_sklearn_loss", "outputs", "suggest_tolerance", "chunk",
+        "expect_sklearn_loss", "outputs", "suggest_tolerance", "map", "loss_rtol", "loss_atol",
+        "chunk",
     ])]
     manifest: Option<PathBuf>,
     /// Reference data: a test_data_set_N folder (input_K.pb / output_K.pb), a folder of
@@ -38,6 +43,10 @@ pub(super) struct ValidateArgs {
     /// Default: every test_data_set_* beside the model.
     #[arg(long = "test-data", value_name = "PATH")]
     test_data: Vec<PathBuf>,
+    /// Who runs the model: tract, or onnxruntime (its library from the pinned wheel, found
+    /// through ORT_DYLIB_PATH or the venv; see README).
+    #[arg(long, value_parser = runtime_parser(), default_value = "tract")]
+    runtime: RuntimeKind,
     /// Binary targets (.npy, same shape as the loss output): report both sigmoid-BCE losses.
     #[arg(long, value_name = "FILE.npy")]
     labels: Option<PathBuf>,
@@ -71,9 +80,21 @@ pub(super) struct ValidateArgs {
     #[arg(long, value_name = "ATOL", default_value_t = DEFAULT_LOSS_TOL)]
     loss_tol: f64,
     /// Print the tightest atol/rtol/ULP each output would pass (and without the worst 0.1%),
-    /// next to the noise floor: tract's unoptimized graph against its optimized one.
+    /// next to the noise floor: the runtime's unoptimized graph against its optimized one, and
+    /// every other runtime available here.
     #[arg(long)]
     suggest_tolerance: bool,
+    /// The loss verdict: each form's loss may differ from the same loss computed from the
+    /// reference outputs by max(LOSS_ATOL, LOSS_RTOL * |reference|).
+    #[arg(long, value_name = "RTOL", default_value_t = LossTolerance::default().rtol)]
+    loss_rtol: f64,
+    /// See --loss-rtol.
+    #[arg(long, value_name = "ATOL", default_value_t = LossTolerance::default().atol)]
+    loss_atol: f64,
+    /// Map a name in the reference files to a model input or output, e.g. `--map input=x`
+    /// (npz members, NAME.npy stems, names stored in .pb files). Repeatable.
+    #[arg(long = "map", value_name = "FILE_NAME=MODEL_NAME")]
+    map: Vec<String>,
     /// Read the test data (a folder of NAME.npy files) and the labels N samples at a time:
     /// memory stays at a few chunks whatever the size of the set. Figures are accumulated as
     /// reading whole computes them (README: "Test sets larger than memory").
@@ -86,6 +107,8 @@ pub(super) struct ValidateArgs {
     /// Write the report (in --format) to FILE; stdout then gets the text report.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +124,9 @@ pub(super) struct ConformanceArgs {
     /// Folder of ONNX node-test cases (each a folder with model.onnx and test_data_set_*).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
+    /// Who runs the cases: tract or onnxruntime.
+    #[arg(long, value_parser = runtime_parser(), default_value = "tract")]
+    runtime: RuntimeKind,
     /// A case running longer than this is a hang: the run stops with exit code 2, naming it.
     #[arg(long, value_name = "N", default_value_t = 60)]
     timeout_secs: u64,
@@ -112,6 +138,8 @@ pub(super) struct ConformanceArgs {
     /// Exit 1 when fewer than N cases pass (guards against silent regressions).
     #[arg(long, value_name = "N")]
     min_pass: Option<usize>,
+    #[command(flatten)]
+    html: HtmlArg,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
@@ -149,6 +177,16 @@ fn parse_output_tol(spec: &str, allow_nonfinite: bool) -> Result<(String, Tolera
     ))
 }
 
+/// `FILE_NAME=MODEL_NAME`.
+pub(super) fn parse_map(spec: &str) -> Result<(String, String)> {
+    match spec.split_once('=') {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => {
+            Ok((from.to_owned(), to.to_owned()))
+        }
+        _ => bail!("--map {spec:?}: expected FILE_NAME=MODEL_NAME"),
+    }
+}
+
 impl ValidateArgs {
     fn config(&self, model: &Path) -> Result<ValidateConfig> {
         let (tolerance, tolerance_name) = self.tol.resolve()?;
@@ -163,6 +201,10 @@ impl ValidateArgs {
             probs_form: finite("--expect-probs-loss", self.expect_probs_loss)?.or(both),
             sklearn_form: finite("--expect-sklearn-loss", self.expect_sklearn_loss)?,
             tol: non_negative("--loss-tol", self.loss_tol)?,
+            reference: LossTolerance {
+                rtol: non_negative("--loss-rtol", self.loss_rtol)?,
+                atol: non_negative("--loss-atol", self.loss_atol)?,
+            },
         };
         let has_expect = expect.logits_form.is_some()
             || expect.probs_form.is_some()
@@ -181,14 +223,31 @@ impl ValidateArgs {
             expect,
             suggest_tolerance: self.suggest_tolerance,
             chunk: self.chunk.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            runtime: self.runtime,
+            map: self
+                .map
+                .iter()
+                .map(|m| parse_map(m))
+                .collect::<Result<_>>()?,
+            error_detail: self.html.wanted(&self.format),
             ..ValidateConfig::new(model)
         })
     }
 }
 
 pub(super) fn run_validate(args: &ValidateArgs) -> Result<Verdict> {
+    require(args.runtime)?;
     let report = match (&args.manifest, &args.model) {
-        (Some(path), _) => manifest::run(path, TensorLimits::default())?,
+        (Some(path), _) => {
+            let bar = progress::bar("validating", "models");
+            let detail = args.html.wanted(&args.format);
+            let limits = TensorLimits::default();
+            let report = manifest::run_with(path, limits, args.runtime, detail, |s| {
+                progress::started(&bar, s)
+            });
+            bar.finish_and_clear();
+            report?
+        }
         (None, Some(model)) => ValidateReport::new(validate(&args.config(model)?)),
         (None, None) => bail!("give a MODEL.onnx or --manifest FILE"),
     };
@@ -202,13 +261,14 @@ pub(super) fn run_validate(args: &ValidateArgs) -> Result<Verdict> {
         Report::Validate(&report),
         &args.format,
         args.report.as_deref(),
+        args.html.path(),
     )?;
     Ok(report.status)
 }
 
 pub(super) fn run_inspect(args: &InspectArgs) -> Result<Verdict> {
     let i = inspect::inspect(&args.model)?;
-    emit(Report::Inspect(&i), &args.format, None)?;
+    emit(Report::Inspect(&i), &args.format, None, None)?;
     Ok(Verdict::Pass)
 }
 
@@ -240,11 +300,15 @@ pub(super) fn run_conformance(args: &ConformanceArgs) -> Result<Verdict> {
     if args.timeout_secs == 0 {
         bail!("--timeout-secs: must be at least 1");
     }
+    require(args.runtime)?;
     let current = watchdog(Duration::from_secs(args.timeout_secs));
-    let suite = conformance::run_suite(&args.dir, None, |name| {
+    let bar = progress::bar("conformance", "cases");
+    let suite = conformance::run_suite(&args.dir, None, args.runtime, |s| {
+        progress::started(&bar, s);
         *current.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((name.to_owned(), Instant::now()));
+            Some((s.name.to_owned(), Instant::now()));
     })?;
+    bar.finish_and_clear();
     *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
     let list: Vec<Outcome> = args
         .list
@@ -256,7 +320,8 @@ pub(super) fn run_conformance(args: &ConformanceArgs) -> Result<Verdict> {
             ListVerdict::Error => Outcome::Error,
         })
         .collect();
-    emit(Report::Conformance(&suite, &list), &args.format, None)?;
+    let report = Report::Conformance(&suite, &list);
+    emit(report, &args.format, None, args.html.path())?;
     let (verdict, problem) = suite.verdict(args.min_pass);
     if let Some(problem) = problem {
         eprintln!("error: {problem}");

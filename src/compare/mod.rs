@@ -1,8 +1,9 @@
 //! `compare`: two implementations of one model on the same inputs, output by output and, with
 //! `--layers`, layer by layer: where they diverge, and which layer causes it.
 //!
-//! A side is an ONNX file (run by tract, with every dim bound from the inputs) or a training run
-//! folder holding `weights.npz` (the trained burn graph rebuilt from those weights). The stages,
+//! A side is an ONNX file (run by tract, with every dim bound from the inputs, or by onnxruntime:
+//! [`CompareConfig::runtime_a`]) or a training run folder holding `weights.npz` (the trained burn
+//! graph rebuilt from those weights). The stages,
 //! one module each:
 //!
 //! - [`layers`]: each graph as semantic layers found by structure, aligned by kind, so exporters
@@ -15,9 +16,10 @@
 //!
 //! This file runs them in order. Outputs come from runs that fetch nothing else; the layers
 //! from a second run per side that fetches every layer's result (a runtime that computes
-//! differently when asked for intermediates is reported, not failed). The difference between
-//! tract's decluttered and optimized graph is measured separately, so a difference can be traced
-//! to the graph or to tract's optimizer.
+//! differently when asked for intermediates is reported, not failed). The difference between each
+//! ONNX side's unoptimized graph (tract decluttered, onnxruntime without graph optimizations) and
+//! its optimized one is measured separately, so a difference can be traced to the graph or to the
+//! runtime's optimizer.
 //!
 //! Like `validate`, a divergence is data (status `fail`); `Err` means it could not run.
 
@@ -46,7 +48,7 @@ use crate::onnx::TensorLimits;
 use crate::onnx::pb::GraphProto;
 use crate::refdata::{MatchedBy, RefDataError, testset};
 use crate::runtime::{
-    BurnRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Stage, Tract, head,
+    BurnRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, RuntimeKind, head,
 };
 use crate::verdict::Verdict;
 
@@ -63,6 +65,9 @@ pub struct CompareConfig {
     pub tolerance: Tolerance,
     pub tolerance_name: String,
     pub limits: TensorLimits,
+    /// Who runs each side when it is an ONNX file.
+    pub runtime_a: RuntimeKind,
+    pub runtime_b: RuntimeKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,19 +88,22 @@ fn side_err(path: &Path, message: impl Into<String>) -> CompareError {
 }
 
 /// One of the two things compared: a runnable, and the ONNX file behind it when there is one
-/// (its signature reads the test data; tract's decluttered graph is measured against it).
+/// (its signature reads the test data; its runtime's unoptimized graph is measured against it).
 struct Side {
     runnable: Box<dyn Runnable>,
     onnx: Option<Arc<OnnxModel>>,
+    /// Who runs an ONNX side; `None` for the trained burn graph.
+    runtime: Option<RuntimeKind>,
 }
 
 impl Side {
-    fn open(path: &Path, limits: TensorLimits) -> Result<Side, CompareError> {
+    fn open(path: &Path, limits: TensorLimits, kind: RuntimeKind) -> Result<Side, CompareError> {
         if !path.is_dir() {
             let model = OnnxModel::open(path, limits)?;
             return Ok(Side {
-                runnable: Tract::default().prepare(&model)?,
+                runnable: kind.runtime()?.prepare(&model)?,
                 onnx: Some(model),
+                runtime: Some(kind),
             });
         }
         let weights_path = path.join("weights.npz");
@@ -136,6 +144,7 @@ impl Side {
                 head,
             )),
             onnx: None,
+            runtime: None,
         })
     }
 
@@ -182,7 +191,7 @@ pub struct PairReport {
     /// a layer computed in another precision is judged in the reference's).
     pub cast: Option<String>,
     /// With `--suggest-tolerance` (outputs): the tightest tolerance that passes, and the noise
-    /// floor (each ONNX side's decluttered graph against its optimized one).
+    /// floor (each ONNX side's unoptimized graph against its optimized one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advice: Option<Advice>,
 }
@@ -265,7 +274,11 @@ pub struct Divergence {
 #[derive(Debug, Clone, Serialize)]
 pub struct StageDelta {
     pub side: String,
-    /// Optimized (actual) against decluttered (expected), per output.
+    pub runtime: RuntimeKind,
+    /// What the runtime's graph without optimizations is called: `decluttered` (tract),
+    /// `unoptimized` (onnxruntime).
+    pub unoptimized: &'static str,
+    /// Optimized (actual) against unoptimized (expected), per output.
     pub outputs: Vec<PairReport>,
 }
 
@@ -336,9 +349,10 @@ fn open_sides(
     cfg_a: &Path,
     cfg_b: &Path,
     limits: TensorLimits,
+    (runtime_a, runtime_b): (RuntimeKind, RuntimeKind),
 ) -> Result<(Side, Side), CompareError> {
-    let a = Side::open(cfg_a, limits)?;
-    let b = Side::open(cfg_b, limits)?;
+    let a = Side::open(cfg_a, limits, runtime_a)?;
+    let b = Side::open(cfg_b, limits, runtime_b)?;
     if a.onnx.is_none() && b.onnx.is_none() {
         return Err(side_err(
             cfg_a,
@@ -432,7 +446,7 @@ impl Inputs {
 
 /// Compare A and B on every test set.
 pub fn compare(cfg: &CompareConfig) -> Result<CompareReport, CompareError> {
-    let (mut a, mut b) = open_sides(&cfg.a, &cfg.b, cfg.limits)?;
+    let (mut a, mut b) = open_sides(&cfg.a, &cfg.b, cfg.limits, (cfg.runtime_a, cfg.runtime_b))?;
     let mut cases = Vec::new();
     for set in test_sets(&a, &b, &cfg.test_data)? {
         let inputs = Inputs::load(&set, &a, &b, cfg.limits)?;
@@ -619,9 +633,9 @@ fn cast_aliases(graph: &GraphProto, mapped: &BTreeMap<String, String>) -> BTreeM
     aliases
 }
 
-/// The runtime that runs side A's cuts: the one that runs side A (tract for ONNX files).
-fn cut_runtime(_a: &Side) -> Box<dyn Runtime> {
-    Box::new(Tract::default())
+/// The runtime that runs side A's cuts: the one that runs side A, tract for the trained graph.
+fn cut_runtime(a: &Side) -> Result<Box<dyn Runtime>, CompareError> {
+    Ok(a.runtime.unwrap_or(RuntimeKind::Tract).runtime()?)
 }
 
 fn compare_case(
@@ -667,7 +681,7 @@ fn compare_case(
     } else {
         Probe::none()
     };
-    let runtime_a = cut_runtime(a);
+    let runtime_a = cut_runtime(a)?;
     let graph_a = a.graph_proto();
     let ctx = probe.context(a.onnx.as_ref(), runtime_a.as_ref(), &graph_a, *tol);
     let (layer_pairs, replaced) = judge_layers(&probe, &ctx);
@@ -689,14 +703,14 @@ fn compare_case(
         stage_delta(b, &plain_b, &inputs.b)?,
     );
     if cfg.suggest_tolerance {
-        // The noise floor: each ONNX side's decluttered graph against its optimized one.
+        // The noise floor: each ONNX side's unoptimized graph against its optimized one.
         for (o, (na, nb)) in outputs.iter_mut().zip(&pairs) {
             let noise: Vec<(String, Metrics)> = [(&stage_a, na), (&stage_b, nb)]
                 .into_iter()
                 .filter_map(|(st, name)| {
                     let st = st.as_ref()?;
                     let m = st.outputs.iter().find(|p| &&p.a == name)?.metrics.clone()?;
-                    Some((format!("{}, decluttered vs optimized", st.side), m))
+                    Some((format!("{}, {} vs optimized", st.side, st.unoptimized), m))
                 })
                 .collect();
             let (va, vb) = (output(&out_a, &plain_a, na), output(&out_b, &plain_b, nb));
@@ -789,25 +803,26 @@ fn judge_layers(probe: &Probe, ctx: &local::Context<'_>) -> (Vec<LayerPair>, Vec
     (layers, replaced)
 }
 
-/// tract's decluttered graph against its optimized one on an ONNX side's outputs (`None` for
-/// other sides).
+/// The side's runtime with graph optimizations off (tract decluttered, onnxruntime at level
+/// "disabled") against the optimized one on an ONNX side's outputs (`None` for other sides).
 fn stage_delta(
     side: &Side,
     optimized: &[Tensor],
     inputs: &[Feed],
 ) -> Result<Option<StageDelta>, CompareError> {
-    let Some(model) = &side.onnx else {
+    let (Some(model), Some(kind)) = (&side.onnx, side.runtime) else {
+        return Ok(None);
+    };
+    let Some(unoptimized) = kind.runtime()?.unoptimized() else {
         return Ok(None);
     };
     let outs = side.output_names();
-    let mut decluttered = Tract {
-        stage: Stage::Decluttered,
-    }
-    .prepare(model)?;
-    let decl = decluttered.run(inputs, &outs)?.values;
+    let decl = unoptimized.prepare(model)?.run(inputs, &outs)?.values;
     let exact = Tolerance::new(0.0, 0.0);
     Ok(Some(StageDelta {
         side: side.label(),
+        runtime: kind,
+        unoptimized: kind.unoptimized_stage(),
         outputs: outs
             .iter()
             .zip(&decl)

@@ -33,7 +33,7 @@ use crate::artifacts::{ArtifactDir, Tool};
 use crate::metrics::{Metrics, Tolerance};
 use crate::onnx::pb::GraphProto;
 use crate::onnx::{TensorLimits, encode_model, tensor_to_proto};
-use crate::runtime::Feed;
+use crate::runtime::{Feed, RuntimeKind};
 use crate::verdict::Verdict;
 
 /// What `reduce` needs, as library types.
@@ -49,6 +49,9 @@ pub struct ReduceConfig {
     pub tolerance_name: String,
     /// Keep at most this many samples (those that diverge most); 0 keeps all.
     pub samples: usize,
+    /// Who runs each side.
+    pub runtime_a: RuntimeKind,
+    pub runtime_b: RuntimeKind,
     #[serde(skip)]
     pub limits: TensorLimits,
 }
@@ -192,7 +195,7 @@ fn worst_samples(actual: &Tensor, expected: &Tensor, tol: &Tolerance, n: usize) 
 
 /// Cuts A's graph down to the smallest piece that still diverges from B and writes it.
 pub fn reduce(cfg: &ReduceConfig) -> Result<ReduceReport, CompareError> {
-    let (mut a, mut b) = open_sides(&cfg.a, &cfg.b, cfg.limits)?;
+    let (mut a, mut b) = open_sides(&cfg.a, &cfg.b, cfg.limits, (cfg.runtime_a, cfg.runtime_b))?;
     if a.onnx.is_none() || b.onnx.is_none() {
         let path = if a.onnx.is_none() { &cfg.a } else { &cfg.b };
         return Err(side_err(
@@ -263,8 +266,8 @@ pub fn reduce(cfg: &ReduceConfig) -> Result<ReduceReport, CompareError> {
         b: lb[end_b].tensor.clone(),
     });
 
-    let runtime_a = cut_runtime(&a);
-    let runtime_b = cut_runtime(&b);
+    let runtime_a = cut_runtime(&a)?;
+    let runtime_b = cut_runtime(&b)?;
     let (graph_a, graph_b) = (a.graph_proto(), b.graph_proto());
     let model_a = a.onnx.clone();
     let ctx = probe.context(model_a.as_ref(), runtime_a.as_ref(), &graph_a, tol);

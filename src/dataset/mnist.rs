@@ -430,11 +430,10 @@ mod tests {
     /// The real MNIST files, when the project's shared data folder has them.
     #[test]
     fn real_mnist_if_present() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
-        if !dir.is_dir() {
-            eprintln!("skipping: ../shared/data/mnist not present");
+        let Some(dir) = crate::shared_data::shared_dir("data/mnist", "t10k-images-idx3-ubyte.gz")
+        else {
             return;
-        }
+        };
         let ds = load_mnist_dir(&dir).unwrap();
         assert_eq!((ds.rows, ds.cols), (28, 28));
         let has_train = find(&dir, MNIST_PAIRS[0].0).is_some();

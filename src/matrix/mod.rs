@@ -1,14 +1,20 @@
 //! `matrix`: every runtime we have on the same reference inputs, every pair of outputs compared.
 //!
-//! For one model, the columns are its implementations: TensorFlow's recorded outputs, the
-//! trained burn graph, tract on each ONNX export, and the burn code burn-import generated from
-//! each export at build time (feature `burn-import`). Each pair gets the metrics of
-//! [`crate::compare`], the column listed first being the expected side of the tolerance rule.
+//! Two kinds of matrix. For the committed cases ([`Case`]), the columns are a model's
+//! implementations in the repository: TensorFlow's recorded outputs, the trained burn graph,
+//! tract and onnxruntime on each ONNX export, and the burn code burn-import generated from each
+//! export at build time (feature `burn-import`). For any ONNX file ([`model`]), the columns are
+//! the reference outputs of its test sets and every runtime available here at each of its
+//! stages, and with labels each column's losses, accuracy and loss verdict. Each pair gets the
+//! metrics of [`crate::metrics`], the column listed first being the expected side of the
+//! tolerance rule.
 //!
 //! Only graph outputs are compared: burn-import's generated models expose nothing else (see
-//! [`crate::runtime`]). A runtime that is not in this build, or that could not convert a file,
-//! is a column with a note, not an error and not a failure; a pair outside tolerance is a
-//! failure (data), and `Err` means a file could not be read or run.
+//! [`crate::runtime`]). A runtime that is not in this build or not on this machine, or that
+//! could not convert a file, is a column with a note, not an error and not a failure; a pair
+//! outside tolerance is a failure (data), and `Err` means a file could not be read or run.
+
+pub mod model;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +29,10 @@ use crate::metrics::{Metrics, Tolerance, compare_arrays};
 use crate::model::npz;
 use crate::onnx::{TensorLimits, load_tensor_pb};
 use crate::runtime::recorded::RecordedRunnable;
-use crate::runtime::{BurnRunnable, Feed, OnnxModel, Runnable, Runtime, RuntimeError, Tract};
+use crate::runtime::{
+    BurnRunnable, Feed, OnnxModel, OnnxRuntime, Runnable, Runtime, RuntimeError, Tract,
+};
+use crate::validate::{LossTolerance, ReferenceCheck};
 use crate::verdict::Verdict;
 
 /// The models a matrix can be made for, each from committed artifacts under `models/`.
@@ -79,6 +88,8 @@ pub enum MatrixError {
     Onnx(#[from] crate::onnx::OnnxError),
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
+    #[error(transparent)]
+    RefData(#[from] crate::refdata::RefDataError),
 }
 
 fn file_err(path: &Path, message: impl ToString) -> MatrixError {
@@ -103,14 +114,39 @@ pub struct MatrixReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MatrixCase {
-    pub case: Case,
-    pub title: &'static str,
+    /// The committed case's name (`seed`), or the test set of a model's matrix.
+    pub case: String,
+    pub title: String,
     pub inputs: String,
     pub input_shape: Vec<usize>,
     pub columns: Vec<Column>,
     /// Every pair of available columns, `expected` listed before `actual`.
     pub pairs: Vec<Pair>,
+    /// With labels: what the columns' losses are computed on.
+    pub losses: Option<LossSetup>,
     pub status: Verdict,
+}
+
+impl MatrixCase {
+    /// Pairs outside tolerance and columns failing the loss verdict.
+    pub fn failures(&self) -> usize {
+        self.pairs.iter().filter(|p| !p.passed()).count()
+            + self
+                .columns
+                .iter()
+                .filter(|c| c.loss.as_ref().is_some_and(|l| !l.passed()))
+                .count()
+    }
+}
+
+/// The labels and the output losses are computed on, and the loss verdict's tolerance.
+#[derive(Debug, Clone, Serialize)]
+pub struct LossSetup {
+    pub labels: String,
+    pub output: String,
+    /// `sigmoid` (logits read under the Sigmoid where the runtime shows them) or `logits`.
+    pub head: &'static str,
+    pub tolerance: LossTolerance,
 }
 
 /// One implementation of the model.
@@ -119,10 +155,39 @@ pub struct Column {
     pub label: String,
     /// The file it computes from (weights, ONNX, or recorded outputs).
     pub source: String,
-    /// Shape of its outputs; `None` when it is unavailable.
+    /// Shape of its (first) output; `None` when it is unavailable.
     pub output_shape: Option<Vec<usize>>,
-    /// Why it is unavailable (not built, or burn-import could not convert the file).
+    /// Why it is unavailable (not built, not installed, or could not convert the file).
     pub unavailable: Option<String>,
+    /// With labels: its losses, accuracy and loss verdict against the first column.
+    pub loss: Option<ColumnLoss>,
+}
+
+/// One column's losses (Keras reduction, f32 element losses) and its loss verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnLoss {
+    /// `None` where the logits are not available (a sigmoid head's recorded probabilities, a
+    /// runtime that shows only outputs).
+    pub logits_form: Option<f64>,
+    pub probs_form: f64,
+    /// Elements the probability form clipped to `[1e-7, 1 - 1e-7]`.
+    pub clipped: usize,
+    pub probability_range: [f32; 2],
+    pub binary_accuracy: f64,
+    /// Each form against the same loss on the first column's outputs (none for the first).
+    pub logits_vs_reference: Option<ReferenceCheck>,
+    pub probs_vs_reference: Option<ReferenceCheck>,
+    /// Why a failing loss verdict comes with other clip counts, in one line.
+    pub clip_explanation: Option<String>,
+}
+
+impl ColumnLoss {
+    pub fn passed(&self) -> bool {
+        [&self.logits_vs_reference, &self.probs_vs_reference]
+            .into_iter()
+            .flatten()
+            .all(|c| c.passed)
+    }
 }
 
 /// Two columns' outputs compared; indices into [`MatrixCase::columns`].
@@ -130,14 +195,66 @@ pub struct Column {
 pub struct Pair {
     pub expected: usize,
     pub actual: usize,
-    /// `None` when the shapes differ (which fails the pair).
+    /// Every output together; `None` when some output's types or shapes differ (which fails
+    /// the pair).
     pub metrics: Option<Metrics>,
+    /// Output by output.
+    pub outputs: Vec<PairOutput>,
+    /// With labels: elements where the two columns' decisions (`p > 0.5`) differ.
+    pub decisions_flipped: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairOutput {
+    pub name: String,
+    pub metrics: Option<Metrics>,
+    /// Why it could not be compared element by element.
+    pub problem: Option<String>,
 }
 
 impl Pair {
     pub fn passed(&self) -> bool {
         self.metrics.as_ref().is_some_and(Metrics::passed)
     }
+}
+
+/// Several outputs' metrics as one: counts add up, maxima are the largest, the first mismatch
+/// and the worst element are those of the first output that has one / the largest error.
+pub fn merge_metrics(all: &[&Metrics]) -> Metrics {
+    let mut m = Metrics {
+        elements: 0,
+        max_abs_err: 0.0,
+        max_rel_err: 0.0,
+        max_ulp: 0,
+        mismatches: 0,
+        mismatch_fraction: 0.0,
+        nonfinite: 0,
+        first_mismatch: None,
+        worst: None,
+    };
+    for x in all {
+        m.elements += x.elements;
+        m.max_abs_err = m.max_abs_err.max(x.max_abs_err);
+        m.max_rel_err = m.max_rel_err.max(x.max_rel_err);
+        m.max_ulp = m.max_ulp.max(x.max_ulp);
+        m.mismatches += x.mismatches;
+        m.nonfinite += x.nonfinite;
+        if m.first_mismatch.is_none() {
+            m.first_mismatch.clone_from(&x.first_mismatch);
+        }
+    }
+    // The worst among mismatching outputs if any output mismatches, else among all.
+    let mismatching = all.iter().any(|x| x.mismatches > 0);
+    m.worst = all
+        .iter()
+        .filter(|x| !mismatching || x.mismatches > 0)
+        .filter_map(|x| x.worst.as_ref())
+        .max_by(|a, b| a.abs_err.total_cmp(&b.abs_err))
+        .cloned();
+    if m.elements > 0 {
+        m.mismatch_fraction = m.mismatches as f64 / m.elements as f64;
+    }
+    m
 }
 
 /// How a column gets its outputs.
@@ -148,6 +265,8 @@ enum Source {
     BurnWeights,
     /// tract on an ONNX file, every dim bound from the inputs (tf2onnx exports need that).
     Tract,
+    /// onnxruntime on an ONNX file (a note where its library is not found).
+    OnnxRuntime,
     /// The burn code burn-import generated from this ONNX file at build time.
     BurnImport,
 }
@@ -187,6 +306,16 @@ fn layout(case: Case) -> (&'static str, Vec<Spec>) {
                     Tract,
                 ),
                 spec(
+                    "onnxruntime (our export)",
+                    "mnist-mlp/probs/model.onnx",
+                    OnnxRuntime,
+                ),
+                spec(
+                    "onnxruntime (tf2onnx export)",
+                    "keras-from-rust-mlp/model.onnx",
+                    OnnxRuntime,
+                ),
+                spec(
                     "burn-import (our export)",
                     "mnist-mlp/probs/model.onnx",
                     BurnImport,
@@ -212,6 +341,11 @@ fn layout(case: Case) -> (&'static str, Vec<Spec>) {
                     Tract,
                 ),
                 spec(
+                    "onnxruntime (tf2onnx export)",
+                    "keras-mlp-sigmoid/model.onnx",
+                    OnnxRuntime,
+                ),
+                spec(
                     "burn-import (tf2onnx export)",
                     "keras-mlp-sigmoid/model.onnx",
                     BurnImport,
@@ -227,6 +361,11 @@ fn layout(case: Case) -> (&'static str, Vec<Spec>) {
                     Recorded,
                 ),
                 spec("tract (tf2onnx export)", "keras-cnn/model.onnx", Tract),
+                spec(
+                    "onnxruntime (tf2onnx export)",
+                    "keras-cnn/model.onnx",
+                    OnnxRuntime,
+                ),
                 spec(
                     "burn-import (tf2onnx export)",
                     "keras-cnn/model.onnx",
@@ -301,6 +440,7 @@ fn run_case(cfg: &MatrixConfig, case: Case) -> Result<MatrixCase, MatrixError> {
             source: path.display().to_string(),
             output_shape: computed.as_ref().ok().map(|o| o.shape().to_vec()),
             unavailable: computed.as_ref().err().cloned(),
+            loss: None,
         });
         outputs.push(computed.ok());
     }
@@ -311,21 +451,31 @@ fn run_case(cfg: &MatrixConfig, case: Case) -> Result<MatrixCase, MatrixError> {
             let metrics = (e.shape() == a.shape()).then(|| {
                 compare_arrays(&a.view().into_dyn(), &e.view().into_dyn(), &cfg.tolerance)
             });
+            let problem = metrics
+                .is_none()
+                .then(|| format!("shape {:?}, expected {:?}", a.shape(), e.shape()));
             pairs.push(Pair {
                 expected,
                 actual,
+                outputs: vec![PairOutput {
+                    name: "output 0".to_owned(),
+                    metrics: metrics.clone(),
+                    problem,
+                }],
                 metrics,
+                decisions_flipped: None,
             });
         }
     }
     let passed = pairs.iter().all(Pair::passed);
     Ok(MatrixCase {
-        case,
-        title: case.title(),
+        case: case.name().to_owned(),
+        title: case.title().to_owned(),
         inputs: inputs_path.display().to_string(),
         input_shape: x.shape().to_vec(),
         columns,
         pairs,
+        losses: None,
         status: Verdict::of(passed),
     })
 }
@@ -345,6 +495,14 @@ fn open_column(spec: &Spec, path: &Path) -> Result<Result<Box<dyn Runnable>, Str
             Box::new(BurnRunnable::new(spec.label, &weights, Head::Sigmoid))
         }
         Source::Tract => Tract::default().prepare(&OnnxModel::open(path, limits)?)?,
+        Source::OnnxRuntime => {
+            let model = OnnxModel::open(path, limits)?;
+            match OnnxRuntime::default().prepare(&model) {
+                Ok(r) => r,
+                Err(RuntimeError::Unavailable { message, .. }) => return Ok(Err(message)),
+                Err(e) => return Err(e.into()),
+            }
+        }
         Source::BurnImport => match burn_import(&OnnxModel::open(path, limits)?) {
             Ok(r) => r,
             Err(note) => return Ok(Err(note)),
@@ -370,7 +528,7 @@ fn outputs_of(
 
 /// burn-import's runnable; a file it was not built from, or could not convert, is a note.
 #[cfg(feature = "burn-import")]
-fn burn_import(model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, String> {
+pub(crate) fn burn_import(model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, String> {
     use crate::runtime::burn_import::BurnImport;
     BurnImport.prepare(model).map_err(|e| match e {
         RuntimeError::Unsupported { message, .. } => message,
@@ -379,6 +537,6 @@ fn burn_import(model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, String> {
 }
 
 #[cfg(not(feature = "burn-import"))]
-fn burn_import(_model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, String> {
+pub(crate) fn burn_import(_model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, String> {
     Err(NOT_BUILT.to_string())
 }

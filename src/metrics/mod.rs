@@ -5,14 +5,16 @@
 //! `mismatches > 0`), never an error; tensors of another type or shape are [`Incomparable`].
 //! This module must never run a model or decide what is compared with what.
 
+pub mod distribution;
 pub mod suggest;
 mod tensor;
 mod tolerance;
 
+pub use distribution::ErrorDistribution;
 pub(crate) use tensor::serialize_opt_f64;
 pub use tensor::{
     Accumulator, Element, ElementDiff, Incomparable, Metrics, TensorAccumulator, Value,
-    compare_arrays, compare_tensors, compare_views, datum_name, serialize_f64, ulp_distance,
-    unravel,
+    compare_arrays, compare_tensors, compare_tensors_detailed, compare_views, datum_name,
+    serialize_f64, ulp_distance, unravel,
 };
 pub use tolerance::{ONNX_BACKEND, Preset, Tolerance, UnknownPreset};

@@ -5,20 +5,22 @@
 //! Tensors ([`compare_tensors`]) and plain f32 arrays ([`compare_arrays`]) run the same loop, so
 //! every verdict rests on the same arithmetic and reports the same [`Metrics`].
 
-use ndarray::ArrayViewD;
+use ndarray::{ArrayViewD, Dimension};
 use serde::{Serialize, Serializer};
 use tract_onnx::prelude::{Datum, DatumType, Tensor, f16};
 
 use super::Tolerance;
+use super::distribution::{Accumulator as DistAccumulator, ErrorDistribution};
 
 /// One element value as stored, in its own type (f16 widened exactly to f32).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     F32(f32),
     F64(f64),
     Int(i64),
     UInt(u64),
     Bool(bool),
+    Str(String),
 }
 
 /// Floats far from 1 in scientific notation (`-3.4028235e38`, not 39 digits).
@@ -39,6 +41,7 @@ impl std::fmt::Display for Value {
             Value::Int(v) => write!(f, "{v}"),
             Value::UInt(v) => write!(f, "{v}"),
             Value::Bool(v) => write!(f, "{v}"),
+            Value::Str(v) => write!(f, "{v:?}"),
         }
     }
 }
@@ -65,6 +68,7 @@ impl Serialize for Value {
             Value::Int(v) => s.serialize_i64(v),
             Value::UInt(v) => s.serialize_u64(v),
             Value::Bool(v) => s.serialize_bool(v),
+            Value::Str(ref v) => s.serialize_str(v),
         }
     }
 }
@@ -327,6 +331,44 @@ pub fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     index
 }
 
+/// How the element loop judges one pair: the figures every consumer of the loop (the metrics
+/// accumulator, the error distribution) reads, computed in one place.
+#[derive(Debug, Clone, Copy)]
+struct Judged {
+    finite: bool,
+    abs_err: f64,
+    rel: f64,
+    ulps: u64,
+    ok: bool,
+}
+
+#[inline]
+fn judge<T: Element>(a: T, e: T, tol: &Tolerance) -> Judged {
+    let finite = a.is_finite_value() && e.is_finite_value();
+    let (a64, e64) = (a.to_f64(), e.to_f64());
+    let abs_err = if finite {
+        T::abs_diff(a, e)
+    } else if a64 == e64 || (a64.is_nan() && e64.is_nan()) {
+        0.0
+    } else {
+        f64::INFINITY
+    };
+    let norm = a64.abs().max(e64.abs());
+    let rel = if abs_err == 0.0 { 0.0 } else { abs_err / norm };
+    let ok = if finite {
+        tol.accepts_error(abs_err, e64.abs())
+    } else {
+        tol.accepts(a64, e64)
+    };
+    Judged {
+        finite,
+        abs_err,
+        rel,
+        ulps: T::ulps(a, e),
+        ok,
+    }
+}
+
 /// The comparison of two tensors, fed in row-major chunks: the one element loop of the crate.
 ///
 /// Push the elements in row-major order, in as many chunks as convenient (a whole tensor, or a
@@ -393,44 +435,29 @@ impl<T: Element> Accumulator<T> {
     fn push_one(&mut self, a: T, e: T) {
         let flat = self.elements;
         self.elements += 1;
-        let finite = a.is_finite_value() && e.is_finite_value();
-        let (a64, e64) = (a.to_f64(), e.to_f64());
-        let abs_err = if finite {
-            T::abs_diff(a, e)
-        } else if a64 == e64 || (a64.is_nan() && e64.is_nan()) {
-            0.0
-        } else {
-            f64::INFINITY
-        };
-        if !finite {
+        let j = judge(a, e, &self.tol);
+        if !j.finite {
             self.nonfinite += 1;
         }
-        let norm = a64.abs().max(e64.abs());
-        let rel = if abs_err == 0.0 { 0.0 } else { abs_err / norm };
-        self.max_abs_err = self.max_abs_err.max(abs_err);
+        self.max_abs_err = self.max_abs_err.max(j.abs_err);
         self.max_rel_err = self
             .max_rel_err
-            .max(if rel.is_nan() { f64::INFINITY } else { rel });
-        self.max_ulp = self.max_ulp.max(T::ulps(a, e));
-        let ok = if finite {
-            self.tol.accepts_error(abs_err, e64.abs())
-        } else {
-            self.tol.accepts(a64, e64)
-        };
+            .max(if j.rel.is_nan() { f64::INFINITY } else { j.rel });
+        self.max_ulp = self.max_ulp.max(j.ulps);
         let spot = Spot {
             flat,
             actual: a,
             expected: e,
-            abs_err,
+            abs_err: j.abs_err,
         };
-        if !ok {
+        if !j.ok {
             self.mismatches += 1;
             if self.first_mismatch.is_none() {
                 self.first_mismatch = Some(spot);
             }
         }
-        if self.replaces_worst(!ok, abs_err) {
-            self.worst_is_mismatch = !ok;
+        if self.replaces_worst(!j.ok, j.abs_err) {
+            self.worst_is_mismatch = !j.ok;
             self.worst = Some(spot);
         }
     }
@@ -506,6 +533,70 @@ pub fn compare_views<T: Element>(
         _ => acc.push_iter(actual.iter().copied().zip(expected.iter().copied())),
     }
     acc.finish(actual.shape())
+}
+
+/// The metrics of [`compare_views`], and every element judged the same way fed to `dist` when
+/// given (a second pass: the distribution needs each element, the metrics only a few numbers).
+fn compare_views_into<T: Element>(
+    actual: &ArrayViewD<T>,
+    expected: &ArrayViewD<T>,
+    tol: &Tolerance,
+    dist: Option<&mut DistAccumulator>,
+) -> Metrics {
+    let m = compare_views(actual, expected, tol);
+    if let Some(d) = dist {
+        for ((index, &a), &e) in actual.indexed_iter().zip(expected.iter()) {
+            let j = judge(a, e, tol);
+            d.add(j.finite, e.to_f64().abs(), j.abs_err, j.ulps, j.ok, || {
+                ElementDiff {
+                    index: index.slice().to_vec(),
+                    actual: a.value(),
+                    expected: e.value(),
+                    abs_err: j.abs_err,
+                }
+            });
+        }
+    }
+    m
+}
+
+/// Strings are equal or not: no tolerance applies. A differing element counts as an absolute
+/// error of 1 (as a flipped boolean does), and both values are shown.
+fn compare_strings(actual: &ArrayViewD<String>, expected: &ArrayViewD<String>) -> Metrics {
+    let mut m = Metrics {
+        elements: actual.len(),
+        max_abs_err: 0.0,
+        max_rel_err: 0.0,
+        max_ulp: 0,
+        mismatches: 0,
+        mismatch_fraction: 0.0,
+        nonfinite: 0,
+        first_mismatch: None,
+        worst: None,
+    };
+    for ((index, a), e) in actual.indexed_iter().zip(expected.iter()) {
+        if a == e {
+            continue;
+        }
+        m.mismatches += 1;
+        m.max_abs_err = 1.0;
+        m.max_rel_err = 1.0;
+        m.max_ulp = 1;
+        if m.first_mismatch.is_none() {
+            let diff = ElementDiff {
+                index: index.slice().to_vec(),
+                actual: Value::Str(a.clone()),
+                expected: Value::Str(e.clone()),
+                abs_err: 1.0,
+            };
+            m.worst = Some(diff.clone());
+            m.first_mismatch = Some(diff);
+        }
+    }
+    if m.elements > 0 {
+        m.mismatch_fraction = m.mismatches as f64 / m.elements as f64;
+    }
+    m
 }
 
 /// Compares two f32 arrays of equal shape (callers check and report a shape difference with
@@ -703,12 +794,45 @@ impl TensorAccumulator {
     }
 }
 
+fn typed<T: Element>(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+    dist: Option<&mut DistAccumulator>,
+) -> Result<Metrics, Incomparable> {
+    let unsupported = |_| Incomparable::Unsupported(datum_name(actual.datum_type()));
+    let a = actual.to_plain_array_view::<T>().map_err(unsupported)?;
+    let e = expected.to_plain_array_view::<T>().map_err(unsupported)?;
+    Ok(compare_views_into(&a, &e, tol, dist))
+}
+
 /// Compares two tensors of equal element type and shape. A type or shape difference comes back
 /// as a [`Incomparable`] for the caller to report as a failed output.
 pub fn compare_tensors(
     actual: &Tensor,
     expected: &Tensor,
     tol: &Tolerance,
+) -> Result<Metrics, Incomparable> {
+    compare_tensors_into(actual, expected, tol, None)
+}
+
+/// [`compare_tensors`], plus where the errors lie (histograms and the worst elements), from
+/// the same loop. Costs a log per element and the worst-list upkeep: for reports that draw it.
+pub fn compare_tensors_detailed(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+) -> Result<(Metrics, ErrorDistribution), Incomparable> {
+    let mut acc = DistAccumulator::new();
+    let m = compare_tensors_into(actual, expected, tol, Some(&mut acc))?;
+    Ok((m, acc.finish()))
+}
+
+fn compare_tensors_into(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+    dist: Option<&mut DistAccumulator>,
 ) -> Result<Metrics, Incomparable> {
     let dt = actual.datum_type();
     if dt != expected.datum_type() {
@@ -723,9 +847,31 @@ pub fn compare_tensors(
             expected: expected.shape().to_vec(),
         });
     }
-    let mut acc = TensorAccumulator::new(dt, *tol)?;
-    acc.push(actual, expected)?;
-    Ok(acc.finish(actual.shape()))
+    match dt {
+        DatumType::F16 => typed::<f16>(actual, expected, tol, dist),
+        DatumType::F32 => typed::<f32>(actual, expected, tol, dist),
+        DatumType::F64 => typed::<f64>(actual, expected, tol, dist),
+        DatumType::I8 => typed::<i8>(actual, expected, tol, dist),
+        DatumType::I16 => typed::<i16>(actual, expected, tol, dist),
+        DatumType::I32 => typed::<i32>(actual, expected, tol, dist),
+        DatumType::I64 => typed::<i64>(actual, expected, tol, dist),
+        DatumType::U8 => typed::<u8>(actual, expected, tol, dist),
+        DatumType::U16 => typed::<u16>(actual, expected, tol, dist),
+        DatumType::U32 => typed::<u32>(actual, expected, tol, dist),
+        DatumType::U64 => typed::<u64>(actual, expected, tol, dist),
+        DatumType::Bool => typed::<bool>(actual, expected, tol, dist),
+        DatumType::String => {
+            let unsupported = |_| Incomparable::Unsupported(datum_name(dt));
+            let a = actual
+                .to_plain_array_view::<String>()
+                .map_err(unsupported)?;
+            let e = expected
+                .to_plain_array_view::<String>()
+                .map_err(unsupported)?;
+            Ok(compare_strings(&a, &e))
+        }
+        other => Err(Incomparable::Unsupported(datum_name(other))),
+    }
 }
 
 #[cfg(test)]
@@ -818,7 +964,7 @@ mod tests {
             compare_tensors(&t(&[2], &[1i32, 2]), &t(&[1, 2], &[1i32, 2]), &tol),
             Err(Incomparable::Shape { .. })
         ));
-        let s = Tensor::from(ndarray::arr1(&["a".to_owned()]).into_dyn());
+        let s = tract_onnx::prelude::tensor0(tract_onnx::prelude::TDim::from(3));
         assert!(matches!(
             compare_tensors(&s, &s, &tol),
             Err(Incomparable::Unsupported(_))
@@ -1007,5 +1153,36 @@ mod tests {
         let m = compare_arrays(&z.view(), &z.view(), &Preset::Exact.tolerance());
         assert_eq!((m.max_abs_err, m.max_rel_err, m.max_ulp), (0.0, 0.0, 0));
         assert!(m.passed());
+    }
+
+    #[test]
+    fn strings_compare_exactly_whatever_the_tolerance() {
+        let s = |v: &[&str]| {
+            Tensor::from(
+                ArrayD::from_shape_vec(
+                    IxDyn(&[v.len()]),
+                    v.iter().map(|x| x.to_string()).collect(),
+                )
+                .unwrap(),
+            )
+        };
+        let loose = Tolerance {
+            atol: 10.0,
+            rtol: 10.0,
+            allow_nonfinite: true,
+        };
+        let m = compare_tensors(&s(&["a", "b", "c"]), &s(&["a", "B", "c"]), &loose).unwrap();
+        assert_eq!((m.mismatches, m.elements), (1, 3));
+        let w = m.worst.unwrap();
+        assert_eq!(w.index, [1]);
+        assert_eq!(
+            (w.actual.to_string(), w.expected.to_string()),
+            ("\"b\"".into(), "\"B\"".into())
+        );
+        assert!(
+            compare_tensors(&s(&["x"]), &s(&["x"]), &Preset::Exact.tolerance())
+                .unwrap()
+                .passed()
+        );
     }
 }

@@ -398,5 +398,25 @@ mod tests {
         assert_eq!(pr.grads.layers[1].bias[0], 0.0);
         assert!((pr.loss - 15.942385).abs() < 1e-4, "{}", pr.loss);
         assert_eq!(lg.loss, 40.0);
+
+        // At +40 the sigmoid is exactly 1 in f32, so its own derivative is 0 and the case
+        // above cannot tell a clip that stops the gradient from one that passes it through.
+        // At z = -16.5 the probability (6.8e-8) is below the clip but the sigmoid's derivative
+        // is not 0: only the clip's zero gradient gives exactly 0 here (a pass-through clip
+        // gives about -0.68). The upper side cannot show this in f32: there burn's sigmoid is
+        // either exactly 1 or at most 1 - 2^-23, the clip's own bound.
+        // The hidden unit is a relu carrying 16.5; the head's kernel -1 makes z = -16.5.
+        let mut w = w.clone();
+        w.layers[1].kernel[[0, 0]] = -1.0;
+        let x = arr2(&[[16.5f32]]);
+        let y = arr2(&[[1.0f32]]);
+        let lg = loss_and_grads(&w, x.view(), y.view(), Formulation::Logits, &dev);
+        let pr = loss_and_grads(&w, x.view(), y.view(), Formulation::Probs, &dev);
+        assert!((lg.grads.layers[1].bias[0] + 1.0).abs() < 1e-6);
+        assert_eq!(
+            pr.grads.layers[1].bias[0], 0.0,
+            "the clip let a gradient through"
+        );
+        assert_eq!(pr.grads.layers[0].kernel[[0, 0]], 0.0);
     }
 }

@@ -11,6 +11,7 @@
 
 mod builder;
 mod cut;
+pub mod exotic;
 mod io;
 pub mod prune;
 mod signature;
@@ -35,8 +36,8 @@ pub use io::{
 pub use prune::prune;
 pub use signature::{DimDecl, Signature, TensorDecl};
 pub use tensor::{
-    TensorLimits, TensorSize, array_from_proto, array_to_proto, check_tensor_proto, dtype_name,
-    onnx_data_type, tensor_from_proto, tensor_to_proto,
+    TensorLimits, TensorSize, array_from_proto, array_to_proto, check_tensor_proto, decode_tensor,
+    dtype_name, onnx_data_type, tensor_from_proto, tensor_to_proto,
 };
 
 use std::path::PathBuf;

@@ -11,6 +11,7 @@
 pub mod idx;
 pub mod npy;
 pub mod testset;
+pub mod tf_log;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ use crate::onnx::{OnnxError, TensorLimits};
 
 pub use npy::NpyRows;
 pub use testset::{MatchedBy, RefTensor, TestSet};
+pub use tf_log::{TfReference, read_tf_reference};
 
 /// Why reference data could not be read. Every message names the file or folder.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,10 @@ pub enum RefDataError {
     /// A `.npy` or `.npz` file that cannot be read, or does not hold what it should.
     #[error("{path}: {message}")]
     Npy { path: PathBuf, message: String },
+
+    /// A TensorFlow reference log that cannot be read or is not one.
+    #[error("{path}: {message}")]
+    TfLog { path: PathBuf, message: String },
 }
 
 impl RefDataError {

@@ -3,13 +3,21 @@
 //! Two layouts. The ONNX backend-test layout, `test_data_set_N/input_K.pb` and `output_K.pb`
 //! (serialized TensorProto): a file is matched by its tensor name when that names a model input
 //! (output), else by its position K, and the report says which. And NumPy files matched by
-//! tensor name only: `NAME.npy` files in a folder, or `.npz` archives whose members are named
-//! after tensors. Every reference input is checked against what the model declares (element
-//! type, rank, fixed dims, and symbolic dims bound consistently across inputs) before anything
-//! runs, so a file that does not belong to the model is an error naming it. Reference outputs
-//! are not held to the declarations: exporters declare outputs wrongly (skl2onnx declares a
-//! rank-1 `label` it computes as `[N, k]`), and what the model produces is what gets compared;
-//! [`disagreement`] tells the caller how a produced tensor differs from its declaration.
+//! tensor name: `NAME.npy` files in a folder, or `.npz` archives whose members are named after
+//! tensors. Names can be mapped (`--map FILE_NAME=MODEL_NAME`, [`NameMap`]) before matching;
+//! a NumPy tensor whose name matches nothing fills the model's only input (or only output) by
+//! position, when the model has exactly one and its declaration fits, inputs first in file
+//! order. Whatever is left unmatched is an error listing both sides' names. Every reference
+//! input is checked against what the model declares (element type, rank, fixed dims, and
+//! symbolic dims bound consistently across inputs) before anything runs, so a file that does not
+//! belong to the model is an error naming it. Reference outputs are not held to the
+//! declarations: exporters declare outputs wrongly (skl2onnx declares a rank-1 `label` it
+//! computes as `[N, k]`), and what the model produces is what gets compared; [`disagreement`]
+//! tells the caller how a produced tensor differs from its declaration.
+//!
+//! Tensors of the types tract has no element type for (BFLOAT16, FLOAT8, 4-bit, ...) are read
+//! widened ([`crate::onnx::exotic`]); [`RefTensor::data_type`] keeps the type they were stored
+//! as, which is what is checked against the declaration.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,8 +29,8 @@ use super::RefDataError;
 use super::npy::{self, NpyRows};
 use crate::metrics::datum_name;
 use crate::onnx::{
-    DimDecl, OnnxError, Signature, TensorDecl, TensorLimits, dtype_name, onnx_data_type,
-    read_tensor_pb, tensor_from_proto,
+    DimDecl, OnnxError, Signature, TensorDecl, TensorLimits, decode_tensor, dtype_name,
+    onnx_data_type, read_tensor_pb,
 };
 
 /// How a reference file was paired with a model tensor.
@@ -43,7 +51,20 @@ pub struct RefTensor {
     pub matched_by: MatchedBy,
     /// Shared, so that a runtime can take it as an input without a copy.
     pub tensor: Arc<Tensor>,
+    /// The ONNX element type the file stored (`tensor` holds narrow types widened).
+    pub data_type: i32,
 }
+
+impl RefTensor {
+    /// The stored element type's ONNX name (`FLOAT`, `BFLOAT16`).
+    pub fn dtype_name(&self) -> String {
+        dtype_name(self.data_type)
+    }
+}
+
+/// `--map FILE_NAME=MODEL_NAME` pairs: the name a reference file holds (an `.npz` member, an
+/// `.npy` file's stem, the name stored in a `.pb`) and the model tensor it stands for.
+pub type NameMap = [(String, String)];
 
 /// One set of inputs and expected outputs.
 #[derive(Debug, Clone)]
@@ -135,12 +156,36 @@ struct Found {
     /// `Some(K)` for `input_K.pb` / `output_K.pb`.
     position: Option<usize>,
     tensor: Tensor,
+    data_type: i32,
     /// Tensor name stored in the file (.pb) or given by the file/member name (.npy/.npz).
     name: String,
 }
 
+impl Found {
+    fn into_ref(self, name: String, matched_by: MatchedBy) -> RefTensor {
+        RefTensor {
+            name,
+            file: self.file,
+            matched_by,
+            tensor: Arc::new(self.tensor),
+            data_type: self.data_type,
+        }
+    }
+}
+
 /// Loads one test set for a model with `sig`.
 pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSet, RefDataError> {
+    load_mapped(path, sig, limits, &[])
+}
+
+/// [`load`] with file names mapped to model names first. A mapped name no file of the set
+/// holds, or a model name that is no input or output, is an error.
+pub fn load_mapped(
+    path: &Path,
+    sig: &Signature,
+    limits: TensorLimits,
+    map: &NameMap,
+) -> Result<TestSet, RefDataError> {
     let mut inputs_pb = Vec::new();
     let mut outputs_pb = Vec::new();
     let mut named = Vec::new();
@@ -184,12 +229,11 @@ pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSe
             } else if let Some(k) = pb_index("output_") {
                 outputs_pb.push(pb_file(&file, fname, k, limits)?);
             } else if let Some(stem) = fname.strip_suffix(".npy") {
-                named.push(Found {
-                    name: stem.to_owned(),
-                    tensor: npy::read_npy(&file, limits)?,
-                    file: fname.clone(),
-                    position: None,
-                });
+                named.push(numpy_found(
+                    stem.to_owned(),
+                    npy::read_npy(&file, limits)?,
+                    fname.clone(),
+                ));
             } else if fname.ends_with(".npz") {
                 named.extend(npz_entries(&file, limits)?);
             }
@@ -203,25 +247,24 @@ pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSe
     }
     inputs_pb.sort_by_key(|f| f.position);
     outputs_pb.sort_by_key(|f| f.position);
+    apply_map(
+        path,
+        sig,
+        map,
+        [&mut inputs_pb, &mut outputs_pb, &mut named],
+    )?;
 
     let mut inputs = assign(path, inputs_pb, &sig.inputs, "input")?;
     let mut outputs = assign(path, outputs_pb, &sig.outputs, "output")?;
+    let mut unmatched = Vec::new();
     for f in named {
         let (slot, list) = if let Some(i) = sig.inputs.iter().position(|d| d.name == f.name) {
             (i, &mut inputs)
         } else if let Some(i) = sig.outputs.iter().position(|d| d.name == f.name) {
             (i, &mut outputs)
         } else {
-            return Err(test_data_err(
-                path,
-                format!(
-                    "{}: '{}' names no model input ({}) or output ({})",
-                    f.file,
-                    f.name,
-                    names(&sig.inputs),
-                    names(&sig.outputs)
-                ),
-            ));
+            unmatched.push(f);
+            continue;
         };
         if let Some(prev) = &list[slot] {
             return Err(test_data_err(
@@ -229,13 +272,10 @@ pub fn load(path: &Path, sig: &Signature, limits: TensorLimits) -> Result<TestSe
                 format!("{} and {} both hold tensor '{}'", prev.file, f.file, f.name),
             ));
         }
-        list[slot] = Some(RefTensor {
-            name: f.name,
-            file: f.file,
-            matched_by: MatchedBy::Name,
-            tensor: Arc::new(f.tensor),
-        });
+        let name = f.name.clone();
+        list[slot] = Some(f.into_ref(name, MatchedBy::Name));
     }
+    by_position(path, sig, unmatched, &mut inputs, &mut outputs)?;
 
     let missing: Vec<&str> = sig
         .inputs
@@ -441,7 +481,7 @@ fn pb_file(
     limits: TensorLimits,
 ) -> Result<Found, RefDataError> {
     let proto = read_tensor_pb(file)?;
-    let tensor = tensor_from_proto(&proto, limits).map_err(|e| OnnxError::InFile {
+    let (tensor, data_type) = decode_tensor(&proto, limits).map_err(|e| OnnxError::InFile {
         path: file.to_owned(),
         source: Box::new(e),
     })?;
@@ -449,8 +489,152 @@ fn pb_file(
         file: fname,
         position: Some(k),
         tensor,
+        data_type: data_type as i32,
         name: proto.name.unwrap_or_default(),
     })
+}
+
+/// A tensor read from a NumPy file; its ONNX type follows from its element type.
+fn numpy_found(name: String, tensor: Tensor, file: String) -> Found {
+    let data_type = onnx_data_type(tensor.datum_type()).map_or(0, |d| d as i32);
+    Found {
+        file,
+        position: None,
+        tensor,
+        data_type,
+        name,
+    }
+}
+
+/// Renames files' tensors by `map`; every entry must name a file's tensor and a model tensor.
+fn apply_map(
+    path: &Path,
+    sig: &Signature,
+    map: &NameMap,
+    lists: [&mut Vec<Found>; 3],
+) -> Result<(), RefDataError> {
+    if map.is_empty() {
+        return Ok(());
+    }
+    let mut used = vec![false; map.len()];
+    for (i, (_, to)) in map.iter().enumerate() {
+        let known = sig.inputs.iter().chain(&sig.outputs).any(|d| &d.name == to);
+        if !known {
+            return Err(test_data_err(
+                path,
+                format!(
+                    "--map {}={to}: the model has no input or output '{to}' (inputs: {}; outputs: \
+                     {})",
+                    map[i].0,
+                    names(&sig.inputs),
+                    names(&sig.outputs)
+                ),
+            ));
+        }
+    }
+    let mut held = Vec::new();
+    for list in lists {
+        for f in list.iter_mut() {
+            held.push(f.name.clone());
+            if let Some(i) = map.iter().position(|(from, _)| from == &f.name) {
+                used[i] = true;
+                f.name = map[i].1.clone();
+            }
+        }
+    }
+    if let Some(i) = used.iter().position(|u| !u) {
+        let held: Vec<&str> = held.iter().map(String::as_str).collect();
+        return Err(test_data_err(
+            path,
+            format!(
+                "--map {}={}: no file in this test set holds a tensor named '{}' (it holds {})",
+                map[i].0,
+                map[i].1,
+                map[i].0,
+                quoted(&held)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// NumPy tensors whose names match nothing: they fill the model's only input and its only
+/// output by position (inputs first, in file order), where the declaration fits. What cannot
+/// be placed is an error naming both sides.
+fn by_position(
+    path: &Path,
+    sig: &Signature,
+    unmatched: Vec<Found>,
+    inputs: &mut [Option<RefTensor>],
+    outputs: &mut [Option<RefTensor>],
+) -> Result<(), RefDataError> {
+    if unmatched.is_empty() {
+        return Ok(());
+    }
+    // (is input, declaration) of each slot that can be filled by position.
+    let mut slots: Vec<(bool, &TensorDecl)> = Vec::new();
+    if let ([d], [None]) = (sig.inputs.as_slice(), &*inputs) {
+        slots.push((true, d));
+    }
+    if let ([d], [None]) = (sig.outputs.as_slice(), &*outputs) {
+        slots.push((false, d));
+    }
+    let fits = |f: &Found, d: &TensorDecl| {
+        let r = RefTensor {
+            name: d.name.clone(),
+            file: f.file.clone(),
+            matched_by: MatchedBy::Position,
+            tensor: Arc::new(Tensor::from(0u8)),
+            data_type: f.data_type,
+        };
+        // Only type and fixed dims: symbolic dims are bound for real later.
+        check_decl_parts(path, &r, &f.tensor, d, "input", &mut BTreeMap::new()).is_ok()
+    };
+    // Each unmatched tensor, in file order, takes the first free slot it fits.
+    let mut placed: Vec<Option<usize>> = vec![None; unmatched.len()];
+    let mut taken = vec![false; slots.len()];
+    for (i, f) in unmatched.iter().enumerate() {
+        if let Some(j) = (0..slots.len()).find(|&j| !taken[j] && fits(f, slots[j].1)) {
+            taken[j] = true;
+            placed[i] = Some(j);
+        }
+    }
+    if let Some(i) = placed.iter().position(Option::is_none) {
+        let f = &unmatched[i];
+        let left: Vec<&str> = unmatched
+            .iter()
+            .zip(&placed)
+            .filter(|(_, p)| p.is_none())
+            .map(|(f, _)| f.name.as_str())
+            .collect();
+        return Err(test_data_err(
+            path,
+            format!(
+                "{}: {} {} no model input ({}) or output ({}) by name{}; map names with \
+                 --map FILE_NAME=MODEL_NAME",
+                f.file,
+                quoted(&left),
+                if left.len() == 1 { "matches" } else { "match" },
+                names(&sig.inputs),
+                names(&sig.outputs),
+                if slots.is_empty() {
+                    String::new()
+                } else {
+                    ", and no free single input or output fits it by position".to_owned()
+                }
+            ),
+        ));
+    }
+    for (f, j) in unmatched.into_iter().zip(placed) {
+        let (is_input, d) = slots[j.expect("all placed")];
+        let r = Some(f.into_ref(d.name.clone(), MatchedBy::Position));
+        if is_input {
+            inputs[0] = r;
+        } else {
+            outputs[0] = r;
+        }
+    }
+    Ok(())
 }
 
 fn npz_entries(path: &Path, limits: TensorLimits) -> Result<Vec<Found>, RefDataError> {
@@ -460,11 +644,9 @@ fn npz_entries(path: &Path, limits: TensorLimits) -> Result<Vec<Found>, RefDataE
         .unwrap_or_default();
     Ok(npy::read_npz(path, limits)?
         .into_iter()
-        .map(|(name, tensor)| Found {
-            file: format!("{fname}:{name}"),
-            name,
-            tensor,
-            position: None,
+        .map(|(name, tensor)| {
+            let file = format!("{fname}:{name}");
+            numpy_found(name, tensor, file)
         })
         .collect())
 }
@@ -484,12 +666,7 @@ fn assign(
             .position(|d| !f.name.is_empty() && d.name == f.name)
         {
             Some(i) if slots[i].is_none() => {
-                slots[i] = Some(RefTensor {
-                    name: decls[i].name.clone(),
-                    file: f.file,
-                    matched_by: MatchedBy::Name,
-                    tensor: Arc::new(f.tensor),
-                });
+                slots[i] = Some(f.into_ref(decls[i].name.clone(), MatchedBy::Name));
             }
             _ => rest.push(f),
         }
@@ -498,12 +675,7 @@ fn assign(
         let k = f.position.expect("pb files have a position");
         match slots.get_mut(k) {
             Some(slot @ None) => {
-                *slot = Some(RefTensor {
-                    name: decls[k].name.clone(),
-                    file: f.file,
-                    matched_by: MatchedBy::Position,
-                    tensor: Arc::new(f.tensor),
-                });
+                *slot = Some(f.into_ref(decls[k].name.clone(), MatchedBy::Position));
             }
             _ => {
                 return Err(test_data_err(
@@ -535,7 +707,18 @@ fn check_decl(
     what: &str,
     bound: &mut BTreeMap<String, usize>,
 ) -> Result<(), RefDataError> {
-    let t = &r.tensor;
+    check_decl_parts(path, r, &r.tensor, d, what, bound)
+}
+
+/// [`check_decl`] with the tensor given apart (`r` names it and holds its stored type).
+fn check_decl_parts(
+    path: &Path,
+    r: &RefTensor,
+    t: &Tensor,
+    d: &TensorDecl,
+    what: &str,
+    bound: &mut BTreeMap<String, usize>,
+) -> Result<(), RefDataError> {
     let declared = d.dims_text();
     let declared_type = d.elem_type.map_or("any type".to_owned(), dtype_name);
     let mismatch = |why: String| {
@@ -545,27 +728,29 @@ fn check_decl(
                 "{}: tensor '{}' is {} {:?}, but model {what} '{}' is {declared_type} {declared}: {why}",
                 r.file,
                 r.name,
-                datum_name(t.datum_type()),
+                dtype_name(r.data_type),
                 t.shape(),
                 d.name
             ),
         )
     };
-    match disagreement(d, t, bound) {
+    match disagreement(d, Some(r.data_type), t, bound) {
         Some(why) => Err(mismatch(why)),
         None => Ok(()),
     }
 }
 
-/// How tensor `t` differs from declaration `d`: its element type, its rank, a fixed dim, or a
-/// symbolic dim that `bound` holds at another size (symbols met for the first time are bound
-/// to `t`'s size). `None` when it fits.
+/// How tensor `t`, of ONNX element type `data_type` (`None`: one ONNX has no name for),
+/// differs from declaration `d`: its element type, its rank, a fixed dim, or a symbolic dim that
+/// `bound` holds at another size (symbols met for the first time are bound to `t`'s size).
+/// `None` when it fits.
 pub fn disagreement(
     d: &TensorDecl,
+    data_type: Option<i32>,
     t: &Tensor,
     bound: &mut BTreeMap<String, usize>,
 ) -> Option<String> {
-    disagreement_of(d, t.datum_type(), t.shape(), bound)
+    disagreement_in(d, data_type, t.shape(), bound)
 }
 
 /// [`disagreement`] for a tensor known by its element type and shape (one read in chunks).
@@ -575,11 +760,20 @@ pub fn disagreement_of(
     shape: &[usize],
     bound: &mut BTreeMap<String, usize>,
 ) -> Option<String> {
-    if let Some(want) = d.elem_type.filter(|&e| e != 0) {
-        let have = onnx_data_type(dt).map(|dt| dt as i32);
-        if have != Some(want) {
-            return Some("element types differ".to_owned());
-        }
+    disagreement_in(d, onnx_data_type(dt).map(|dt| dt as i32), shape, bound)
+}
+
+/// The core of [`disagreement`] and [`disagreement_of`]: ONNX element type and shape.
+pub fn disagreement_in(
+    d: &TensorDecl,
+    data_type: Option<i32>,
+    shape: &[usize],
+    bound: &mut BTreeMap<String, usize>,
+) -> Option<String> {
+    if let Some(want) = d.elem_type.filter(|&e| e != 0)
+        && data_type != Some(want)
+    {
+        return Some("element types differ".to_owned());
     }
     let dims = d.dims.as_ref()?;
     if dims.len() != shape.len() {

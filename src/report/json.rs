@@ -16,8 +16,10 @@ impl Renderer for Json {
 
     fn render(&self, report: &Report<'_>) -> Vec<u8> {
         match report {
-            Report::Demo(r) => to_json_bytes(r),
-            Report::Train(r) => to_json_bytes(r),
+            // The JSON of a demo is its report alone (what `DIR/report.json` holds), and of a
+            // training run its log (what `--log-json` writes).
+            Report::Demo { report, .. } => to_json_bytes(report),
+            Report::Train { log, .. } => to_json_bytes(log),
             Report::Validate(r) => to_json_bytes(r),
             Report::Compare(r) => to_json_bytes(r),
             Report::Reduce(r) => to_json_bytes(r),

@@ -4,13 +4,16 @@
 //! `<failure>` with its problems, a case that could not run `<error>`. `compare`: one
 //! `<testsuite>` per test set (its first cause as a property), one `<testcase>` per output and
 //! per matched layer, failed when the accumulated difference breaks the tolerance; a layer's
-//! local error and rounding verdict go to its `<system-out>`.
+//! local error and rounding verdict go to its `<system-out>`. `matrix`: one `<testsuite>` per
+//! case, one `<testcase>` per compared pair and, with labels, one per runtime column's loss
+//! verdict; an unavailable column is a `<skipped>` test case.
 
 use std::fmt::Write;
 
 use super::text::{cause_line, local_line, pair_line};
 use super::{Renderer, Report, ReportKind};
 use crate::compare::CompareReport;
+use crate::matrix::{MatrixCase, MatrixReport};
 use crate::validate::{CaseReport, ValidateReport};
 use crate::verdict::Verdict;
 
@@ -22,15 +25,19 @@ impl Renderer for Junit {
     }
 
     fn renders(&self, kind: ReportKind) -> bool {
-        matches!(kind, ReportKind::Validate | ReportKind::Compare)
+        matches!(
+            kind,
+            ReportKind::Validate | ReportKind::Compare | ReportKind::Matrix
+        )
     }
 
     fn render(&self, report: &Report<'_>) -> Vec<u8> {
         match report {
             Report::Validate(r) => validate(r),
             Report::Compare(r) => compare(r),
+            Report::Matrix(r) => matrix(r),
             other => unreachable!(
-                "junit renders validate and compare only, not {:?}",
+                "junit renders validate, compare and matrix only, not {:?}",
                 other.kind()
             ),
         }
@@ -209,6 +216,135 @@ fn compare(r: &CompareReport) -> Vec<u8> {
                 let _ = writeln!(s, "      <system-out>{}</system-out>", esc(&local));
             }
             s.push_str("    </testcase>\n");
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s.into_bytes()
+}
+
+/// One matrix test case: its name, the failure message if it failed, the note if skipped.
+type MatrixRow = (String, Option<String>, Option<String>);
+
+/// One matrix case's test cases.
+fn matrix_rows(c: &MatrixCase) -> Vec<MatrixRow> {
+    let tag = |i: usize| format!("[{}] {}", i + 1, c.columns[i].label);
+    let mut rows = Vec::new();
+    for p in &c.pairs {
+        let failure = (!p.passed()).then(|| match &p.metrics {
+            Some(m) => format!(
+                "{} of {} elements outside tolerance; max abs {:e}, max ulp {}{}",
+                m.mismatches,
+                m.elements,
+                m.max_abs_err,
+                m.max_ulp,
+                m.worst.as_ref().map_or(String::new(), |w| format!(
+                    "; worst at {:?}: {} vs {}",
+                    w.index, w.actual, w.expected
+                ))
+            ),
+            None => p
+                .outputs
+                .iter()
+                .filter_map(|o| {
+                    o.problem
+                        .as_ref()
+                        .map(|pr| format!("output {}: {pr}", o.name))
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+        rows.push((
+            format!("{} vs {}", tag(p.actual), tag(p.expected)),
+            failure,
+            None,
+        ));
+    }
+    for (i, col) in c.columns.iter().enumerate() {
+        if let Some(note) = &col.unavailable {
+            rows.push((tag(i), None, Some(note.clone())));
+            continue;
+        }
+        let Some(l) = col.loss.as_ref().filter(|_| i > 0) else {
+            continue;
+        };
+        let failure = (!l.passed()).then(|| {
+            let mut m = [
+                ("logits", &l.logits_vs_reference),
+                ("probs", &l.probs_vs_reference),
+            ]
+            .into_iter()
+            .filter_map(|(n, c)| {
+                c.as_ref().filter(|c| !c.passed).map(|c| {
+                    format!(
+                        "{n}-form loss differs from the reference's by {:.3e} (allowed \
+                             {:.3e})",
+                        c.abs_diff, c.allowed
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+            if let Some(e) = &l.clip_explanation {
+                m.push_str("; ");
+                m.push_str(e);
+            }
+            m
+        });
+        rows.push((format!("{} loss verdict", tag(i)), failure, None));
+    }
+    rows
+}
+
+fn matrix(r: &MatrixReport) -> Vec<u8> {
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let all: Vec<(&MatrixCase, Vec<_>)> = r.cases.iter().map(|c| (c, matrix_rows(c))).collect();
+    let count = |f: &dyn Fn(&MatrixRow) -> bool| -> usize {
+        all.iter()
+            .map(|(_, rows)| rows.iter().filter(|x| f(x)).count())
+            .sum()
+    };
+    let _ = writeln!(
+        s,
+        "<testsuites name=\"onnx-parity matrix\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
+        count(&|_| true),
+        count(&|x| x.1.is_some()),
+        count(&|x| x.2.is_some())
+    );
+    for (c, rows) in &all {
+        let _ = writeln!(
+            s,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+            esc(&c.case),
+            rows.len(),
+            rows.iter().filter(|x| x.1.is_some()).count(),
+            rows.iter().filter(|x| x.2.is_some()).count()
+        );
+        for (name, failure, skipped) in rows {
+            let _ = write!(
+                s,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                esc(&c.case),
+                esc(name)
+            );
+            match (failure, skipped) {
+                (Some(f), _) => {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                        esc(f),
+                        esc(f)
+                    );
+                }
+                (None, Some(note)) => {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        esc(note)
+                    );
+                }
+                (None, None) => s.push_str("/>\n"),
+            }
         }
         s.push_str("  </testsuite>\n");
     }

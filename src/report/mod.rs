@@ -6,6 +6,7 @@
 //! and that line; the CLI offers each command exactly the formats that render its report.
 //! Renderers do no I/O and make no decisions: the verdict is already in the data.
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod text;
@@ -22,13 +23,24 @@ use crate::conformance::{Outcome, SuiteReport};
 use crate::inspect::Inspection;
 use crate::matrix::MatrixReport;
 use crate::pipeline::{DemoReport, TrainLog};
+use crate::refdata::TfReference;
 use crate::validate::ValidateReport;
 
 /// Every command's result, as the renderers take it.
 #[derive(Debug, Clone, Copy)]
 pub enum Report<'a> {
-    Demo(&'a DemoReport),
-    Train(&'a TrainLog<'a>),
+    /// The demo's report, with its training log (the per-step records the report does not keep)
+    /// and, when given, a TensorFlow run of the same training to set beside it.
+    Demo {
+        report: &'a DemoReport,
+        log: &'a TrainLog<'a>,
+        tf: Option<&'a TfReference>,
+    },
+    /// A training log, with a TensorFlow run of the same training when given.
+    Train {
+        log: &'a TrainLog<'a>,
+        tf: Option<&'a TfReference>,
+    },
     Validate(&'a ValidateReport),
     Compare(&'a CompareReport),
     Reduce(&'a ReduceReport),
@@ -56,8 +68,8 @@ pub enum ReportKind {
 impl Report<'_> {
     pub fn kind(&self) -> ReportKind {
         match self {
-            Report::Demo(_) => ReportKind::Demo,
-            Report::Train(_) => ReportKind::Train,
+            Report::Demo { .. } => ReportKind::Demo,
+            Report::Train { .. } => ReportKind::Train,
             Report::Validate(_) => ReportKind::Validate,
             Report::Compare(_) => ReportKind::Compare,
             Report::Reduce(_) => ReportKind::Reduce,
@@ -82,7 +94,7 @@ pub trait Renderer: Sync {
 }
 
 /// Every format, in the order `--help` lists them.
-pub static FORMATS: &[&dyn Renderer] = &[&text::Text, &json::Json, &junit::Junit];
+pub static FORMATS: &[&dyn Renderer] = &[&text::Text, &json::Json, &junit::Junit, &html::Html];
 
 /// The names of the formats that render `kind`.
 pub fn formats_for(kind: ReportKind) -> Vec<&'static str> {

@@ -24,16 +24,20 @@ use crate::compare::{
 use crate::conformance::{CaseOutcome, Counts, Outcome, SuiteReport};
 use crate::inspect::{Inspection, Opset, RuntimeSupport, ValueSummary};
 use crate::loss::{Formulation, Head, LossPair, Reduction};
-use crate::matrix::{Case, Column, MatrixCase, MatrixReport, Pair};
+use crate::matrix::{
+    Case, Column, ColumnLoss, LossSetup, MatrixCase, MatrixReport, Pair, PairOutput,
+};
+use crate::metrics::distribution::{Bin, Count, Histogram, WorstElement};
 use crate::metrics::suggest::{Advice, Floor, NoiseFloor, Tightest};
-use crate::metrics::{ElementDiff, Metrics, Preset, Value};
+use crate::metrics::{ElementDiff, ErrorDistribution, Metrics, Preset, Value};
 use crate::model::train::{EpochRecord, EvalScore, FormPair, Score, StepRecord, TrainConfig};
 use crate::pipeline::{DataInfo, DemoReport, ExportCheck, TrainLog, TrainingParity};
-use crate::refdata::MatchedBy;
+use crate::refdata::{MatchedBy, TfReference};
 use crate::runtime::MissingOp;
 use crate::validate::{
     AccuracyReport, CaseReport, FormLoss, HeadReport, InputReport, LeftOut, LossReport,
-    OutputReport, ShaCheck, SklearnLoss, ValidateError, ValidateReport,
+    LossTolerance, OutputReport, ReferenceCheck, ShaCheck, SklearnLoss, ValidateError,
+    ValidateReport,
 };
 use crate::verdict::Verdict;
 
@@ -41,6 +45,51 @@ fn tool() -> Tool {
     Tool {
         name: "onnx-parity".into(),
         version: "0.0.0-snapshot".into(),
+    }
+}
+
+/// Where the errors of [`case`]`(1)`'s output lie: 18 exact, one at 1e-6, one beyond.
+fn distribution() -> ErrorDistribution {
+    let count = |elements, beyond| Count { elements, beyond };
+    let worst = metrics(1).worst.unwrap();
+    ErrorDistribution {
+        abs_err: Histogram {
+            zero: count(18, 0),
+            bins: vec![
+                Bin {
+                    lo: 1e-6,
+                    hi: 1.778_279_410_038_923e-6,
+                    count: count(1, 0),
+                },
+                Bin {
+                    lo: 0.177_827_941_003_892_3,
+                    hi: 0.316_227_766_016_837_94,
+                    count: count(1, 1),
+                },
+            ],
+        },
+        ulp: Histogram {
+            zero: count(18, 0),
+            bins: vec![
+                Bin {
+                    lo: 8.0,
+                    hi: 16.0,
+                    count: count(1, 0),
+                },
+                Bin {
+                    lo: 8_388_608.0,
+                    hi: 16_777_216.0,
+                    count: count(1, 1),
+                },
+            ],
+        },
+        nonfinite: count(0, 0),
+        max_abs_expected: 0.5,
+        worst: vec![WorstElement {
+            diff: worst,
+            ulp: 8_388_608,
+            within: false,
+        }],
     }
 }
 
@@ -56,6 +105,7 @@ fn validate_report() -> ValidateReport {
         output: "label".into(),
         reason: "no reference data for it in this test set".into(),
     }];
+    fail.outputs[0].distribution = Some(distribution());
     let err: ValidateError = crate::refdata::RefDataError::TestData {
         path: "m/test_data_set_2".into(),
         message: "empty test set".into(),
@@ -247,6 +297,8 @@ fn compare_report() -> CompareReport {
         probes_changed_outputs: true,
         stages: vec![StageDelta {
             side: "tract: a.onnx".into(),
+            runtime: crate::runtime::RuntimeKind::Tract,
+            unoptimized: "decluttered",
             outputs: vec![pair("probabilities", "probabilities", 0)],
         }],
         status: Verdict::Fail,
@@ -283,6 +335,8 @@ fn reduce_report() -> ReduceReport {
         tolerance: Preset::Default.tolerance(),
         tolerance_name: "default".into(),
         samples: 2,
+        runtime_a: crate::runtime::RuntimeKind::Tract,
+        runtime_b: crate::runtime::RuntimeKind::Tract,
         limits: crate::onnx::TensorLimits::default(),
     };
     ReduceReport {
@@ -342,11 +396,113 @@ fn matrix_report() -> MatrixReport {
         source: format!("models/{}", label.replace(' ', "-")),
         output_shape: shape,
         unavailable: unavailable.map(str::to_owned),
+        loss: None,
     };
     let metric_pair = |expected, actual, mismatches| Pair {
         expected,
         actual,
         metrics: Some(metrics(mismatches)),
+        outputs: vec![PairOutput {
+            name: "y".into(),
+            metrics: Some(metrics(mismatches)),
+            problem: None,
+        }],
+        decisions_flipped: None,
+    };
+    let shape_pair = |expected, actual| Pair {
+        expected,
+        actual,
+        metrics: None,
+        outputs: vec![PairOutput {
+            name: "y".into(),
+            metrics: None,
+            problem: Some("shape [4, 6], expected [4, 5]".into()),
+        }],
+        decisions_flipped: None,
+    };
+    let committed = MatrixCase {
+        case: Case::Seed.name().into(),
+        title: "the seed MLP".into(),
+        inputs: "models/x/input_0.pb".into(),
+        input_shape: vec![4, 784],
+        columns: vec![
+            column("TF", Some(vec![4, 5]), None),
+            column("burn", Some(vec![4, 5]), None),
+            column("tract", Some(vec![4, 6]), None),
+            column("burn-import", None, Some("not in this build")),
+        ],
+        pairs: vec![metric_pair(0, 1, 1), shape_pair(0, 2), shape_pair(1, 2)],
+        losses: None,
+        status: Verdict::Fail,
+    };
+    // A model's matrix with labels: the reference, a runtime that diverges in the probability
+    // form (clipping) and one that agrees.
+    let check = |abs_diff: f64, passed| ReferenceCheck {
+        abs_diff,
+        allowed: 2e-4,
+        passed,
+        expected_divergence: None,
+    };
+    let loss = |logits, probs, clipped, vs: Option<(ReferenceCheck, ReferenceCheck)>| ColumnLoss {
+        logits_form: logits,
+        probs_form: probs,
+        clipped,
+        probability_range: [4.47e-7, 0.999_999_5],
+        binary_accuracy: 0.75,
+        clip_explanation: vs
+            .as_ref()
+            .filter(|(_, p)| !p.passed)
+            .map(|_| crate::validate::check::clip_explanation(3, 0, [4.47e-7, 0.999_999_5])),
+        logits_vs_reference: None,
+        probs_vs_reference: vs.map(|(_, p)| p),
+    };
+    let mut reference = column("reference", Some(vec![4, 5]), None);
+    reference.loss = Some(loss(None, 0.2, 3, None));
+    let mut tract = column("tract (optimized)", Some(vec![4, 5]), None);
+    tract.loss = Some(loss(
+        Some(0.5),
+        0.18,
+        0,
+        Some((check(0.0, true), check(0.02, false))),
+    ));
+    let mut ort = column("onnxruntime (all optimizations)", Some(vec![4, 5]), None);
+    ort.loss = Some(loss(
+        Some(0.5),
+        0.2,
+        3,
+        Some((check(0.0, true), check(1e-5, true))),
+    ));
+    let flips = |mut p: Pair, n| {
+        p.decisions_flipped = Some(n);
+        p
+    };
+    let any_model = MatrixCase {
+        case: "m/test_data_set_0".into(),
+        title: "m/model.onnx on every runtime available here".into(),
+        inputs: "m/test_data_set_0:input_0.pb".into(),
+        input_shape: vec![4, 784],
+        columns: vec![
+            reference,
+            tract,
+            ort,
+            column(
+                "onnxruntime (unoptimized)",
+                None,
+                Some("onnxruntime is not available"),
+            ),
+        ],
+        pairs: vec![
+            flips(metric_pair(0, 1, 0), 1),
+            flips(metric_pair(0, 2, 0), 0),
+            flips(metric_pair(1, 2, 0), 1),
+        ],
+        losses: Some(LossSetup {
+            labels: "labels.npy".into(),
+            output: "y".into(),
+            head: "sigmoid",
+            tolerance: LossTolerance::default(),
+        }),
+        status: Verdict::Fail,
     };
     MatrixReport {
         tool: tool(),
@@ -354,32 +510,7 @@ fn matrix_report() -> MatrixReport {
         tolerance_name: "default".into(),
         burn_import_built: false,
         status: Verdict::Fail,
-        cases: vec![MatrixCase {
-            case: Case::Seed,
-            title: "the seed MLP",
-            inputs: "models/x/input_0.pb".into(),
-            input_shape: vec![4, 784],
-            columns: vec![
-                column("TF", Some(vec![4, 5]), None),
-                column("burn", Some(vec![4, 5]), None),
-                column("tract", Some(vec![4, 6]), None),
-                column("burn-import", None, Some("not in this build")),
-            ],
-            pairs: vec![
-                metric_pair(0, 1, 1),
-                Pair {
-                    expected: 0,
-                    actual: 2,
-                    metrics: None,
-                },
-                Pair {
-                    expected: 1,
-                    actual: 2,
-                    metrics: None,
-                },
-            ],
-            status: Verdict::Fail,
-        }],
+        cases: vec![committed, any_model],
     }
 }
 
@@ -465,14 +596,16 @@ fn inspection() -> Inspection {
 }
 
 fn suite() -> SuiteReport {
-    let case = |name: &str, outcome, reason: Option<&str>| CaseOutcome {
+    let case = |name: &str, op: &str, outcome, reason: Option<&str>| CaseOutcome {
         name: name.into(),
+        op: Some(op.into()),
         verdict: outcome,
         reason: reason.map(str::to_owned),
         seconds: 0.01,
     };
     SuiteReport {
         dir: "node-tests".into(),
+        runtime: crate::runtime::RuntimeKind::Tract,
         tolerance: crate::metrics::ONNX_BACKEND,
         counts: Counts {
             total: 3,
@@ -483,14 +616,16 @@ fn suite() -> SuiteReport {
         },
         seconds: 0.5,
         cases: vec![
-            case("test_relu", Outcome::Pass, None),
+            case("test_relu", "Relu", Outcome::Pass, None),
             case(
                 "test_dft",
+                "DFT",
                 Outcome::Fail,
                 Some("output 'y': 2 of 8 elements beyond"),
             ),
             case(
                 "test_wrap_pad",
+                "Pad",
                 Outcome::Unsupported,
                 Some("tract could not load"),
             ),
@@ -618,7 +753,24 @@ fn case(mismatches: usize) -> CaseReport {
         expected: Some(v),
         abs_diff: Some(0.0),
         passed: Some(true),
+        vs_reference: Some(ReferenceCheck {
+            abs_diff: 0.0,
+            allowed: 1e-6,
+            passed: true,
+            expected_divergence: None,
+        }),
     };
+    // The probability form diverges from the reference: expected in the passing case, a
+    // failure explained by clipping in the failing one.
+    let mut probs = form(0.25);
+    probs.reference = Some(0.5);
+    probs.vs_reference = Some(ReferenceCheck {
+        abs_diff: 0.25,
+        allowed: 5e-4,
+        passed: false,
+        expected_divergence: (mismatches == 0).then(|| "a bounded Sigmoid".to_owned()),
+    });
+    let explanation = crate::validate::check::clip_explanation(1, 0, [4.47e-7, 0.999_999_5]);
     CaseReport {
         model: "m/model.onnx".into(),
         test_data: Some("m/test_data_set_0".into()),
@@ -626,7 +778,10 @@ fn case(mismatches: usize) -> CaseReport {
         error: None,
         error_kind: None,
         problems: if mismatches > 0 {
-            vec!["output 'y': 1 of 20 elements beyond tolerance".into()]
+            vec![
+                "output 'y': 1 of 20 elements beyond tolerance".into(),
+                format!("probs-form loss 0.25 differs from 0.5; {explanation}"),
+            ]
         } else {
             vec![]
         },
@@ -657,6 +812,7 @@ fn case(mismatches: usize) -> CaseReport {
             metrics: metrics(mismatches),
             problem: None,
             advice: None,
+            distribution: None,
         }],
         loss: Some(LossReport {
             labels: "labels.npy".into(),
@@ -667,10 +823,12 @@ fn case(mismatches: usize) -> CaseReport {
                 logits_tensor: "logits".into(),
             },
             elements: 20,
-            clipped: 1,
-            reference_clipped: Some(0),
+            clipped: 0,
+            reference_clipped: Some(1),
+            clipped_only_by_reference: Some(1),
+            probability_range: [4.47e-7, 0.999_999_5],
             logits_form: form(0.125),
-            probs_form: form(0.25),
+            probs_form: probs,
             tolerance: 1e-6,
             reduction: Reduction::Keras,
             sklearn_form: SklearnLoss {
@@ -680,6 +838,8 @@ fn case(mismatches: usize) -> CaseReport {
                 clipped: 1,
                 reference_clipped: Some(0),
             },
+            loss_tolerance: LossTolerance::default(),
+            clip_explanation: Some(explanation),
         }),
         binary_accuracy: Some(AccuracyReport {
             model: 0.75,
@@ -705,14 +865,16 @@ m/model.onnx
       worst at [3, 7]: model 0.25 vs reference 0.5 (|diff| 2.500e-1)
       first at [3, 7]: model 0.25 vs reference 0.5
     loss on 'y' (sigmoid head: logits 'logits' read under node 'head/Sigmoid'), labels labels.npy, 20 elements, Keras reduction (mean over labels, then samples)
-      logits form  f32 0.125000000  f64 0.125000000  reference 0.125000000  expected 0.125000000 |diff| 0.00e0 PASS
-      probs form   f32 0.250000000  f64 0.250000000  reference 0.250000000  expected 0.250000000 |diff| 0.00e0 PASS
-      probability clip [1e-7, 1-1e-7] hit 1 element(s) (reference 0)
+      logits form  f32 0.125000000  f64 0.125000000  reference 0.125000000 |diff| 0.00e0 (allowed 1.00e-6) PASS  expected 0.125000000 |diff| 0.00e0 PASS
+      probs form   f32 0.250000000  f64 0.250000000  reference 0.500000000 |diff| 2.50e-1 (allowed 5.00e-4) FAIL  expected 0.250000000 |diff| 0.00e0 PASS
+      probability clip [1e-7, 1-1e-7] hit 0 element(s) (reference 1)
+      the reference clipped 1 element(s) to [1e-7, 1-1e-7] that this runtime did not (it clipped 0): its probabilities span 4.470e-7 to 0.9999995 (1 - 4.768e-7)
     scikit-learn binary_log_loss (sum over labels of the mean over samples, clip 1.192e-7): 1 element(s) clipped (reference 0)
-      sklearn      f32 0.500000000  f64 0.500000000  reference 0.500000000  expected 0.500000000 |diff| 0.00e0 PASS
+      sklearn      f32 0.500000000  f64 0.500000000  reference 0.500000000 |diff| 0.00e0 (allowed 1.00e-6) PASS  expected 0.500000000 |diff| 0.00e0 PASS
     binary accuracy 0.750000 (reference 0.800000), decisions flipped 1 of 20
     sha256 abababababababababababababababababababababababababababababababab (as listed)
     FAIL: output 'y': 1 of 20 elements beyond tolerance
+    FAIL: probs-form loss 0.25 differs from 0.5; the reference clipped 1 element(s) to [1e-7, 1-1e-7] that this runtime did not (it clipped 0): its probabilities span 4.470e-7 to 0.9999995 (1 - 4.768e-7)
 
 verdict: FAIL (1 case(s): 0 pass, 1 fail, 0 error)
 ";
@@ -748,6 +910,11 @@ fn json_has_the_documented_stable_keys() {
     }
     assert_eq!(c["loss"]["logits_form"]["f32"], 0.125);
     assert_eq!(c["loss"]["probs_form"]["f64"], 0.25);
+    let check = &c["loss"]["probs_form"]["vs_reference"];
+    assert_eq!(check["passed"], false);
+    assert_eq!(check["expected_divergence"], "a bounded Sigmoid");
+    assert_eq!(c["loss"]["loss_tolerance"]["rtol"], 1e-3);
+    assert_eq!(c["loss"]["clipped_only_by_reference"], 1);
     assert_eq!(c["binary_accuracy"]["model"], 0.75);
     let e = &v["cases"][1];
     assert_eq!(e["status"], "error");
@@ -824,10 +991,39 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
         epochs: &epochs,
         steps: &steps,
     };
+    let tf = TfReference {
+        file: "ref/reference.json".into(),
+        command: Some("python scripts/tf_reference.py --steps 1".into()),
+        pixels_sha256: Some(data.pixels_sha256.clone()),
+        init_sha256: None,
+        steps: FormPair {
+            logits: vec![Score {
+                loss: 0.125 + 2e-8,
+                binary_accuracy: 0.96,
+            }],
+            probs: vec![Score {
+                loss: 0.125,
+                binary_accuracy: 0.96,
+            }],
+        },
+    };
     let listed = [Outcome::Fail, Outcome::Unsupported];
     let reports = [
-        ("demo", Report::Demo(&demo)),
-        ("train", Report::Train(&train)),
+        (
+            "demo",
+            Report::Demo {
+                report: &demo,
+                log: &train,
+                tf: None,
+            },
+        ),
+        (
+            "train",
+            Report::Train {
+                log: &train,
+                tf: Some(&tf),
+            },
+        ),
         ("validate", Report::Validate(&validate)),
         ("compare", Report::Compare(&compare)),
         ("reduce", Report::Reduce(&reduce)),
@@ -843,15 +1039,25 @@ fn every_format_renders_every_report_it_claims_as_in_its_snapshot() {
             rendered += 1;
         }
     }
-    // text and json render all nine kinds, junit two.
-    assert_eq!(rendered, 9 + 9 + 2);
+    // text, json and html render all nine kinds, junit three.
+    assert_eq!(rendered, 9 + 9 + 3 + 9);
 }
 
 #[test]
 fn the_cli_is_offered_exactly_the_formats_that_render() {
-    assert_eq!(formats_for(ReportKind::Validate), ["text", "json", "junit"]);
-    assert_eq!(formats_for(ReportKind::Matrix), ["text", "json"]);
+    assert_eq!(
+        formats_for(ReportKind::Validate),
+        ["text", "json", "junit", "html"]
+    );
+    assert_eq!(
+        formats_for(ReportKind::Matrix),
+        ["text", "json", "junit", "html"]
+    );
+    assert_eq!(formats_for(ReportKind::Bench), ["text", "json", "html"]);
     let suite = suite();
     let err = render("junit", &Report::Conformance(&suite, &[])).unwrap_err();
-    assert!(err.to_string().contains("formats: text, json"), "{err}");
+    assert!(
+        err.to_string().contains("formats: text, json, html"),
+        "{err}"
+    );
 }

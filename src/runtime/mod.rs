@@ -7,6 +7,8 @@
 //! [`Signature`]). The implementations, one file each:
 //!
 //! - [`tract`]: tract on an ONNX file, the only place tract loads and plans a model;
+//! - [`onnxruntime`]: onnxruntime on an ONNX file through `ort`, its library found at run time
+//!   (a runtime that may be unavailable: [`RuntimeError::Unavailable`]);
 //! - [`burn_model`]: the trained burn graph (MLP or CNN), from weights on disk or in memory,
 //!   its intermediate results named and shaped like our export's tensors;
 //! - [`burn_import`] (feature `burn-import`): the burn code burn-import generated from an ONNX
@@ -23,6 +25,7 @@ pub mod burn_model;
 pub mod guard;
 pub mod head;
 pub mod onnx_model;
+pub mod onnxruntime;
 pub mod recorded;
 pub mod sizes;
 pub mod tract;
@@ -37,6 +40,7 @@ use crate::onnx::{OnnxError, Signature};
 
 pub use self::burn_model::BurnRunnable;
 pub use self::onnx_model::OnnxModel;
+pub use self::onnxruntime::{OnnxRuntime, Optimization};
 pub use self::tract::{Stage, Tract};
 
 /// A tensor fed to a model: the model input it stands for and its value, shared so that a
@@ -98,6 +102,13 @@ pub trait Runtime {
         let _ = model;
         Ok(None)
     }
+
+    /// The same runtime with its graph optimizations off (tract decluttered, onnxruntime at
+    /// level "disabled"), to trace a difference to the optimizer; `None` when it has no such
+    /// stage.
+    fn unoptimized(&self) -> Option<Box<dyn Runtime>> {
+        None
+    }
 }
 
 /// A node whose operator a runtime does not implement.
@@ -148,6 +159,14 @@ pub enum RuntimeError {
         panicked: bool,
     },
 
+    /// The runtime itself is missing (onnxruntime's shared library was not found or did not
+    /// load); the message says how to install it.
+    #[error("{message}")]
+    Unavailable {
+        runtime: &'static str,
+        message: String,
+    },
+
     /// Inputs or a fetch the model cannot take: a wrong count, type or shape, a tensor it does
     /// not compute, recorded outputs asked for other inputs.
     #[error("{model}: {message}")]
@@ -166,32 +185,104 @@ impl RuntimeError {
     }
 }
 
-/// The runtimes that prepare any ONNX file, by name: `tract`, and `burn-import` in builds
-/// with that feature (it runs only the files it was built from).
-pub fn runtime(name: &str) -> Option<Box<dyn Runtime>> {
-    match name {
-        "tract" => Some(Box::new(Tract::default())),
-        #[cfg(feature = "burn-import")]
-        "burn-import" => Some(Box::new(burn_import::BurnImport)),
-        _ => None,
+/// A runtime that runs any ONNX file, as configs and the `--runtime` flags name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    #[default]
+    Tract,
+    Onnxruntime,
+}
+
+impl RuntimeKind {
+    pub const ALL: [RuntimeKind; 2] = [RuntimeKind::Tract, RuntimeKind::Onnxruntime];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeKind::Tract => "tract",
+            RuntimeKind::Onnxruntime => "onnxruntime",
+        }
     }
+
+    /// What its graph is called with optimizations off, for reports.
+    pub fn unoptimized_stage(self) -> &'static str {
+        match self {
+            RuntimeKind::Tract => "decluttered",
+            RuntimeKind::Onnxruntime => "unoptimized",
+        }
+    }
+
+    /// The runtime, fully optimized; `Err` when it is not available on this machine
+    /// (onnxruntime without its library), saying how to install it.
+    pub fn runtime(self) -> Result<Box<dyn Runtime>, RuntimeError> {
+        Ok(match self {
+            RuntimeKind::Tract => Box::new(Tract::default()),
+            RuntimeKind::Onnxruntime => {
+                onnxruntime::environment()?;
+                Box::new(OnnxRuntime::default())
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for RuntimeKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        RuntimeKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown runtime '{s}' (runtimes: tract, onnxruntime)"))
+    }
+}
+
+/// The runtimes that prepare an ONNX file, by name: `tract`, `onnxruntime` (when its library
+/// is found), and `burn-import` in builds with that feature (it runs only the files it was
+/// built from). `Err` for an unknown name or a runtime missing on this machine.
+pub fn runtime(name: &str) -> Result<Box<dyn Runtime>, RuntimeError> {
+    #[cfg(feature = "burn-import")]
+    if name == "burn-import" {
+        return Ok(Box::new(burn_import::BurnImport));
+    }
+    let kind: RuntimeKind = name.parse().map_err(|message| RuntimeError::Unavailable {
+        runtime: "unknown",
+        message,
+    })?;
+    kind.runtime()
 }
 
 /// A way of computing a model other than the usual one, named for reports.
 pub type NoiseSource = (String, Box<dyn Runnable>);
 
 /// The same model prepared other ways, each named, whose outputs on the same inputs measure
-/// the noise floor of a comparison (`--suggest-tolerance`): today tract's decluttered graph
-/// (against the optimized one every command runs). Another runtime that runs any ONNX file
-/// belongs in this list.
-pub fn noise_sources(model: &Arc<OnnxModel>) -> Result<Vec<NoiseSource>, RuntimeError> {
-    Ok(vec![(
-        "tract decluttered vs optimized".to_owned(),
-        Tract {
-            stage: Stage::Decluttered,
+/// the noise floor of a comparison (`--suggest-tolerance`): `kind`'s own unoptimized graph
+/// (against the optimized one every command runs), and every other runtime of [`RuntimeKind`]
+/// available on this machine (one missing here is left out, not an error).
+pub fn noise_sources(
+    model: &Arc<OnnxModel>,
+    kind: RuntimeKind,
+) -> Result<Vec<NoiseSource>, RuntimeError> {
+    let mut sources = Vec::new();
+    if let Some(unoptimized) = kind.runtime()?.unoptimized() {
+        sources.push((
+            format!("{kind} {} vs optimized", kind.unoptimized_stage()),
+            unoptimized.prepare(model)?,
+        ));
+    }
+    for other in RuntimeKind::ALL.into_iter().filter(|&k| k != kind) {
+        match other.runtime() {
+            Ok(runtime) => sources.push((format!("{other} vs {kind}"), runtime.prepare(model)?)),
+            Err(RuntimeError::Unavailable { .. }) => {}
+            Err(e) => return Err(e),
         }
-        .prepare(model)?,
-    )])
+    }
+    Ok(sources)
 }
 
 /// Feeds in the order of the signature's inputs, matched by name. `Err` names what is missing

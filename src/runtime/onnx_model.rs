@@ -70,7 +70,7 @@ impl OnnxModel {
             .as_ref()
             .ok_or_else(|| model_err("the model has no graph".to_owned()))?;
         check_graph_tensors(graph, path, dir, limits, 0)?;
-        super::sizes::check_graph(graph, limits, 0).map_err(model_err)?;
+        super::sizes::check_graph(graph, limits).map_err(model_err)?;
         let signature = Signature::of_graph(graph);
         let values = signature.inputs.iter().map(|d| ("input", d));
         for (what, decl) in values.chain(signature.outputs.iter().map(|d| ("output", d))) {

@@ -6,8 +6,10 @@
 //! scales, `OneHot` depth, the `shape` attribute of the random generators. When those operands
 //! are constants (in the file, or inputs bound as constants), tract evaluates the node while it
 //! analyses the graph, so a 150-byte model could allocate gigabytes (found by the fuzz target).
-//! Here such operands are read and the sizes they imply are held to [`TensorLimits`]; runtime
-//! values that only exist while running are tract's business.
+//! Here such operands are read and the sizes they imply are held to [`TensorLimits`]. A runtime
+//! that takes those operands from the inputs at run time (onnxruntime) checks the fed values
+//! the same way before each run ([`check_graph_fed`]); values computed inside the graph while
+//! it runs are the runtime's business.
 
 use tract_onnx::prelude::{DatumType, Tensor};
 
@@ -58,7 +60,28 @@ fn implied_elements(op: &str, slot: usize, v: &[f64], range: Option<&[f64; 3]>) 
 
 /// Checks the size operands that are constants in `graph` (initializers or `Constant` nodes),
 /// subgraphs included. `Err` names the node.
-pub fn check_graph(graph: &GraphProto, limits: TensorLimits, depth: usize) -> Result<(), String> {
+pub fn check_graph(graph: &GraphProto, limits: TensorLimits) -> Result<(), String> {
+    check_graph_fed(graph, limits, &|_| None, "a runtime")
+}
+
+/// [`check_graph`] with graph inputs' values too: `fed(name)` is the value an input is given for
+/// this run, if the caller wants it checked. `engine` names who would build the tensor.
+pub fn check_graph_fed<'t>(
+    graph: &GraphProto,
+    limits: TensorLimits,
+    fed: &dyn Fn(&str) -> Option<&'t Tensor>,
+    engine: &str,
+) -> Result<(), String> {
+    check_at_depth(graph, limits, fed, engine, 0)
+}
+
+fn check_at_depth<'t>(
+    graph: &GraphProto,
+    limits: TensorLimits,
+    fed: &dyn Fn(&str) -> Option<&'t Tensor>,
+    engine: &str,
+    depth: usize,
+) -> Result<(), String> {
     if depth > 32 {
         return Ok(());
     }
@@ -76,21 +99,29 @@ pub fn check_graph(graph: &GraphProto, limits: TensorLimits, depth: usize) -> Re
                     .and_then(|a| a.t.as_ref())
             })
     };
+    // Decoded with the limits already checked for this file; failures are left to the runtime.
+    let value = |name: &str| -> Option<Vec<f64>> {
+        if let Some(t) = fed(name) {
+            return values(t);
+        }
+        values(&tensor_from_proto(constant(name)?, limits).ok()?)
+    };
     for node in &graph.node {
-        check_node(node, &constant, limits)?;
+        check_node(node, &value, limits, engine)?;
         for a in &node.attribute {
             for sub in a.g.iter().chain(&a.graphs) {
-                check_graph(sub, limits, depth + 1)?;
+                check_at_depth(sub, limits, fed, engine, depth + 1)?;
             }
         }
     }
     Ok(())
 }
 
-fn check_node<'a>(
+fn check_node(
     node: &NodeProto,
-    constant: &impl Fn(&str) -> Option<&'a TensorProto>,
+    value: &impl Fn(&str) -> Option<Vec<f64>>,
     limits: TensorLimits,
+    engine: &str,
 ) -> Result<(), String> {
     let op = node.op_type();
     let name = if node.name().is_empty() {
@@ -101,7 +132,7 @@ fn check_node<'a>(
     let too_big = |what: &str, n: f64| {
         format!(
             "node {name} ({op}): {what} asks for {n:e} elements, more than the {} element / \
-             {} byte limit; refusing to let tract build it",
+             {} byte limit; refusing to let {engine} build it",
             limits.max_elements, limits.max_bytes
         )
     };
@@ -117,11 +148,9 @@ fn check_node<'a>(
     if slots.is_empty() {
         return Ok(());
     }
-    // Decoded with the limits already checked for this file; failures are left to tract.
     let read = |slot: usize| -> Option<Vec<f64>> {
         let input = node.input.get(slot).filter(|s| !s.is_empty())?;
-        let t = tensor_from_proto(constant(input)?, limits).ok()?;
-        values(&t)
+        value(input)
     };
     let range = if op == "Range" {
         match (read(0), read(1), read(2)) {
@@ -179,20 +208,36 @@ mod tests {
     }
 
     #[test]
+    fn fed_values_are_checked_like_constants() {
+        let g = graph_with("ConstantOfShape", &["x"], &[]);
+        let huge = i64s(&[4, 1 << 40]);
+        let fed = |name: &str| (name == "x").then_some(&huge);
+        let err = check_graph_fed(&g, limits(), &fed, "onnxruntime").unwrap_err();
+        assert!(
+            err.contains("refusing to let onnxruntime build it"),
+            "{err}"
+        );
+        let small = i64s(&[4, 3]);
+        let fed = |name: &str| (name == "x").then_some(&small);
+        assert!(check_graph_fed(&g, limits(), &fed, "onnxruntime").is_ok());
+    }
+
+    #[test]
     fn constant_shapes_beyond_the_limits_are_refused() {
         let huge = graph_with("ConstantOfShape", &["s"], &[("s", i64s(&[4, 1 << 40, 2]))]);
-        let err = check_graph(&huge, limits(), 0).unwrap_err();
+        let err = check_graph(&huge, limits()).unwrap_err();
         assert!(
-            err.contains("node n (ConstantOfShape): input 0 asks for"),
+            err.contains("node n (ConstantOfShape): input 0 asks for")
+                && err.contains("refusing to let a runtime build it"),
             "{err}"
         );
         let fine = graph_with("ConstantOfShape", &["s"], &[("s", i64s(&[4, 3, 2]))]);
-        assert!(check_graph(&fine, limits(), 0).is_ok());
+        assert!(check_graph(&fine, limits()).is_ok());
         let expand = graph_with("Expand", &["x", "s"], &[("s", i64s(&[1 << 30, 1 << 30]))]);
-        assert!(check_graph(&expand, limits(), 0).is_err());
+        assert!(check_graph(&expand, limits()).is_err());
         // A shape computed at run time is not ours to judge.
         let runtime = graph_with("ConstantOfShape", &["x"], &[]);
-        assert!(check_graph(&runtime, limits(), 0).is_ok());
+        assert!(check_graph(&runtime, limits()).is_ok());
     }
 
     #[test]
@@ -203,13 +248,13 @@ mod tests {
             &["a", "b", "c"],
             &[("a", f(0.0)), ("b", f(10.0)), ("c", f(1e-9))],
         );
-        assert!(check_graph(&steps, limits(), 0).is_err());
+        assert!(check_graph(&steps, limits()).is_err());
         let ok = graph_with(
             "Range",
             &["a", "b", "c"],
             &[("a", f(0.0)), ("b", f(10.0)), ("c", f(0.5))],
         );
-        assert!(check_graph(&ok, limits(), 0).is_ok());
+        assert!(check_graph(&ok, limits()).is_ok());
     }
 
     #[test]
@@ -224,6 +269,6 @@ mod tests {
         )
         .output("y", DataType::Float, &[]);
         let g = b.finish(ModelMeta::default()).graph.unwrap();
-        assert!(check_graph(&g, limits(), 0).is_err());
+        assert!(check_graph(&g, limits()).is_err());
     }
 }

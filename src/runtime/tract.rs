@@ -16,16 +16,24 @@
 //! the bound inputs. If no retry works, the error gives tract's first message and what the last
 //! retry ran into.
 //!
+//! tract's kernels run on [`Tract::threads`] threads (tract-linalg's `multithread-mm`): matrix
+//! products are split by output tiles, element-wise work and pooling by whole rows, so every
+//! output element is summed in the same order on any number of threads and the results are
+//! bit-identical (`tests/threads.rs` checks it through the binary). A pool per thread count is
+//! made once per process and shared by every plan.
+//!
 //! tract has no `ai.onnx.ml` `Binarizer`, which every skl2onnx classifier with a `label` output
 //! uses; [`ml::register`] supplies it, wired from tract's own comparison and cast.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use prost::Message;
+use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::{
-    DatumType, InferenceFact, InferenceModel, InferenceModelExt, IntoRunnable, IntoTensor,
-    OutletId, TValue, TVec, Tensor, TractResult, TypedRunnableModel, TypedSimpleState,
+    DatumType, InferenceFact, InferenceModel, InferenceModelExt, IntoTensor, OutletId, RunOptions,
+    TValue, TVec, Tensor, TractResult, TypedRunnableModel, TypedSimpleState,
 };
 
 use super::{Feed, MissingOp, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, guard};
@@ -46,10 +54,64 @@ pub enum Stage {
     Optimized,
 }
 
-/// tract, optimizing up to `stage`.
-#[derive(Debug, Clone, Copy, Default)]
+/// The most threads `--threads` accepts: far above any core count this tool runs on, low
+/// enough that a typo cannot ask the system for thousands of threads.
+pub const MAX_THREADS: usize = 256;
+
+/// Threads for tract when a caller does not say: 0 means every core the process may use.
+static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the thread count of every [`Tract`] made with `Tract::default()` from now on (the CLI's
+/// `--threads`, set once before any work). 0 restores the default, every core. The count
+/// changes speed only: outputs are bit-identical on any number of threads.
+pub fn set_default_threads(threads: usize) {
+    DEFAULT_THREADS.store(threads.min(MAX_THREADS), Ordering::Relaxed);
+}
+
+/// The thread count `Tract::default()` uses: the one set by [`set_default_threads`], else the
+/// cores available to this process (1 if that cannot be read).
+pub fn default_threads() -> usize {
+    match DEFAULT_THREADS.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS)),
+        n => n,
+    }
+}
+
+/// tract, optimizing up to `stage`, its kernels on `threads` threads.
+#[derive(Debug, Clone, Copy)]
 pub struct Tract {
     pub stage: Stage,
+    /// Threads for tract's kernels; 1 runs everything on the calling thread. Small products
+    /// (a batch-1 MLP) stay on one thread whatever this says: tract only splits work above
+    /// its own size thresholds.
+    pub threads: usize,
+}
+
+impl Default for Tract {
+    fn default() -> Self {
+        Self {
+            stage: Stage::default(),
+            threads: default_threads(),
+        }
+    }
+}
+
+/// tract's executor for `threads`: its single-thread one for 1, else a rayon pool of that
+/// size, made once per process and shared.
+fn executor(threads: usize) -> Result<Executor, String> {
+    if threads <= 1 {
+        return Ok(Executor::SingleThread);
+    }
+    static POOLS: Mutex<Vec<(usize, Executor)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, e)) = pools.iter().find(|(n, _)| *n == threads) {
+        return Ok(e.clone());
+    }
+    // tract panics if the operating system refuses the threads.
+    let made = guard::catch(|| Executor::multithread_with_name(threads, "tract"))
+        .map_err(|panic| format!("starting {threads} threads for tract: {panic}"))?;
+    pools.push((threads, made.clone()));
+    Ok(made)
 }
 
 impl Runtime for Tract {
@@ -58,7 +120,9 @@ impl Runtime for Tract {
     }
 
     fn prepare(&self, model: &Arc<OnnxModel>) -> Result<Box<dyn Runnable>, RuntimeError> {
-        Ok(Box::new(TractRunnable::new(Arc::clone(model), self.stage)?))
+        Ok(Box::new(
+            TractRunnable::new(Arc::clone(model), self.stage)?.with_threads(self.threads),
+        ))
     }
 
     /// tract parses an operator it has no builder for into a placeholder that only fails when
@@ -92,6 +156,13 @@ impl Runtime for Tract {
             .collect();
         Ok(Some(missing))
     }
+
+    fn unoptimized(&self) -> Option<Box<dyn Runtime>> {
+        Some(Box::new(Tract {
+            stage: Stage::Decluttered,
+            threads: self.threads,
+        }))
+    }
 }
 
 /// A model tract parsed, with its plans.
@@ -100,6 +171,7 @@ pub struct TractRunnable {
     label: String,
     parsed: InferenceModel,
     stage: Stage,
+    threads: usize,
     /// One plan per input signature and fetch list; a model meets few, so a list searched
     /// without allocating beats a map whose key must be built for every run.
     plans: Vec<Plan>,
@@ -126,7 +198,7 @@ fn engine(path: &Path, stage: &'static str, message: String, panicked: bool) -> 
 }
 
 impl TractRunnable {
-    /// Parses the checked model with tract.
+    /// Parses the checked model with tract; it runs on [`default_threads`] threads.
     pub fn new(model: Arc<OnnxModel>, stage: Stage) -> Result<Self, RuntimeError> {
         let parsed = parse(&model, &[])?;
         Ok(Self {
@@ -134,8 +206,16 @@ impl TractRunnable {
             model,
             parsed,
             stage,
+            threads: default_threads(),
             plans: Vec::new(),
         })
+    }
+
+    /// The same, running tract's kernels on `threads` threads (plans made from now on).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.clamp(1, MAX_THREADS);
+        self.plans.clear();
+        self
     }
 
     /// Plans for these inputs and fetched names without running (the plan is kept for the
@@ -143,7 +223,14 @@ impl TractRunnable {
     pub fn plan(&mut self, inputs: &[Feed], fetch: &[String]) -> Result<(), RuntimeError> {
         let inputs = super::order_by_signature(&self.label, &self.model.signature, inputs)?;
         self.plans.retain(|p| !p.serves(&inputs, fetch));
-        let plan = Plan::new(&self.model.path, &self.parsed, &inputs, fetch, self.stage)?;
+        let plan = Plan::new(
+            &self.model.path,
+            &self.parsed,
+            &inputs,
+            fetch,
+            self.stage,
+            self.threads,
+        )?;
         self.plans.push(plan);
         Ok(())
     }
@@ -157,7 +244,14 @@ impl TractRunnable {
         let at = match self.plans.iter().position(|p| p.serves(inputs, fetch)) {
             Some(at) => at,
             None => {
-                let plan = Plan::new(&self.model.path, &self.parsed, inputs, fetch, self.stage)?;
+                let plan = Plan::new(
+                    &self.model.path,
+                    &self.parsed,
+                    inputs,
+                    fetch,
+                    self.stage,
+                    self.threads,
+                )?;
                 self.plans.push(plan);
                 self.plans.len() - 1
             }
@@ -196,7 +290,14 @@ impl TractRunnable {
                 .collect();
             let names: Vec<String> = constants.iter().map(|(n, _)| n.clone()).collect();
             let attempt = with_constants(&self.model, &constants).and_then(|parsed| {
-                let mut plan = Plan::new(&self.model.path, &parsed, &rest, fetch, self.stage)?;
+                let mut plan = Plan::new(
+                    &self.model.path,
+                    &parsed,
+                    &rest,
+                    fetch,
+                    self.stage,
+                    self.threads,
+                )?;
                 execute(&self.model.path, &mut plan, &rest)
             });
             match attempt {
@@ -276,6 +377,7 @@ impl Plan {
         inputs: &[&Feed],
         fetch: &[String],
         stage: Stage,
+        threads: usize,
     ) -> Result<Self, RuntimeError> {
         Ok(Plan {
             inputs: inputs
@@ -283,7 +385,7 @@ impl Plan {
                 .map(|f| (f.value.datum_type(), f.value.shape().to_vec()))
                 .collect(),
             fetch: fetch.to_vec(),
-            runnable: prepare(path, parsed, inputs, fetch, stage)?,
+            runnable: prepare(path, parsed, inputs, fetch, stage, threads)?,
             state: None,
         })
     }
@@ -358,24 +460,30 @@ fn with_constants(
                 message: format!("binding input '{name}' as a constant: {e}"),
             })?);
     }
-    super::sizes::check_graph(&graph, model.limits(), 0).map_err(|message| {
-        RuntimeError::Model {
+    super::sizes::check_graph_fed(&graph, model.limits(), &|_| None, "tract").map_err(
+        |message| RuntimeError::Model {
             path: model.path.clone(),
             message: format!("with inputs bound as constants, {message}"),
-        }
-    })?;
+        },
+    )?;
     parse(model, constants)
 }
 
 /// Binds the inputs' types and shapes, selects `fetch` as the outputs and optimizes up to
-/// `stage`. `inputs` are in the model's input order.
+/// `stage`; the plan runs its kernels on `threads` threads. `inputs` are in the model's input
+/// order.
 fn prepare(
     path: &Path,
     parsed: &InferenceModel,
     inputs: &[&Feed],
     fetch: &[String],
     stage: Stage,
+    threads: usize,
 ) -> Result<Arc<TypedRunnableModel>, RuntimeError> {
+    let options = RunOptions {
+        executor: Some(executor(threads).map_err(|m| engine(path, "run", m, true))?),
+        ..RunOptions::default()
+    };
     let mut m = parsed.clone();
     let result = guard::catch(
         || -> Result<Arc<TypedRunnableModel>, (&'static str, String)> {
@@ -418,7 +526,7 @@ fn prepare(
             }
             .map_err(|e| ("optimize", format!("{e:#}")))?;
             typed
-                .into_runnable()
+                .into_runnable_with_options(&options)
                 .map_err(|e| ("optimize", format!("{e:#}")))
         },
     );
@@ -535,5 +643,82 @@ mod ml {
             )?;
             model.wire_node(format!("{prefix}.cast"), cast(dt), &above)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::TensorLimits;
+
+    /// Outputs of the committed model `rel` (under models/) on a batch of `shape`, tract's
+    /// kernels on `threads` threads, as bit patterns.
+    fn output_bits(rel: &str, shape: &[usize], threads: usize) -> Vec<Vec<u32>> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .join(rel);
+        let model = OnnxModel::open(&path, TensorLimits::default()).unwrap();
+        let mut runnable = TractRunnable::new(model, Stage::Optimized)
+            .unwrap()
+            .with_threads(threads);
+        let len: usize = shape.iter().product();
+        // Pixel-like values in [0, 1), varied enough that every product and sum is inexact.
+        let x: Vec<f32> = (0..len)
+            .map(|i| ((i as u64 * 2_654_435_761) % 1009) as f32 / 1009.0)
+            .collect();
+        let input = Tensor::from_shape(shape, &x).unwrap();
+        let name = runnable.signature().inputs[0].name.clone();
+        let fetch = runnable.signature().output_names();
+        let out = runnable
+            .run(&[Feed::new(name, Arc::new(input))], &fetch)
+            .unwrap();
+        out.values
+            .iter()
+            .map(|t| {
+                let v = t.to_plain_array_view::<f32>().unwrap();
+                v.iter().map(|f| f.to_bits()).collect()
+            })
+            .collect()
+    }
+
+    /// tract splits a product by output tiles and element-wise work by rows, never a sum:
+    /// the same bits on 1, 2 and 3 threads. Batch 256 is above tract's threading thresholds
+    /// (64 tiles for a product, 32,768 elements for element-wise ops and pooling), so the
+    /// runs on more threads really are split.
+    #[test]
+    fn outputs_are_bit_identical_on_any_thread_count() {
+        for (rel, shape) in [
+            ("keras-mlp-sigmoid/model.onnx", vec![256, 784]),
+            ("mnist-mlp/logits/model.onnx", vec![256, 784]),
+            ("keras-cnn/model.onnx", vec![256, 28, 28, 1]),
+        ] {
+            let one = output_bits(rel, &shape, 1);
+            assert!(one.iter().all(|o| !o.is_empty()), "{rel}: no output");
+            for threads in [2, 3] {
+                assert!(
+                    one == output_bits(rel, &shape, threads),
+                    "{rel}: outputs on {threads} threads differ from one thread"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn thread_counts_are_clamped_and_pools_shared() {
+        let model = OnnxModel::open(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("models/mnist-mlp/logits/model.onnx"),
+            TensorLimits::default(),
+        )
+        .unwrap();
+        let r = TractRunnable::new(model, Stage::Optimized).unwrap();
+        assert_eq!(r.with_threads(0).threads, 1);
+        assert!(matches!(executor(1), Ok(Executor::SingleThread)));
+        let (Ok(Executor::MultiThread(a)), Ok(Executor::MultiThread(b))) =
+            (executor(2), executor(2))
+        else {
+            panic!("2 threads should give a thread pool");
+        };
+        assert!(Arc::ptr_eq(&a, &b), "one pool per thread count");
+        assert_eq!(a.current_num_threads(), 2);
     }
 }

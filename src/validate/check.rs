@@ -14,6 +14,12 @@
 //! Both forms are reduced as Keras reduces them; the probability form is also given with
 //! scikit-learn's reduction and clip (`binary_log_loss`, the data term of
 //! `MLPClassifier.loss_curve_`), from the same probabilities.
+//!
+//! The loss verdict: each form is also computed the same way from the reference outputs, and
+//! the runtime's value must stay within [`LossTolerance`] of it (outputs within tolerance are
+//! not enough: a bounded `Sigmoid` keeps every probability within 1e-5 and still changes the
+//! clipped probability form by percents). A failing difference that comes with different clip
+//! counts is explained in one line ([`clip_explanation`]).
 
 use std::borrow::Cow;
 
@@ -22,7 +28,10 @@ use serde::Serialize;
 use tract_onnx::prelude::{DatumType, Tensor};
 
 use crate::loss;
-use crate::metrics::{Incomparable, Metrics, Tolerance, compare_tensors, serialize_f64};
+use crate::metrics::{
+    ErrorDistribution, Incomparable, Metrics, Tolerance, compare_tensors, compare_tensors_detailed,
+    serialize_f64,
+};
 use crate::runtime::head::SigmoidHead;
 
 /// Metrics standing for an output that could not be compared element by element (wrong type
@@ -60,6 +69,104 @@ pub fn compare_output(
     }
 }
 
+/// How far a runtime's loss may be from the same loss computed from the reference outputs:
+/// `|loss - reference| <= max(atol, rtol * |reference|)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LossTolerance {
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+impl Default for LossTolerance {
+    /// 0.1% relative or 1e-6 absolute, whichever is larger.
+    fn default() -> Self {
+        Self {
+            rtol: 1e-3,
+            atol: 1e-6,
+        }
+    }
+}
+
+impl LossTolerance {
+    /// The largest difference allowed around `reference`.
+    pub fn allowed(&self, reference: f64) -> f64 {
+        self.atol.max(self.rtol * reference.abs())
+    }
+}
+
+impl std::fmt::Display for LossTolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rtol {:e}, atol {:e}", self.rtol, self.atol)
+    }
+}
+
+/// The losses a report gives, as manifests and reports name them: the two formulations with
+/// Keras's reduction, and the probability form as scikit-learn reduces and clips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossForm {
+    LogitsForm,
+    ProbsForm,
+    SklearnForm,
+}
+
+impl LossForm {
+    pub const ALL: [LossForm; 3] = [
+        LossForm::LogitsForm,
+        LossForm::ProbsForm,
+        LossForm::SklearnForm,
+    ];
+
+    pub fn short(self) -> &'static str {
+        match self {
+            LossForm::LogitsForm => "logits",
+            LossForm::ProbsForm => "probs",
+            LossForm::SklearnForm => "sklearn",
+        }
+    }
+}
+
+/// A loss the manifest expects one runtime to get wrong against the reference, and why: the
+/// case passes while it diverges and fails once it does not (the entry is stale).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedDivergence {
+    pub runtime: crate::runtime::RuntimeKind,
+    pub loss: LossForm,
+    pub why: String,
+}
+
+/// One form's loss against the same loss computed from the reference outputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReferenceCheck {
+    #[serde(serialize_with = "serialize_f64")]
+    pub abs_diff: f64,
+    /// The difference [`LossTolerance`] allows here.
+    pub allowed: f64,
+    /// NaN differences fail.
+    pub passed: bool,
+    /// Why a failing difference is expected (a manifest entry); the case then does not fail.
+    pub expected_divergence: Option<String>,
+}
+
+/// [`compare_output`], plus where the errors lie when `detail` is set (and the tensors could
+/// be compared).
+pub fn compare_output_detailed(
+    actual: &Tensor,
+    expected: &Tensor,
+    tol: &Tolerance,
+    detail: bool,
+) -> (Metrics, Option<ErrorDistribution>, Option<Incomparable>) {
+    if !detail {
+        let (m, problem) = compare_output(actual, expected, tol);
+        return (m, None, problem);
+    }
+    match compare_tensors_detailed(actual, expected, tol) {
+        Ok((m, d)) => (m, Some(d), None),
+        Err(e) => (total_mismatch(expected), None, Some(e)),
+    }
+}
+
 /// One loss formulation: our value in f32 and f64 element arithmetic, the same formula on the
 /// reference outputs where they allow it, and the gate when an expected value was given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,11 +183,30 @@ pub struct FormLoss {
     pub expected: Option<f64>,
     pub abs_diff: Option<f64>,
     pub passed: Option<bool>,
+    /// The loss verdict: this value against `reference` (when there is one).
+    pub vs_reference: Option<ReferenceCheck>,
 }
 
 impl FormLoss {
-    fn new(l32: f64, l64: f64, reference: Option<f64>, expected: Option<f64>, tol: f64) -> Self {
+    fn new(
+        l32: f64,
+        l64: f64,
+        reference: Option<f64>,
+        expected: Option<f64>,
+        tol: f64,
+        loss_tol: &LossTolerance,
+    ) -> Self {
         let abs_diff = expected.map(|e| (l32 - e).abs());
+        let vs_reference = reference.map(|r| {
+            let d = (l32 - r).abs();
+            let allowed = loss_tol.allowed(r);
+            ReferenceCheck {
+                abs_diff: d,
+                allowed,
+                passed: d <= allowed,
+                expected_divergence: None,
+            }
+        });
         Self {
             value_f32: l32,
             value_f64: l64,
@@ -89,6 +215,7 @@ impl FormLoss {
             abs_diff,
             // NaN differences fail.
             passed: abs_diff.map(|d| d <= tol),
+            vs_reference,
         }
     }
 }
@@ -113,10 +240,18 @@ pub struct LossReport {
     pub clipped: usize,
     /// Same count on the reference outputs, where available.
     pub reference_clipped: Option<usize>,
+    /// Elements the reference clipped where this runtime did not.
+    pub clipped_only_by_reference: Option<usize>,
+    /// The smallest and largest probability this runtime produced (f32).
+    pub probability_range: [f32; 2],
     pub logits_form: FormLoss,
     pub probs_form: FormLoss,
     /// Absolute tolerance of the expected-loss gates.
     pub tolerance: f64,
+    /// Tolerance of the loss verdict against the reference.
+    pub loss_tolerance: LossTolerance,
+    /// Set when a form fails its reference check and the clip counts differ: why, in one line.
+    pub clip_explanation: Option<String>,
     /// How `logits_form` and `probs_form` are reduced: `keras`.
     pub reduction: loss::Reduction,
     /// The probability form as scikit-learn's `binary_log_loss` computes it: clip at the float32
@@ -138,6 +273,43 @@ pub struct SklearnLoss {
     pub reference_clipped: Option<usize>,
 }
 
+impl LossReport {
+    /// The forms whose loss verdict failed.
+    pub fn reference_failures(&self) -> Vec<(LossForm, &FormLoss)> {
+        self.forms()
+            .into_iter()
+            .filter(|(_, f)| f.vs_reference.as_ref().is_some_and(|c| !c.passed))
+            .collect()
+    }
+
+    pub fn forms(&self) -> [(LossForm, &FormLoss); 3] {
+        [
+            (LossForm::LogitsForm, &self.logits_form),
+            (LossForm::ProbsForm, &self.probs_form),
+            (LossForm::SklearnForm, &self.sklearn_form.value),
+        ]
+    }
+
+    pub fn form_mut(&mut self, form: LossForm) -> &mut FormLoss {
+        match form {
+            LossForm::LogitsForm => &mut self.logits_form,
+            LossForm::ProbsForm => &mut self.probs_form,
+            LossForm::SklearnForm => &mut self.sklearn_form.value,
+        }
+    }
+}
+
+/// The one line that explains a failing loss verdict by clipping: how many elements the
+/// reference clipped that the runtime did not, and the range of the runtime's probabilities.
+pub fn clip_explanation(only_reference: usize, clipped: usize, range: [f32; 2]) -> String {
+    let [lo, hi] = range;
+    format!(
+        "the reference clipped {only_reference} element(s) to [1e-7, 1-1e-7] that this runtime \
+         did not (it clipped {clipped}): its probabilities span {lo:.3e} to {hi} (1 - {:.3e})",
+        1.0 - f64::from(hi)
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccuracyReport {
     /// Fraction of elements where `p > 0.5` (strict) agrees with `label > 0.5`.
@@ -152,14 +324,16 @@ pub struct AccuracyReport {
 pub struct LossInputs<'a> {
     pub output_name: &'a str,
     pub output: &'a Tensor,
-    /// The Sigmoid's input, when the output has a sigmoid head.
-    pub head: Option<(&'a SigmoidHead, &'a Tensor)>,
+    /// The sigmoid head and the Sigmoid's input, when the output has such a head; the input is
+    /// `None` for a runtime that cannot show it (the logits form is then NaN).
+    pub head: Option<(&'a SigmoidHead, Option<&'a Tensor>)>,
     pub reference: Option<&'a Tensor>,
     pub labels: &'a ArrayD<f32>,
     pub labels_file: &'a str,
 }
 
-/// Expected losses; each applies to one formulation.
+/// Expected losses; each applies to one formulation. `reference` is the tolerance of the loss
+/// verdict against the reference outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ExpectLoss {
     pub logits_form: Option<f64>,
@@ -167,6 +341,7 @@ pub struct ExpectLoss {
     /// scikit-learn's `binary_log_loss` (reduction `sklearn`).
     pub sklearn_form: Option<f64>,
     pub tol: f64,
+    pub reference: LossTolerance,
 }
 
 /// A float tensor's elements as f32 in row-major order: borrowed when it holds f32 (no copy),
@@ -182,6 +357,18 @@ pub fn f32_elements(t: &Tensor) -> Result<Cow<'_, [f32]>, String> {
             .cast_to::<f32>()
             .and_then(|c| c.try_as_plain_ram()?.as_slice::<f32>().map(<[f32]>::to_vec))
             .map(Cow::Owned)
+            .map_err(|e| format!("{e:#}")),
+        other => Err(crate::metrics::datum_name(other)),
+    }
+}
+
+/// A float tensor as an owned f32 array (the matrix keeps each column's probabilities); `Err`
+/// names the element type for the caller's message.
+pub fn as_f32(t: &Tensor) -> Result<ArrayD<f32>, String> {
+    match t.datum_type() {
+        DatumType::F32 | DatumType::F16 | DatumType::F64 => t
+            .cast_to::<f32>()
+            .and_then(|c| c.to_plain_array_view::<f32>().map(|v| v.to_owned()))
             .map_err(|e| format!("{e:#}")),
         other => Err(crate::metrics::datum_name(other)),
     }
@@ -211,6 +398,8 @@ pub struct LossChunk<'a> {
 #[derive(Debug, Clone)]
 pub struct LossAccumulator {
     sigmoid_head: bool,
+    /// A sigmoid head whose logits the runtime cannot show: the logits form is NaN.
+    logits_missing: bool,
     with_reference: bool,
     samples: usize,
     elements: usize,
@@ -237,6 +426,10 @@ struct Part32 {
     ref_sklearn_clipped: usize,
     ref_right: usize,
     flipped: usize,
+    /// Elements the reference clipped (probability form) where the model did not.
+    only_ref_clipped: usize,
+    /// The smallest and largest model probability (f32, NaN ignored).
+    range: [f32; 2],
 }
 
 /// The f64 figures of the model's outputs.
@@ -273,6 +466,7 @@ impl Part32 {
             self.clipped += usize::from(clip);
             self.sklearn.push(f64::from(ls));
             self.sklearn_clipped += usize::from(clip_s);
+            self.range = [self.range[0].min(p), self.range[1].max(p)];
             let truth = y > 0.5;
             let decision = p > 0.5;
             self.right += usize::from(decision == truth);
@@ -284,11 +478,12 @@ impl Part32 {
                     self.ref_logits.push(f64::from(loss::logits_elem_f32(r, y)));
                     loss::sigmoid_f32(r)
                 };
-                let ((l, clip), (ls, clip_s)) = loss::probs_and_sklearn_elem_f32(rp, y);
+                let ((l, ref_clip), (ls, clip_s)) = loss::probs_and_sklearn_elem_f32(rp, y);
                 self.ref_probs.push(f64::from(l));
-                self.ref_clipped += usize::from(clip);
+                self.ref_clipped += usize::from(ref_clip);
                 self.ref_sklearn.push(f64::from(ls));
                 self.ref_sklearn_clipped += usize::from(clip_s);
+                self.only_ref_clipped += usize::from(ref_clip && !clip);
                 let ref_decision = rp > 0.5;
                 self.ref_right += usize::from(ref_decision == truth);
                 self.flipped += usize::from(decision != ref_decision);
@@ -318,10 +513,22 @@ impl LossAccumulator {
     /// For outputs whose last axis has `k` labels (`k > 0`); `sigmoid_head` when the output is
     /// a Sigmoid's and logits come with every chunk; `with_reference` when reference outputs do.
     pub fn new(k: usize, sigmoid_head: bool, with_reference: bool) -> Self {
+        Self::with_logits(k, sigmoid_head, true, with_reference)
+    }
+
+    /// [`LossAccumulator::new`] for a sigmoid head whose logits may be missing (`logits_shown`
+    /// false: a runtime that shows only the output; the logits form is then NaN).
+    pub fn with_logits(
+        k: usize,
+        sigmoid_head: bool,
+        logits_shown: bool,
+        with_reference: bool,
+    ) -> Self {
         let keras = loss::KerasSum::new(k);
         let sklearn = loss::SklearnSum::default();
         Self {
             sigmoid_head,
+            logits_missing: sigmoid_head && !logits_shown,
             with_reference,
             samples: 0,
             elements: 0,
@@ -339,6 +546,8 @@ impl LossAccumulator {
                 ref_sklearn_clipped: 0,
                 ref_right: 0,
                 flipped: 0,
+                only_ref_clipped: 0,
+                range: [f32::INFINITY, f32::NEG_INFINITY],
             },
             f64s: Part64 {
                 logits: keras,
@@ -357,6 +566,8 @@ impl LossAccumulator {
             logits: match (self.sigmoid_head, c.logits) {
                 (false, _) => c.output,
                 (true, Some(z)) => z,
+                // Summed but never reported: the logits form is NaN.
+                (true, None) if self.logits_missing => c.output,
                 (true, None) => panic!("a sigmoid head's chunk holds its logits"),
             },
             reference: match (self.with_reference, c.reference) {
@@ -417,18 +628,30 @@ impl LossAccumulator {
         } else {
             reference(self.f32s.ref_logits.value())
         };
-        let report = LossReport {
+        let logits_form = if self.logits_missing {
+            (f64::NAN, f64::NAN)
+        } else {
+            (self.f32s.logits.value(), self.f64s.logits.value())
+        };
+        let clipped = self.f32s.clipped;
+        let reference_clipped = ref_count(self.f32s.ref_clipped);
+        let clipped_only_by_reference = ref_count(self.f32s.only_ref_clipped);
+        let probability_range = self.f32s.range;
+        let mut report = LossReport {
             labels: labels_file.to_owned(),
             head,
             elements: self.elements,
-            clipped: self.f32s.clipped,
-            reference_clipped: ref_count(self.f32s.ref_clipped),
+            clipped,
+            reference_clipped,
+            clipped_only_by_reference,
+            probability_range,
             logits_form: FormLoss::new(
-                self.f32s.logits.value(),
-                self.f64s.logits.value(),
+                logits_form.0,
+                logits_form.1,
                 ref_logits,
                 expect.logits_form,
                 expect.tol,
+                &expect.reference,
             ),
             probs_form: FormLoss::new(
                 self.f32s.probs.value(),
@@ -436,6 +659,7 @@ impl LossAccumulator {
                 reference(self.f32s.ref_probs.value()),
                 expect.probs_form,
                 expect.tol,
+                &expect.reference,
             ),
             tolerance: expect.tol,
             reduction: loss::Reduction::Keras,
@@ -448,11 +672,21 @@ impl LossAccumulator {
                     reference(self.f32s.ref_sklearn.value(self.samples)),
                     expect.sklearn_form,
                     expect.tol,
+                    &expect.reference,
                 ),
                 clipped: self.f32s.sklearn_clipped,
                 reference_clipped: ref_count(self.f32s.ref_sklearn_clipped),
             },
+            loss_tolerance: expect.reference,
+            clip_explanation: None,
         };
+        if !report.reference_failures().is_empty() && reference_clipped != Some(clipped) {
+            report.clip_explanation = Some(clip_explanation(
+                clipped_only_by_reference.unwrap_or(0),
+                clipped,
+                probability_range,
+            ));
+        }
         (report, accuracy)
     }
 }
@@ -493,8 +727,9 @@ pub fn losses(
         }
         _ => None,
     };
+    // A runtime that shows only the output (burn-import) gives no logits: no logits form.
     let logits = match x.head {
-        Some((h, logits)) => {
+        Some((h, Some(logits))) => {
             let z = f32_elements(logits).map_err(|t| format!("logits '{}' are {t}", h.logits))?;
             if logits.shape() != x.output.shape() {
                 return Err(format!(
@@ -507,15 +742,16 @@ pub fn losses(
             }
             Some(z)
         }
-        None => None,
+        _ => None,
     };
     check_loss_shapes(x.output.shape(), x.labels.shape())?;
     let labels = x.labels.as_standard_layout();
     let labels = labels.as_slice().expect("standard layout");
     let shape = x.output.shape();
-    let mut acc = LossAccumulator::new(
+    let mut acc = LossAccumulator::with_logits(
         *shape.last().expect("checked: rank > 0"),
         x.head.is_some(),
+        logits.is_some(),
         reference.is_some(),
     );
     acc.push(&LossChunk {
@@ -563,6 +799,7 @@ mod tests {
             probs_form: None,
             sklearn_form: None,
             tol: 1e-6,
+            reference: LossTolerance::default(),
         };
         let (l, a) = losses(
             &LossInputs {
@@ -612,7 +849,7 @@ mod tests {
             &LossInputs {
                 output_name: "p",
                 output: &p,
-                head: Some((&head, &z)),
+                head: Some((&head, Some(&z))),
                 reference: None,
                 labels: &y,
                 labels_file: "y.npy",
@@ -671,7 +908,7 @@ mod tests {
             labels_file: "y.npy",
         };
         let (l, a) = losses(
-            &inputs(&pt, Some((&head, &zt)), Some(&rt)),
+            &inputs(&pt, Some((&head, Some(&zt))), Some(&rt)),
             &ExpectLoss::default(),
         )
         .unwrap();

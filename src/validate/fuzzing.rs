@@ -4,13 +4,15 @@
 //! One input is three files packed together: a model, an `input_0.pb` and an `output_0.pb`
 //! (see [`pack`]). They are written into a folder exactly as a user's files would be and
 //! validated through [`super::validate`], so the whole path is exercised: file reading, our
-//! decoder and size checks, tract under the panic guard, reference matching, comparison and
-//! losses. Whatever the bytes, the result must be a report, never a panic.
+//! decoder and size checks, the runtime (tract under the panic guard, or onnxruntime, C++ in
+//! our process), reference matching, comparison and losses. Whatever the bytes, the result
+//! must be a report, never a panic or a crash.
 
 use std::path::Path;
 
 use super::{ValidateConfig, validate};
 use crate::onnx::TensorLimits;
+use crate::runtime::RuntimeKind;
 use crate::verdict::Verdict;
 
 /// Small limits so that a fuzzed header cannot make a single iteration slow.
@@ -42,9 +44,14 @@ pub fn unpack(data: &[u8]) -> (&[u8], &[u8], &[u8]) {
     (&rest[..a], &rest[a..a + b], &rest[a + b..])
 }
 
-/// Writes the three files into `dir` and validates them. `None` if the files could not be
-/// written (the harness's problem, not the input's).
+/// Writes the three files into `dir` and validates them with tract. `None` if the files could
+/// not be written (the harness's problem, not the input's).
 pub fn run_one(data: &[u8], dir: &Path) -> Option<Verdict> {
+    run_one_with(data, dir, RuntimeKind::Tract)
+}
+
+/// [`run_one`] with the model run by `runtime`.
+pub fn run_one_with(data: &[u8], dir: &Path, runtime: RuntimeKind) -> Option<Verdict> {
     let (model, input, output) = unpack(data);
     let set = dir.join("test_data_set_0");
     std::fs::create_dir_all(&set).ok()?;
@@ -53,6 +60,7 @@ pub fn run_one(data: &[u8], dir: &Path) -> Option<Verdict> {
     std::fs::write(set.join("output_0.pb"), output).ok()?;
     let mut cfg = ValidateConfig::new(dir.join("model.onnx"));
     cfg.limits = FUZZ_LIMITS;
+    cfg.runtime = runtime;
     let cases = validate(&cfg);
     Some(super::ValidateReport::new(cases).status)
 }
@@ -105,10 +113,31 @@ mod tests {
         assert_eq!(run_one(&seed(), dir.path()), Some(Verdict::Pass));
     }
 
-    /// A few thousand mutations of the seed (bit flips, byte overwrites, truncations,
-    /// duplicated ranges) through the whole path: every one must end in a report.
     #[test]
     fn mutated_inputs_never_panic() {
+        mutations(RuntimeKind::Tract);
+    }
+
+    /// The same mutations reach onnxruntime (C++ in our process) after our checks: a crash
+    /// there would end the test process.
+    #[test]
+    fn mutated_inputs_never_crash_onnxruntime() {
+        if crate::runtime::onnxruntime::library_for_tests() {
+            assert_eq!(
+                run_one_with(
+                    &seed(),
+                    tempfile::tempdir().unwrap().path(),
+                    RuntimeKind::Onnxruntime
+                ),
+                Some(Verdict::Pass)
+            );
+            mutations(RuntimeKind::Onnxruntime);
+        }
+    }
+
+    /// A few thousand mutations of the seed (bit flips, byte overwrites, truncations,
+    /// duplicated ranges) through the whole path: every one must end in a report.
+    fn mutations(runtime: RuntimeKind) {
         let dir = tempfile::tempdir().unwrap();
         let seed = seed();
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -136,7 +165,7 @@ mod tests {
                     }
                 }
             }
-            let status = run_one(&data, dir.path()).expect("temp files are writable");
+            let status = run_one_with(&data, dir.path(), runtime).expect("temp files are writable");
             statuses[status as usize] += 1;
         }
         // The mutations reach every verdict, so the path is really exercised.

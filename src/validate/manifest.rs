@@ -21,19 +21,30 @@
 //! allow_nonfinite = false
 //! output_tol = { probabilities = { atol = 1e-6, rtol = 1e-6 } }
 //! expect_loss = { logits_form = 0.19, probs_form = 0.19, sklearn_form = 2.47, tol = 1e-6 }
+//! # the loss verdict against the reference outputs: optional, defaults 1e-3 / 1e-6
+//! # expect_loss = { reference_rtol = 1e-3, reference_atol = 1e-6 }
+//!
+//! [[model.expect_divergence]]            # optional, repeatable: an explained divergence
+//! runtime = "tract"                      # tract | onnxruntime
+//! loss = "probs_form"                    # logits_form | probs_form | sklearn_form
+//! why = "tract's Sigmoid never reaches the 1e-7 clip"
 //! ```
+//!
+//! An expected divergence keeps the case green while that runtime's loss differs from the
+//! reference beyond the loss tolerance, and fails it once the loss agrees (the entry is stale).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::check::ExpectLoss;
+use super::check::{ExpectLoss, ExpectedDivergence, LossTolerance};
 use super::error::ValidateError;
-use super::{CaseReport, DEFAULT_LOSS_TOL, ValidateConfig, ValidateReport, validate};
+use super::{CaseReport, DEFAULT_LOSS_TOL, Started, ValidateConfig, ValidateReport, validate};
 use crate::metrics::{Preset, Tolerance};
 use crate::onnx::TensorLimits;
 use crate::refdata::RefDataError;
+use crate::runtime::RuntimeKind;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +74,8 @@ pub struct Entry {
     #[serde(default)]
     pub output_tol: BTreeMap<String, OutputTol>,
     pub expect_loss: Option<ExpectLossEntry>,
+    #[serde(default)]
+    pub expect_divergence: Vec<ExpectedDivergence>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -79,6 +92,9 @@ pub struct ExpectLossEntry {
     pub probs_form: Option<f64>,
     pub sklearn_form: Option<f64>,
     pub tol: Option<f64>,
+    /// The loss verdict against the reference outputs (defaults: 1e-3 and 1e-6).
+    pub reference_rtol: Option<f64>,
+    pub reference_atol: Option<f64>,
 }
 
 fn manifest_err(path: &Path, message: String) -> ValidateError {
@@ -117,6 +133,15 @@ pub fn read(path: &Path) -> Result<Manifest, ValidateError> {
         }
         if let Some(x) = &e.expect_loss {
             numbers.push(("expect_loss.tol", x.tol));
+            numbers.push(("expect_loss.reference_rtol", x.reference_rtol));
+            numbers.push(("expect_loss.reference_atol", x.reference_atol));
+        }
+        if let Some(d) = e.expect_divergence.iter().find(|d| d.why.trim().is_empty()) {
+            return Err(bad(format!(
+                "expect_divergence for {} under {} must say why",
+                d.loss.short(),
+                d.runtime
+            )));
         }
         for (what, v) in numbers {
             if let Some(v) = v
@@ -145,11 +170,18 @@ impl Entry {
                 tol: DEFAULT_LOSS_TOL,
                 ..ExpectLoss::default()
             },
-            |x| ExpectLoss {
-                logits_form: x.logits_form,
-                probs_form: x.probs_form,
-                sklearn_form: x.sklearn_form,
-                tol: x.tol.unwrap_or(DEFAULT_LOSS_TOL),
+            |x| {
+                let d = LossTolerance::default();
+                ExpectLoss {
+                    logits_form: x.logits_form,
+                    probs_form: x.probs_form,
+                    sklearn_form: x.sklearn_form,
+                    tol: x.tol.unwrap_or(DEFAULT_LOSS_TOL),
+                    reference: LossTolerance {
+                        rtol: x.reference_rtol.unwrap_or(d.rtol),
+                        atol: x.reference_atol.unwrap_or(d.atol),
+                    },
+                }
             },
         );
         ValidateConfig {
@@ -179,25 +211,56 @@ impl Entry {
                 })
                 .collect(),
             expect,
+            expect_divergence: self.expect_divergence.clone(),
             sha256: Some(self.sha256.clone()),
             limits,
             suggest_tolerance: false,
             chunk: None,
+            runtime: RuntimeKind::Tract,
+            map: Vec::new(),
+            error_detail: false,
         }
     }
 }
 
-/// Validates every entry of the manifest at `path`, and fails any `.onnx` file below its
-/// folder that no entry lists.
-pub fn run(path: &Path, limits: TensorLimits) -> Result<ValidateReport, ValidateError> {
+/// Validates every entry of the manifest at `path` with `runtime`, and fails any `.onnx` file
+/// below its folder that no entry lists.
+pub fn run(
+    path: &Path,
+    limits: TensorLimits,
+    runtime: RuntimeKind,
+) -> Result<ValidateReport, ValidateError> {
+    run_with(path, limits, runtime, false, |_| {})
+}
+
+/// [`run`], recording where each output's errors lie when `error_detail` is set (see
+/// [`ValidateConfig::error_detail`]), and calling `on_model` before each entry is validated.
+pub fn run_with(
+    path: &Path,
+    limits: TensorLimits,
+    runtime: RuntimeKind,
+    error_detail: bool,
+    mut on_model: impl FnMut(Started<'_>),
+) -> Result<ValidateReport, ValidateError> {
     let manifest = read(path)?;
     let base = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
     let mut cases = Vec::new();
-    for entry in &manifest.models {
-        cases.extend(validate(&entry.config(&base, limits)));
+    let total = manifest.models.len();
+    for (index, entry) in manifest.models.iter().enumerate() {
+        on_model(Started {
+            index,
+            total,
+            name: &entry.path,
+        });
+        let cfg = ValidateConfig {
+            runtime,
+            error_detail,
+            ..entry.config(&base, limits)
+        };
+        cases.extend(validate(&cfg));
     }
     let listed: Vec<PathBuf> = manifest
         .models

@@ -3,7 +3,8 @@
 //! The model is opened and checked ([`crate::runtime::OnnxModel`]); each test set
 //! ([`crate::refdata::testset`]: backend `.pb` layout or NumPy files) decides which outputs
 //! are checked (those it holds reference data for, or `--outputs`, plus the loss output), the
-//! graph is pruned to them ([`OnnxModel::with_outputs`]) and prepared by a runtime (tract), run
+//! graph is pruned to them ([`OnnxModel::with_outputs`]) and prepared by a runtime (tract or
+//! onnxruntime, [`ValidateConfig::runtime`]), run
 //! once with every dim bound from the data, and outputs, losses and decisions are compared
 //! ([`check`]). What the model produces is what gets compared: an output declared with another
 //! shape or type than it comes out with is a warning, not an error. [`manifest`] runs a list of
@@ -27,19 +28,31 @@ use std::sync::Arc;
 use ndarray::ArrayD;
 use tract_onnx::prelude::DatumType;
 
-pub use check::{AccuracyReport, ExpectLoss, FormLoss, HeadReport, LossReport, SklearnLoss};
+pub use check::{
+    AccuracyReport, ExpectLoss, ExpectedDivergence, FormLoss, HeadReport, LossForm, LossReport,
+    LossTolerance, ReferenceCheck, SklearnLoss,
+};
 pub use error::{ErrorKind, ValidateError};
 pub use report::{
     CaseReport, InputReport, LeftOut, OutputReport, ShaCheck, Summary, ValidateReport,
 };
 
 use crate::metrics::{Incomparable, Metrics, Preset, Tolerance, datum_name, suggest};
-use crate::onnx::TensorLimits;
+use crate::onnx::{TensorLimits, exotic};
 use crate::refdata::{self, RefDataError, testset};
 use crate::runtime::{
-    Feed, NoiseSource, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, Tract, head,
+    Feed, NoiseSource, OnnxModel, RunOutput, Runnable, Runtime, RuntimeError, RuntimeKind, head,
 };
 use crate::verdict::Verdict;
+
+/// One item of a long run starting (a manifest entry, a conformance case): for progress bars.
+#[derive(Debug, Clone, Copy)]
+pub struct Started<'a> {
+    /// Position from 0, of `total`.
+    pub index: usize,
+    pub total: usize,
+    pub name: &'a str,
+}
 
 /// Default absolute tolerance of `--expect-loss` gates.
 pub const DEFAULT_LOSS_TOL: f64 = 1e-6;
@@ -63,6 +76,8 @@ pub struct ValidateConfig {
     /// Per-output tolerances overriding `tolerance`.
     pub output_tolerances: BTreeMap<String, Tolerance>,
     pub expect: ExpectLoss,
+    /// Losses expected to diverge from the reference under a runtime (manifest entries).
+    pub expect_divergence: Vec<ExpectedDivergence>,
     /// The model file's expected sha256 (manifest entries); a difference fails the case.
     pub sha256: Option<String>,
     pub limits: TensorLimits,
@@ -71,6 +86,14 @@ pub struct ValidateConfig {
     /// Read `.npy` test data and labels this many samples at a time (`--chunk`), so that a test
     /// set larger than memory can be validated; `None` reads each file whole.
     pub chunk: Option<usize>,
+    /// Who runs the model.
+    pub runtime: RuntimeKind,
+    /// Reference file names mapped to model names (`--map FILE_NAME=MODEL_NAME`).
+    pub map: Vec<(String, String)>,
+    /// Also record where each output's errors lie (histograms of absolute error and ULP
+    /// distance, the worst elements), for the HTML report. Off by default: it costs a
+    /// logarithm per element.
+    pub error_detail: bool,
 }
 
 impl ValidateConfig {
@@ -88,10 +111,14 @@ impl ValidateConfig {
                 tol: DEFAULT_LOSS_TOL,
                 ..ExpectLoss::default()
             },
+            expect_divergence: Vec::new(),
             sha256: None,
             limits: TensorLimits::default(),
             suggest_tolerance: false,
             chunk: None,
+            runtime: RuntimeKind::Tract,
+            map: Vec::new(),
+            error_detail: false,
         }
     }
 }
@@ -105,9 +132,13 @@ pub fn validate(cfg: &ValidateConfig) -> Vec<CaseReport> {
     }
 }
 
-/// [`validate`] for a model already opened (the fuzz target and the benchmark), run by tract.
+/// [`validate`] for a model already opened (the fuzz target and the benchmark), run by the
+/// configured runtime.
 pub fn validate_model(model: &Arc<OnnxModel>, cfg: &ValidateConfig) -> Vec<CaseReport> {
-    validate_on(model, &Tract::default(), cfg)
+    match cfg.runtime.runtime() {
+        Ok(runtime) => validate_on(model, runtime.as_ref(), cfg),
+        Err(e) => vec![CaseReport::error(&model_name(cfg), None, &e.into())],
+    }
 }
 
 /// [`validate`] with the model prepared by `runtime`: each test set runs on the model pruned to
@@ -186,7 +217,7 @@ pub fn validate_on(
             None => {
                 let prepared = model.with_outputs(&loaded.keep).and_then(|m| {
                     let noise = if cfg.suggest_tolerance {
-                        crate::runtime::noise_sources(&m)?
+                        crate::runtime::noise_sources(&m, cfg.runtime)?
                     } else {
                         Vec::new()
                     };
@@ -240,6 +271,49 @@ pub fn validate_on(
 
 /// The outputs a preparation keeps, the model prepared for them, and its noise sources.
 type Prepared = (Vec<String>, Box<dyn Runnable>, Vec<NoiseSource>);
+/// Each form's loss against the same loss from the reference outputs: a failure is a problem
+/// (with the clip explanation when the clip counts differ), unless the manifest expects this
+/// runtime to diverge there; an expected divergence that does not happen is a problem too.
+fn loss_verdict(loss: &mut LossReport, cfg: &ValidateConfig, problems: &mut Vec<String>) {
+    let explanation = loss.clip_explanation.clone();
+    let tol = loss.loss_tolerance;
+    for form in LossForm::ALL {
+        let expected = cfg
+            .expect_divergence
+            .iter()
+            .find(|d| d.runtime == cfg.runtime && d.loss == form);
+        let f = loss.form_mut(form);
+        let value = f.value_f32;
+        let reference = f.reference;
+        match (f.vs_reference.as_mut(), expected) {
+            (Some(c), Some(d)) if !c.passed => c.expected_divergence = Some(d.why.clone()),
+            (Some(c), None) if !c.passed => problems.push(format!(
+                "{}-form loss {value:.9} differs from {:.9}, the same loss on the reference \
+                 outputs, by {:.3e} (allowed {:.3e}: loss tolerance {tol}){}",
+                form.short(),
+                reference.unwrap_or(f64::NAN),
+                c.abs_diff,
+                c.allowed,
+                explanation
+                    .as_ref()
+                    .map_or(String::new(), |e| format!("; {e}"))
+            )),
+            (check, Some(d)) => problems.push(format!(
+                "the manifest expects the {}-form loss to diverge under {} ({}), but it {}: \
+                 remove that expect_divergence entry",
+                form.short(),
+                cfg.runtime,
+                d.why,
+                if check.is_some() {
+                    "matches the reference within the loss tolerance"
+                } else {
+                    "has no reference value to diverge from"
+                }
+            )),
+            _ => {}
+        }
+    }
+}
 
 fn model_name(cfg: &ValidateConfig) -> String {
     cfg.model.display().to_string()
@@ -293,7 +367,25 @@ fn load_case(
 ) -> Result<Loaded, ValidateError> {
     let sig = &model.signature;
     let mut set = match cfg.chunk {
-        None => SetData::Whole(testset::load(set_path, sig, cfg.limits)?),
+        None => SetData::Whole(testset::load_mapped(set_path, sig, cfg.limits, &cfg.map)?),
+        Some(_) if !cfg.map.is_empty() => {
+            return Err(RefDataError::TestData {
+                path: set_path.to_owned(),
+                message: "--chunk matches NAME.npy files to the model by name only; drop --map \
+                          (rename the files) or drop --chunk"
+                    .to_owned(),
+            }
+            .into());
+        }
+        Some(_) if cfg.error_detail => {
+            return Err(RefDataError::TestData {
+                path: set_path.to_owned(),
+                message: "the HTML report's error distribution needs each output whole, which \
+                          --chunk does not keep; drop --chunk or choose another --format"
+                    .to_owned(),
+            }
+            .into());
+        }
         Some(_) => SetData::Rows(testset::open_rows(set_path, sig, cfg.limits)?),
     };
     let loss_output = match (&cfg.loss_output, has_labels) {
@@ -471,7 +563,7 @@ fn run_case(
             name: r.name.clone(),
             file: r.file.clone(),
             matched_by: r.matched_by,
-            dtype: datum_name(r.tensor.datum_type()),
+            dtype: r.dtype_name(),
             shape: r.tensor.shape().to_vec(),
             bound_as_constant: constants.contains(&r.name),
         })
@@ -488,7 +580,8 @@ fn run_case(
             .get(&r.name)
             .copied()
             .unwrap_or(cfg.tolerance);
-        let (metrics, problem) = check::compare_output(actual, &r.tensor, &tol);
+        let (metrics, distribution, problem) =
+            check::compare_output_detailed(actual, &r.tensor, &tol, cfg.error_detail);
         let advice = cfg
             .suggest_tolerance
             .then(|| suggest::advise(actual, &r.tensor, &tol, &floors[i]))
@@ -496,13 +589,17 @@ fn run_case(
         let mut report = output_report(
             &mut case.problems,
             r,
-            (actual.datum_type(), actual.shape().to_vec()),
-            (r.tensor.datum_type(), r.tensor.shape().to_vec()),
+            (
+                exotic::type_name(actual, sig.outputs[i].elem_type),
+                actual.shape().to_vec(),
+            ),
+            (r.dtype_name(), r.tensor.shape().to_vec()),
             tol,
             metrics,
             problem,
         );
         report.advice = advice;
+        report.distribution = distribution;
         case.outputs.push(report);
     }
 
@@ -529,12 +626,13 @@ fn run_case(
         let inputs = check::LossInputs {
             output_name: name,
             output,
-            head: head.as_ref().zip(logits_at.map(|j| &outputs[j])),
+            head: head.as_ref().zip(logits_at.map(|j| Some(&outputs[j]))),
             reference: reference.map(|r| &*r.tensor),
             labels: y,
             labels_file: &labels_path.display().to_string(),
         };
-        let (loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
+        let (mut loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
+        loss_verdict(&mut loss, cfg, &mut case.problems);
         loss_problems(&mut case.problems, &loss);
         case.loss = Some(loss);
         case.binary_accuracy = Some(accuracy);
@@ -550,8 +648,8 @@ fn run_case(
 fn output_report(
     problems: &mut Vec<String>,
     r: &dyn RefFile,
-    actual: (DatumType, Vec<usize>),
-    expected: (DatumType, Vec<usize>),
+    actual: (String, Vec<usize>),
+    expected: (String, Vec<usize>),
     tol: Tolerance,
     metrics: Metrics,
     problem: Option<Incomparable>,
@@ -582,14 +680,15 @@ fn output_report(
         file: file.to_owned(),
         matched_by: r.matched_by(),
         status,
-        dtype: datum_name(actual.0),
+        dtype: actual.0,
         shape: actual.1,
-        expected_dtype: datum_name(expected.0),
+        expected_dtype: expected.0,
         expected_shape: expected.1,
         tolerance: tol,
         metrics,
         problem: problem.map(|p| p.to_string()),
         advice: None,
+        distribution: None,
     }
 }
 
@@ -660,7 +759,7 @@ fn declaration_warnings(
         set.inputs.iter().map(|r| {
             (
                 r.name.as_str(),
-                r.tensor.datum_type(),
+                Some(r.data_type),
                 r.tensor.shape().to_vec(),
             )
         }),
@@ -676,21 +775,22 @@ fn declaration_warnings(
 fn declaration_warnings_of<'a>(
     runtime: &str,
     model: &OnnxModel,
-    inputs: impl Iterator<Item = (&'a str, DatumType, Vec<usize>)>,
+    inputs: impl Iterator<Item = (&'a str, Option<i32>, Vec<usize>)>,
     sig: &crate::onnx::Signature,
     produced: impl Iterator<Item = (DatumType, Vec<usize>)>,
 ) -> Vec<String> {
     let mut bound = BTreeMap::new();
-    for (name, dt, shape) in inputs {
+    for (name, data_type, shape) in inputs {
         if let Some(d) = model.signature.inputs.iter().find(|d| d.name == name) {
-            testset::disagreement_of(d, dt, &shape, &mut bound);
+            testset::disagreement_in(d, data_type, &shape, &mut bound);
         }
     }
     sig.outputs
         .iter()
         .zip(produced)
         .filter_map(|(d, (dt, shape))| {
-            let why = testset::disagreement_of(d, dt, &shape, &mut bound)?;
+            let have = crate::onnx::onnx_data_type(dt).map(|dt| dt as i32);
+            let why = testset::disagreement_in(d, have, &shape, &mut bound)?;
             Some(format!(
                 "output '{}' is declared {} {} but {runtime} produced {} {:?} ({why}); the \
                  produced tensor is what is compared",

@@ -7,7 +7,7 @@ use super::check::{AccuracyReport, LossReport};
 use super::error::{ErrorKind, ValidateError};
 use crate::artifacts::Tool;
 use crate::metrics::suggest::Advice;
-use crate::metrics::{Metrics, Tolerance};
+use crate::metrics::{ErrorDistribution, Metrics, Tolerance};
 use crate::refdata::MatchedBy;
 use crate::verdict::Verdict;
 
@@ -48,6 +48,11 @@ pub struct OutputReport {
     /// With `--suggest-tolerance`: the tightest tolerance that passes, and the noise floor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advice: Option<Advice>,
+    /// Where the errors lie (histograms, worst elements); only when asked for
+    /// ([`ValidateConfig::error_detail`](super::ValidateConfig::error_detail)), and absent from
+    /// the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<ErrorDistribution>,
 }
 
 /// One model on one test set.

@@ -17,7 +17,7 @@ use tract_onnx::prelude::{DatumType, Tensor};
 use super::check::{self, LossAccumulator, LossChunk};
 use super::{
     CaseReport, InputReport, LeftOut, ValidateConfig, ValidateError, declaration_warnings_of,
-    loss_problems, output_report,
+    loss_problems, loss_verdict, output_report,
 };
 use crate::metrics::{Incomparable, TensorAccumulator, Tolerance, datum_name};
 use crate::refdata::{self, NpyRows, RefDataError, testset};
@@ -165,7 +165,7 @@ pub(super) fn run_rows(
                 set.inputs.iter().map(|r| {
                     (
                         r.name.as_str(),
-                        r.rows.datum_type(),
+                        crate::onnx::onnx_data_type(r.rows.datum_type()).map(|dt| dt as i32),
                         r.rows.shape().to_vec(),
                     )
                 }),
@@ -265,8 +265,8 @@ pub(super) fn run_rows(
         let report = output_report(
             &mut case.problems,
             r,
-            produced,
-            expected,
+            (datum_name(produced.0), produced.1),
+            (datum_name(expected.0), expected.1),
             c.tol,
             metrics,
             c.problem,
@@ -274,11 +274,12 @@ pub(super) fn run_rows(
         case.outputs.push(report);
     }
     if let (Some(acc), Some(name), Some((labels_path, _))) = (&loss_acc, &loss_output, &labels) {
-        let (loss, accuracy) = acc.finish(
+        let (mut loss, accuracy) = acc.finish(
             check::loss_head(name, head.as_ref()),
             &labels_path.display().to_string(),
             &cfg.expect,
         );
+        loss_verdict(&mut loss, cfg, &mut case.problems);
         loss_problems(&mut case.problems, &loss);
         case.loss = Some(loss);
         case.binary_accuracy = Some(accuracy);

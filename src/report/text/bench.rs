@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::bench::{BenchReport, Figure, Unit};
 
-fn number(v: f64, unit: Unit) -> String {
+pub(crate) fn number(v: f64, unit: Unit) -> String {
     match unit {
         Unit::Seconds if v < 1.0 => format!("{:.2} ms", v * 1e3),
         Unit::Seconds => format!("{v:.3} s"),
@@ -15,7 +15,7 @@ fn number(v: f64, unit: Unit) -> String {
     }
 }
 
-fn range(f: &Figure) -> String {
+pub(crate) fn range(f: &Figure) -> String {
     if f.repetitions < 2 {
         return String::new();
     }

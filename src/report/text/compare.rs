@@ -241,10 +241,11 @@ pub(super) fn render(r: &CompareReport) -> Vec<u8> {
             }
         }
         for st in &c.stages {
+            let stages = format!("{} optimized vs {}", st.runtime, st.unoptimized);
             for o in &st.outputs {
                 let _ = writeln!(
                     s,
-                    "  tract optimized vs decluttered, {} output {}: {}",
+                    "  {stages}, {} output {}: {}",
                     st.side,
                     o.a,
                     pair_line(o)

@@ -20,8 +20,8 @@ pub(super) fn render(r: &SuiteReport, list: &[Outcome]) -> Vec<u8> {
     let c = &r.counts;
     let _ = writeln!(
         s,
-        "conformance {}: {} case(s): {} pass, {} fail, {} unsupported, {} error ({:.1} s, tolerance {})",
-        r.dir, c.total, c.pass, c.fail, c.unsupported, c.error, r.seconds, r.tolerance
+        "conformance {} on {}: {} case(s): {} pass, {} fail, {} unsupported, {} error ({:.1} s, tolerance {})",
+        r.dir, r.runtime, c.total, c.pass, c.fail, c.unsupported, c.error, r.seconds, r.tolerance
     );
     s.into_bytes()
 }

@@ -7,7 +7,7 @@ use crate::model::OptimizerConfig;
 use crate::model::train::{EpochRecord, InitSource, TrainConfig};
 use crate::pipeline::DemoReport;
 
-fn optimizer_line(c: &TrainConfig) -> String {
+pub(crate) fn optimizer_line(c: &TrainConfig) -> String {
     match c.optimizer {
         OptimizerConfig::Sgd { lr } => format!("sgd lr {lr}"),
         OptimizerConfig::Adam {

@@ -10,7 +10,9 @@ mod matrix;
 mod reduce;
 mod validate;
 
+pub(crate) use bench::{number as bench_number, range as bench_range};
 pub(crate) use compare::{cause_line, local_line, pair_line};
+pub(crate) use demo::optimizer_line;
 
 use super::{Renderer, Report, ReportKind};
 
@@ -27,8 +29,8 @@ impl Renderer for Text {
 
     fn render(&self, report: &Report<'_>) -> Vec<u8> {
         match report {
-            Report::Demo(r) => demo::render(r).into_bytes(),
-            Report::Train(r) => {
+            Report::Demo { report, .. } => demo::render(report).into_bytes(),
+            Report::Train { log: r, .. } => {
                 let mut out = String::from(
                     "Both formulations on the held-out set, each model by its own loss:\n",
                 );

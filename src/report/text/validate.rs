@@ -36,6 +36,18 @@ fn form_line(name: &str, f: &FormLoss) -> String {
         f.value_f64,
         opt(f.reference, 9)
     );
+    if let Some(c) = &f.vs_reference {
+        let verdict = match (c.passed, &c.expected_divergence) {
+            (true, _) => "PASS",
+            (false, Some(_)) => "EXPECTED DIVERGENCE",
+            (false, None) => "FAIL",
+        };
+        let _ = write!(
+            s,
+            " |diff| {:.2e} (allowed {:.2e}) {verdict}",
+            c.abs_diff, c.allowed
+        );
+    }
     if let (Some(e), Some(d), Some(ok)) = (f.expected, f.abs_diff, f.passed) {
         let _ = write!(
             s,
@@ -145,6 +157,18 @@ fn render_case(s: &mut String, c: &CaseReport) {
             l.reference_clipped
                 .map_or(String::new(), |r| format!(" (reference {r})"))
         );
+        if let Some(e) = &l.clip_explanation {
+            let _ = writeln!(s, "      {e}");
+        }
+        for (form, f) in l.forms() {
+            if let Some(why) = f
+                .vs_reference
+                .as_ref()
+                .and_then(|c| c.expected_divergence.as_ref())
+            {
+                let _ = writeln!(s, "      expected divergence ({}): {why}", form.short());
+            }
+        }
         let sk = &l.sklearn_form;
         let _ = writeln!(
             s,
