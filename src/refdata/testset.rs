@@ -277,23 +277,7 @@ pub fn load_mapped(
     }
     by_position(path, sig, unmatched, &mut inputs, &mut outputs)?;
 
-    let missing: Vec<&str> = sig
-        .inputs
-        .iter()
-        .zip(&inputs)
-        .filter(|(_, r)| r.is_none())
-        .map(|(d, _)| d.name.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Err(test_data_err(
-            path,
-            format!(
-                "missing input: no reference data for model input(s) {} (model inputs: {})",
-                quoted(&missing),
-                names(&sig.inputs)
-            ),
-        ));
-    }
+    require_every_input(path, sig, &inputs)?;
     let inputs: Vec<RefTensor> = inputs.into_iter().flatten().collect();
     let outputs: Vec<RefTensor> = outputs.into_iter().flatten().collect();
 
@@ -389,23 +373,7 @@ pub fn open_rows(
             rows: NpyRows::open(&file, limits)?,
         });
     }
-    let missing: Vec<&str> = sig
-        .inputs
-        .iter()
-        .zip(&inputs)
-        .filter(|(_, r)| r.is_none())
-        .map(|(d, _)| d.name.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Err(test_data_err(
-            path,
-            format!(
-                "missing input: no reference data for model input(s) {} (model inputs: {})",
-                quoted(&missing),
-                names(&sig.inputs)
-            ),
-        ));
-    }
+    require_every_input(path, sig, &inputs)?;
     let inputs: Vec<RowRef> = inputs.into_iter().flatten().collect();
     let outputs: Vec<RowRef> = outputs.into_iter().flatten().collect();
     let samples = inputs.first().map_or(0, |r| r.rows.samples());
@@ -450,6 +418,32 @@ pub fn open_rows(
         outputs,
         samples,
     })
+}
+
+/// `Err` naming the model inputs that no reference tensor (slot) stands for.
+fn require_every_input<T>(
+    path: &Path,
+    sig: &Signature,
+    inputs: &[Option<T>],
+) -> Result<(), RefDataError> {
+    let missing: Vec<&str> = sig
+        .inputs
+        .iter()
+        .zip(inputs)
+        .filter(|(_, r)| r.is_none())
+        .map(|(d, _)| d.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(test_data_err(
+        path,
+        format!(
+            "missing input: no reference data for model input(s) {} (model inputs: {})",
+            quoted(&missing),
+            names(&sig.inputs)
+        ),
+    ))
 }
 
 fn decl_of<'a>(decls: &'a [TensorDecl], name: &str) -> &'a TensorDecl {

@@ -315,6 +315,40 @@ fn loss_verdict(loss: &mut LossReport, cfg: &ValidateConfig, problems: &mut Vec<
     }
 }
 
+/// What a run fetches: the signature's outputs, plus the logits under the loss output's sigmoid
+/// head when the head has one that is not already an output.
+struct Fetch {
+    names: Vec<String>,
+    head: Option<head::SigmoidHead>,
+    /// Where the logits are among `names`.
+    logits_at: Option<usize>,
+}
+
+impl Fetch {
+    fn for_run(
+        runnable: &dyn Runnable,
+        sig: &crate::onnx::Signature,
+        loss_output: Option<&str>,
+    ) -> Self {
+        let head = loss_output.and_then(|o| head::sigmoid_head(runnable, o));
+        let mut names = sig.output_names();
+        let logits_at = head
+            .as_ref()
+            .map(|h| match names.iter().position(|f| f == &h.logits) {
+                Some(i) => i,
+                None => {
+                    names.push(h.logits.clone());
+                    names.len() - 1
+                }
+            });
+        Self {
+            names,
+            head,
+            logits_at,
+        }
+    }
+}
+
 fn model_name(cfg: &ValidateConfig) -> String {
     cfg.model.display().to_string()
 }
@@ -507,20 +541,11 @@ fn run_case(
     let set_path = set.path.as_path();
     // The pruned model's signature: the outputs kept, in the graph's order.
     let sig = runnable.signature().clone();
-    let head = loss_output
-        .as_ref()
-        .and_then(|o| head::sigmoid_head(runnable, o));
-
-    let mut fetch: Vec<String> = sig.output_names();
-    let logits_at = head
-        .as_ref()
-        .map(|h| match fetch.iter().position(|f| f == &h.logits) {
-            Some(i) => i,
-            None => {
-                fetch.push(h.logits.clone());
-                fetch.len() - 1
-            }
-        });
+    let Fetch {
+        names: fetch,
+        head,
+        logits_at,
+    } = Fetch::for_run(runnable, &sig, loss_output.as_deref());
     let feeds: Vec<Feed> = set
         .inputs
         .iter()

@@ -16,8 +16,8 @@ use tract_onnx::prelude::{DatumType, Tensor};
 
 use super::check::{self, LossAccumulator, LossChunk};
 use super::{
-    CaseReport, InputReport, LeftOut, ValidateConfig, ValidateError, declaration_warnings_of,
-    loss_problems, loss_verdict, output_report,
+    CaseReport, Fetch, InputReport, LeftOut, ValidateConfig, ValidateError,
+    declaration_warnings_of, loss_problems, loss_verdict, output_report,
 };
 use crate::metrics::{Incomparable, TensorAccumulator, Tolerance, datum_name};
 use crate::refdata::{self, NpyRows, RefDataError, testset};
@@ -62,19 +62,11 @@ pub(super) fn run_rows(
     let set_path = set.path.clone();
     let samples = set.samples;
     let sig = runnable.signature().clone();
-    let head = loss_output
-        .as_ref()
-        .and_then(|o| head::sigmoid_head(runnable, o));
-    let mut fetch: Vec<String> = sig.output_names();
-    let logits_at = head
-        .as_ref()
-        .map(|h| match fetch.iter().position(|f| f == &h.logits) {
-            Some(i) => i,
-            None => {
-                fetch.push(h.logits.clone());
-                fetch.len() - 1
-            }
-        });
+    let Fetch {
+        names: fetch,
+        head,
+        logits_at,
+    } = Fetch::for_run(runnable, &sig, loss_output.as_deref());
     check_chunk_shapes(model, &set, chunk)?;
 
     let position = |name: &str| {
