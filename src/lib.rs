@@ -46,8 +46,8 @@ pub mod refdata;
 pub mod report;
 pub mod rng;
 pub mod runtime;
-#[cfg(test)]
-mod shared_data;
+#[doc(hidden)]
+pub mod testing;
 pub mod validate;
 pub mod verdict;
 

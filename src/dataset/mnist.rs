@@ -430,7 +430,7 @@ mod tests {
     /// The real MNIST files, when the project's shared data folder has them.
     #[test]
     fn real_mnist_if_present() {
-        let Some(dir) = crate::shared_data::shared_dir("data/mnist", "t10k-images-idx3-ubyte.gz")
+        let Some(dir) = crate::testing::shared_dir("data/mnist", "t10k-images-idx3-ubyte.gz")
         else {
             return;
         };

@@ -220,7 +220,7 @@ fn first_input_is_tensor(model: &ModelProto) -> bool {
 
 #[test]
 fn onnx_node_test_inputs_decode() {
-    let Some(root) = crate::shared_data::shared_dir("onnx-node-tests", "") else {
+    let Some(root) = crate::testing::shared_dir("onnx-node-tests", "") else {
         return;
     };
     let entries = std::fs::read_dir(&root).unwrap();
@@ -319,7 +319,7 @@ fn graph_tensors<'a>(graph: &'a super::pb::GraphProto, out: &mut Vec<&'a super::
 /// typed fields (int32_data, int64_data, ...), which the input files above never use.
 #[test]
 fn onnx_node_test_model_tensors_decode() {
-    let Some(root) = crate::shared_data::shared_dir("onnx-node-tests", "") else {
+    let Some(root) = crate::testing::shared_dir("onnx-node-tests", "") else {
         return;
     };
     let entries = std::fs::read_dir(&root).unwrap();

@@ -165,27 +165,6 @@ pub fn library() -> Result<PathBuf, String> {
     ))
 }
 
-/// For tests that need the library: whether it is found. Without it they skip, saying so on
-/// stderr past the test harness's capture; with `CI` set they fail instead.
-#[cfg(test)]
-pub(crate) fn library_for_tests() -> bool {
-    use std::io::Write;
-    match library() {
-        Ok(_) => true,
-        Err(message) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set, so the onnxruntime tests must run: {message}"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED an onnxruntime test ({message}); with CI set this fails"
-            );
-            false
-        }
-    }
-}
-
 /// The process's one onnxruntime environment (onnxruntime allows one per process), made on
 /// first use from the library [`library`] finds.
 pub fn environment() -> Result<&'static Environment, RuntimeError> {

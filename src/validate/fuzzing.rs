@@ -122,7 +122,7 @@ mod tests {
     /// there would end the test process.
     #[test]
     fn mutated_inputs_never_crash_onnxruntime() {
-        if crate::runtime::onnxruntime::library_for_tests() {
+        if crate::testing::onnxruntime() {
             assert_eq!(
                 run_one_with(
                     &seed(),

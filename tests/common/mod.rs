@@ -32,37 +32,10 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/<rel>` from the crate root when `../shared/<rel>/<probe>` exists (`probe` may
-/// be empty: the folder itself must exist). When it is missing: a panic naming it if the
-/// environment variable `CI` is set (CI must never pass without running the check), otherwise
-/// a `SKIPPED` line written straight to the process's stderr (`eprintln!` is captured and
-/// hidden for passing tests; this is not), and `None`, on which the test returns. The library's
-/// unit tests have the same helper in `src/shared_data.rs`.
+/// `../shared/<rel>` from the crate root, or `None` after a visible skip (a failure under CI):
+/// see `onnx_parity::testing`.
 pub fn shared_dir(rel: &str, probe: &str) -> Option<PathBuf> {
-    use std::io::Write;
-    let dir = root().join("../shared").join(rel);
-    if dir.join(probe).exists() {
-        return Some(dir);
-    }
-    let what = if probe.is_empty() {
-        format!("../shared/{rel}")
-    } else {
-        format!("../shared/{rel}/{probe}")
-    };
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("a test")
-        .to_string();
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{what} is missing: {test} needs it, and CI is set, so a skip would be a silent pass"
-        );
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test}: needs {what} (absent; set CI=1 to make this a failure)"
-    );
-    None
+    onnx_parity::testing::shared_dir(rel, probe)
 }
 
 /// `../shared/data/mnist` (the t10k IDX files), or `None` after a visible skip (see
@@ -76,26 +49,10 @@ pub fn shared_node_tests() -> Option<PathBuf> {
     shared_dir("onnx-node-tests", "")
 }
 
-/// Whether onnxruntime's shared library can be found (as the binary looks for it). Without it
-/// the onnxruntime tests skip, saying so on stderr past the test harness's output capture;
-/// with `CI` set they fail instead, so CI never passes without having run them.
+/// Whether onnxruntime's shared library can be found (as the binary looks for it); without it
+/// the onnxruntime tests skip visibly, and fail under CI: see `onnx_parity::testing`.
 pub fn onnxruntime() -> bool {
-    use std::io::Write;
-    match onnx_parity::runtime::onnxruntime::library() {
-        Ok(_) => true,
-        Err(message) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set, so the onnxruntime tests must run: {message}"
-            );
-            // Not eprintln!: the harness captures that for passing tests.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED an onnxruntime test ({message}); with CI set this fails"
-            );
-            false
-        }
-    }
+    onnx_parity::testing::onnxruntime()
 }
 
 /// Every file below `dir`, as sorted relative paths.
