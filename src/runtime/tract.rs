@@ -61,6 +61,12 @@ pub const MAX_THREADS: usize = 256;
 /// Threads for tract when a caller does not say: 0 means every core the process may use.
 static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
 
+/// Input elements from which a plan runs on a pool (below, on the calling thread alone):
+/// about 40 MNIST images. Measured on two cores (`bench --only infer`, README "Performance"):
+/// at batch 1 a pool made the MLP 3.6x and the CNN 1.4x slower, at batch 256 it made them 1.5x
+/// faster.
+const POOL_FROM_ELEMENTS: usize = 1 << 15;
+
 /// Sets the thread count of every [`Tract`] made with `Tract::default()` from now on (the CLI's
 /// `--threads`, set once before any work). 0 restores the default, every core. The count
 /// changes speed only: outputs are bit-identical on any number of threads.
@@ -185,6 +191,8 @@ struct Plan {
     /// Spawned from `runnable` and reused (spawning one per run costs a third of a batch-1
     /// run); dropped after a failed run.
     state: Option<TypedSimpleState>,
+    /// Threads its kernels run on (the pool it runs in, above 1).
+    threads: usize,
 }
 
 fn engine(path: &Path, stage: &'static str, message: String, panicked: bool) -> RuntimeError {
@@ -379,6 +387,14 @@ impl Plan {
         stage: Stage,
         threads: usize,
     ) -> Result<Self, RuntimeError> {
+        // A small run (one sample) loses more to waking a pool than it gains from a second
+        // core: on two cores a batch-1 MLP ran at a quarter of its one-thread speed.
+        let elements: usize = inputs.iter().map(|f| f.value.len()).sum();
+        let threads = if elements < POOL_FROM_ELEMENTS {
+            1
+        } else {
+            threads
+        };
         Ok(Plan {
             inputs: inputs
                 .iter()
@@ -387,6 +403,7 @@ impl Plan {
             fetch: fetch.to_vec(),
             runnable: prepare(path, parsed, inputs, fetch, stage, threads)?,
             state: None,
+            threads,
         })
     }
 
@@ -545,14 +562,21 @@ fn execute(path: &Path, plan: &mut Plan, inputs: &[&Feed]) -> Result<Vec<Tensor>
         .collect();
     let runnable = Arc::clone(&plan.runnable);
     let state = plan.state.take();
-    let result = guard::catch(move || -> TractResult<_> {
+    let run = move || -> TractResult<_> {
         let mut state = match state {
             Some(s) => s,
             None => runnable.spawn()?,
         };
         let outputs = state.run(values)?;
         Ok((state, outputs))
-    });
+    };
+    // On a pool, the whole plan runs on one of its threads: the calling thread waits asleep
+    // instead of running the element-wise ops while the pool's idle threads spin for work,
+    // which on two cores made a CNN twice as slow on two threads as on one.
+    let result = match executor(plan.threads) {
+        Ok(Executor::MultiThread(pool)) => guard::catch(move || pool.install(run)),
+        _ => guard::catch(run),
+    };
     match result {
         Ok(Ok((state, outputs))) => {
             plan.state = Some(state);
