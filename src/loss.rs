@@ -297,11 +297,13 @@ fn check_shapes<A, B>(pred: &ArrayViewD<A>, target: &ArrayViewD<B>) -> Result<()
 /// (the last axis); each row's sum is divided by `k` when the row is complete, and the row
 /// means are summed, all in f64 and in arrival order. Fed in chunks of whole or partial rows it
 /// gives the same bits as in one go: the additions happen in the same order.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KerasSum {
     k: usize,
+    #[serde(with = "crate::metrics::exact")]
     row: f64,
     in_row: usize,
+    #[serde(with = "crate::metrics::exact")]
     total: f64,
     rows: usize,
 }
@@ -339,12 +341,30 @@ impl KerasSum {
     pub fn value(&self) -> f64 {
         self.total / self.rows as f64
     }
+
+    /// Folds in the sum of the rows that follow (a shard's). The two totals add once, so the
+    /// result can differ from one running sum in the last bits; `Err` when this sum stops
+    /// inside a row or the row lengths differ.
+    pub fn merge(&mut self, next: &KerasSum) -> Result<(), String> {
+        if self.k != next.k || self.in_row != 0 {
+            return Err(format!(
+                "rows of {} and {} elements, {} left in a row",
+                self.k, next.k, self.in_row
+            ));
+        }
+        self.total += next.total;
+        self.rows += next.rows;
+        self.row = next.row;
+        self.in_row = next.in_row;
+        Ok(())
+    }
 }
 
 /// scikit-learn's reduction as a running sum: element losses summed in f64 in arrival order,
 /// divided by the number of samples at the end.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SklearnSum {
+    #[serde(with = "crate::metrics::exact")]
     total: f64,
 }
 
@@ -361,6 +381,11 @@ impl SklearnSum {
     /// The sum over labels of the mean over `samples` samples.
     pub fn value(&self, samples: usize) -> f64 {
         self.total / samples as f64
+    }
+
+    /// Folds in the sum of the elements that follow (a shard's), as [`KerasSum::merge`] does.
+    pub fn merge(&mut self, next: &SklearnSum) {
+        self.total += next.total;
     }
 }
 

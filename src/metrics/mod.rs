@@ -6,6 +6,7 @@
 //! This module must never run a model or decide what is compared with what.
 
 pub mod distribution;
+pub mod exact;
 pub mod suggest;
 mod tensor;
 mod tolerance;
@@ -13,8 +14,8 @@ mod tolerance;
 pub use distribution::ErrorDistribution;
 pub(crate) use tensor::serialize_opt_f64;
 pub use tensor::{
-    Accumulator, Element, ElementDiff, Incomparable, Metrics, TensorAccumulator, Value,
-    compare_arrays, compare_tensors, compare_tensors_detailed, compare_views, datum_name,
+    Accumulator, AccumulatorState, Element, ElementDiff, Incomparable, Metrics, TensorAccumulator,
+    Value, compare_arrays, compare_tensors, compare_tensors_detailed, compare_views, datum_name,
     serialize_f64, ulp_distance, unravel,
 };
 pub use tolerance::{ONNX_BACKEND, Preset, Tolerance, UnknownPreset};

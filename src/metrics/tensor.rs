@@ -6,7 +6,7 @@
 //! every verdict rests on the same arithmetic and reports the same [`Metrics`].
 
 use ndarray::{ArrayViewD, Dimension};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use tract_onnx::prelude::{Datum, DatumType, Tensor, f16};
 
 use super::Tolerance;
@@ -142,7 +142,7 @@ impl Metrics {
 
 /// Why two tensors could not be compared element by element. Reported as a failed output,
 /// not as an error: a model that computes the wrong type or shape ran and got it wrong.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub enum Incomparable {
     #[error("element type {actual}, expected {expected}")]
     Dtype { actual: String, expected: String },
@@ -163,6 +163,10 @@ pub trait Element: Datum + Copy {
     /// `|a - b|` computed exactly where the type allows, as f64.
     fn abs_diff(a: Self, b: Self) -> f64;
     fn ulps(a: Self, b: Self) -> u64;
+    /// The value's bits, zero-extended (integers: their two's complement, sign-extended to 64).
+    fn to_bits64(self) -> u64;
+    /// The value [`to_bits64`](Element::to_bits64) came from.
+    fn from_bits64(bits: u64) -> Self;
 }
 
 /// Map float bits onto integers whose order is the order of the floats, with -0 == +0.
@@ -208,6 +212,12 @@ impl Element for f32 {
         }
         ordered_f32(a).abs_diff(ordered_f32(b))
     }
+    fn to_bits64(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+    fn from_bits64(bits: u64) -> Self {
+        f32::from_bits(bits as u32)
+    }
 }
 
 impl Element for f64 {
@@ -228,6 +238,12 @@ impl Element for f64 {
             return u64::MAX;
         }
         ordered_f64(a).abs_diff(ordered_f64(b))
+    }
+    fn to_bits64(self) -> u64 {
+        self.to_bits()
+    }
+    fn from_bits64(bits: u64) -> Self {
+        f64::from_bits(bits)
     }
 }
 
@@ -251,6 +267,12 @@ impl Element for f16 {
         }
         ordered_f16(a).abs_diff(ordered_f16(b))
     }
+    fn to_bits64(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+    fn from_bits64(bits: u64) -> Self {
+        f16::from_bits(bits as u16)
+    }
 }
 
 macro_rules! int_elements {
@@ -270,6 +292,12 @@ macro_rules! int_elements {
             }
             fn ulps(a: Self, b: Self) -> u64 {
                 u64::try_from((i128::from(a) - i128::from(b)).unsigned_abs()).unwrap_or(u64::MAX)
+            }
+            fn to_bits64(self) -> u64 {
+                self as u64
+            }
+            fn from_bits64(bits: u64) -> Self {
+                bits as Self
             }
         }
     )*};
@@ -295,6 +323,12 @@ impl Element for bool {
     }
     fn ulps(a: Self, b: Self) -> u64 {
         u64::from(a != b)
+    }
+    fn to_bits64(self) -> u64 {
+        u64::from(self)
+    }
+    fn from_bits64(bits: u64) -> Self {
+        bits != 0
     }
 }
 
@@ -502,6 +536,19 @@ impl<T: Element> Accumulator<T> {
 
     /// The metrics of everything pushed, with indices in `shape` (the full tensor's).
     pub fn finish(&self, shape: &[usize]) -> Metrics {
+        self.finish_from(0, shape)
+    }
+
+    /// [`finish`](Self::finish) for elements that start at row-major position `first` of the
+    /// full tensor (a shard's): indices are the full tensor's.
+    pub fn finish_from(&self, first: usize, shape: &[usize]) -> Metrics {
+        let diff = |s: Spot<T>| {
+            Spot {
+                flat: s.flat + first,
+                ..s
+            }
+            .diff(shape)
+        };
         Metrics {
             elements: self.elements,
             max_abs_err: self.max_abs_err,
@@ -514,10 +561,83 @@ impl<T: Element> Accumulator<T> {
                 self.mismatches as f64 / self.elements as f64
             },
             nonfinite: self.nonfinite,
-            first_mismatch: self.first_mismatch.map(|s| s.diff(shape)),
-            worst: self.worst.map(|s| s.diff(shape)),
+            first_mismatch: self.first_mismatch.map(diff),
+            worst: self.worst.map(diff),
         }
     }
+
+    fn state(&self, dtype: DatumType) -> AccumulatorState {
+        let spot = |s: Spot<T>| SpotState {
+            flat: s.flat,
+            actual: s.actual.to_bits64(),
+            expected: s.expected.to_bits64(),
+            abs_err: s.abs_err,
+        };
+        AccumulatorState {
+            dtype: datum_name(dtype),
+            tolerance: self.tol,
+            elements: self.elements,
+            max_abs_err: self.max_abs_err,
+            max_rel_err: self.max_rel_err,
+            max_ulp: self.max_ulp,
+            mismatches: self.mismatches,
+            nonfinite: self.nonfinite,
+            first_mismatch: self.first_mismatch.map(spot),
+            worst: self.worst.map(spot),
+            worst_is_mismatch: self.worst_is_mismatch,
+        }
+    }
+
+    fn from_state(s: &AccumulatorState) -> Self {
+        let spot = |s: &SpotState| Spot {
+            flat: s.flat,
+            actual: T::from_bits64(s.actual),
+            expected: T::from_bits64(s.expected),
+            abs_err: s.abs_err,
+        };
+        Self {
+            tol: s.tolerance,
+            elements: s.elements,
+            max_abs_err: s.max_abs_err,
+            max_rel_err: s.max_rel_err,
+            max_ulp: s.max_ulp,
+            mismatches: s.mismatches,
+            nonfinite: s.nonfinite,
+            first_mismatch: s.first_mismatch.as_ref().map(spot),
+            worst: s.worst.as_ref().map(spot),
+            worst_is_mismatch: s.worst_is_mismatch,
+        }
+    }
+}
+
+/// An [`Accumulator`]'s whole state as data, floats and element values as bit patterns
+/// ([`super::exact`]): what a shard hands to `merge`, read back into the same accumulator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccumulatorState {
+    /// The element type, as [`datum_name`] names it.
+    pub dtype: String,
+    pub tolerance: Tolerance,
+    pub elements: usize,
+    #[serde(with = "super::exact")]
+    pub max_abs_err: f64,
+    #[serde(with = "super::exact")]
+    pub max_rel_err: f64,
+    pub max_ulp: u64,
+    pub mismatches: usize,
+    pub nonfinite: usize,
+    pub first_mismatch: Option<SpotState>,
+    pub worst: Option<SpotState>,
+    pub worst_is_mismatch: bool,
+}
+
+/// A recorded element: its row-major position among the elements pushed, and both values' bits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpotState {
+    pub flat: usize,
+    pub actual: u64,
+    pub expected: u64,
+    #[serde(with = "super::exact")]
+    pub abs_err: f64,
 }
 
 /// The element loop on two views. Shapes must agree (callers check and report otherwise).
@@ -792,7 +912,46 @@ impl TensorAccumulator {
     pub fn finish(&self, shape: &[usize]) -> Metrics {
         each_type!(self, acc => acc.finish(shape))
     }
+
+    /// [`Accumulator::finish_from`].
+    pub fn finish_from(&self, first: usize, shape: &[usize]) -> Metrics {
+        each_type!(self, acc => acc.finish_from(first, shape))
+    }
+
+    /// The state as data, for [`TensorAccumulator::from_state`].
+    pub fn state(&self) -> AccumulatorState {
+        each_type!(self, acc, T => acc.state(T::datum_type()))
+    }
+
+    /// The accumulator [`TensorAccumulator::state`] described; `Err` names an element type no
+    /// accumulator holds (a state not written by this program).
+    pub fn from_state(s: &AccumulatorState) -> Result<Self, String> {
+        let dt = ACCUMULATED
+            .iter()
+            .copied()
+            .find(|dt| datum_name(*dt) == s.dtype)
+            .ok_or_else(|| format!("no accumulator holds element type {:?}", s.dtype))?;
+        let mut acc = Self::new(dt, s.tolerance).map_err(|e| e.to_string())?;
+        each_type!(&mut acc, a, T => *a = Accumulator::<T>::from_state(s));
+        Ok(acc)
+    }
 }
+
+/// The element types a [`TensorAccumulator`] holds.
+const ACCUMULATED: [DatumType; 12] = [
+    DatumType::F16,
+    DatumType::F32,
+    DatumType::F64,
+    DatumType::I8,
+    DatumType::I16,
+    DatumType::I32,
+    DatumType::I64,
+    DatumType::U8,
+    DatumType::U16,
+    DatumType::U32,
+    DatumType::U64,
+    DatumType::Bool,
+];
 
 fn typed<T: Element>(
     actual: &Tensor,
@@ -877,6 +1036,43 @@ fn compare_tensors_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_accumulator_state_read_back_and_merged_finishes_as_one_pass() {
+        let tol = Tolerance::new(1e-3, 0.0);
+        let actual: Vec<f32> = (0..90).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut expected = actual.clone();
+        expected[17] += 0.25;
+        expected[40] = f32::NAN;
+        expected[63] -= 0.25;
+        let mut one = Accumulator::new(tol);
+        one.push(&actual, &expected);
+        let mut merged: Option<TensorAccumulator> = None;
+        for (a, e) in actual.chunks(30).zip(expected.chunks(30)) {
+            let mut part = TensorAccumulator::new(DatumType::F32, tol).unwrap();
+            let a = Tensor::from_shape(&[a.len()], a).unwrap();
+            let e = Tensor::from_shape(&[e.len()], e).unwrap();
+            part.push(&a, &e).unwrap();
+            let json = serde_json::to_string(&part.state()).unwrap();
+            let back =
+                TensorAccumulator::from_state(&serde_json::from_str(&json).unwrap()).unwrap();
+            match &mut merged {
+                Some(m) => m.merge(back),
+                None => merged = Some(back),
+            }
+        }
+        let shape = [9, 10];
+        // Debug text: the expected NaN is not equal to itself.
+        assert_eq!(
+            format!("{:?}", merged.unwrap().finish(&shape)),
+            format!("{:?}", one.finish(&shape))
+        );
+        let bad = AccumulatorState {
+            dtype: "COMPLEX64".into(),
+            ..TensorAccumulator::F32(one).state()
+        };
+        assert!(TensorAccumulator::from_state(&bad).is_err());
+    }
     use crate::metrics::Preset;
     use ndarray::{ArrayD, IxDyn, arr2};
 

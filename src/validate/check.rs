@@ -395,7 +395,7 @@ pub struct LossChunk<'a> {
 /// [`crate::loss`]'s whole-array functions. Nothing is allocated per element or per chunk. The
 /// f64 figures and the f32 ones are independent sums, so a large chunk computes them on two
 /// threads, each sum still in arrival order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LossAccumulator {
     sigmoid_head: bool,
     /// A sigmoid head whose logits the runtime cannot show: the logits form is NaN.
@@ -411,7 +411,7 @@ pub struct LossAccumulator {
 const PARALLEL_FROM: usize = 8192;
 
 /// The f32 figures: the model's and, with a reference, the reference's.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 struct Part32 {
     logits: loss::KerasSum,
     probs: loss::KerasSum,
@@ -429,11 +429,54 @@ struct Part32 {
     /// Elements the reference clipped (probability form) where the model did not.
     only_ref_clipped: usize,
     /// The smallest and largest model probability (f32, NaN ignored).
+    #[serde(with = "f32_pair")]
     range: [f32; 2],
 }
 
+/// `[f32; 2]` as two bit patterns ([`crate::metrics::exact`]).
+mod f32_pair {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f32; 2], s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&[v[0].to_bits(), v[1].to_bits()], s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; 2], D::Error> {
+        <[u32; 2]>::deserialize(d).map(|[a, b]| [f32::from_bits(a), f32::from_bits(b)])
+    }
+}
+
+impl Part32 {
+    fn merge(&mut self, n: &Part32) -> Result<(), String> {
+        for (a, b) in [
+            (&mut self.logits, &n.logits),
+            (&mut self.probs, &n.probs),
+            (&mut self.ref_logits, &n.ref_logits),
+            (&mut self.ref_probs, &n.ref_probs),
+        ] {
+            a.merge(b)?;
+        }
+        self.sklearn.merge(&n.sklearn);
+        self.ref_sklearn.merge(&n.ref_sklearn);
+        for (a, b) in [
+            (&mut self.clipped, n.clipped),
+            (&mut self.sklearn_clipped, n.sklearn_clipped),
+            (&mut self.right, n.right),
+            (&mut self.ref_clipped, n.ref_clipped),
+            (&mut self.ref_sklearn_clipped, n.ref_sklearn_clipped),
+            (&mut self.ref_right, n.ref_right),
+            (&mut self.flipped, n.flipped),
+            (&mut self.only_ref_clipped, n.only_ref_clipped),
+        ] {
+            *a += b;
+        }
+        self.range = [self.range[0].min(n.range[0]), self.range[1].max(n.range[1])];
+        Ok(())
+    }
+}
+
 /// The f64 figures of the model's outputs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 struct Part64 {
     logits: loss::KerasSum,
     probs: loss::KerasSum,
@@ -606,6 +649,25 @@ impl LossAccumulator {
             part64();
             part32();
         }
+    }
+
+    /// Folds in the state of the samples that follow (the next shard's), as if they had been
+    /// pushed here. Counts, clip counts and the probability range come out as one pass gives
+    /// them; each loss adds the two sums once, so it can differ from one pass in the last bits
+    /// (the README says so). `Err` when the two were made for different outputs.
+    pub fn merge(&mut self, next: &LossAccumulator) -> Result<(), String> {
+        if (self.sigmoid_head, self.logits_missing, self.with_reference)
+            != (next.sigmoid_head, next.logits_missing, next.with_reference)
+        {
+            return Err("the shards' losses were computed from different tensors".to_owned());
+        }
+        self.f32s.merge(&next.f32s)?;
+        self.f64s.logits.merge(&next.f64s.logits)?;
+        self.f64s.probs.merge(&next.f64s.probs)?;
+        self.f64s.sklearn.merge(&next.f64s.sklearn);
+        self.samples += next.samples;
+        self.elements += next.elements;
+        Ok(())
     }
 
     /// The reports of everything pushed.
