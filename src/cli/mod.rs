@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod compare;
 mod matrix;
+mod merge;
 mod progress;
 mod reduce;
 mod train;
@@ -75,6 +76,9 @@ enum Command {
     /// Run validate over a folder of ONNX node tests (tract or onnxruntime) and count
     /// pass/fail/unsupported.
     Conformance(validate::ConformanceArgs),
+    /// Combine the JSON reports of `validate --shard I/N` runs into the report and verdict of
+    /// the whole validation (README: "Sharding across machines").
+    Merge(merge::MergeArgs),
     /// Run any ONNX file (or the committed cases) through every runtime available (tract,
     /// onnxruntime, burn-import, the trained burn graph) and compare every pair of outputs,
     /// with losses per runtime given labels.
@@ -96,6 +100,7 @@ pub fn run(cli: Cli) -> Result<Verdict> {
         Command::Validate(args) => validate::run_validate(args),
         Command::Inspect(args) => validate::run_inspect(args),
         Command::Conformance(args) => validate::run_conformance(args),
+        Command::Merge(args) => merge::run_merge(args),
         Command::Compare(args) => compare::run_compare(args),
         Command::Reduce(args) => reduce::run_reduce(args),
         Command::Matrix(args) => matrix::run_matrix(args),

@@ -21,7 +21,7 @@ use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
 use crate::runtime::RuntimeKind;
 use crate::validate::{
-    DEFAULT_LOSS_TOL, ExpectLoss, LossTolerance, ValidateConfig, ValidateReport, manifest, validate,
+    DEFAULT_LOSS_TOL, ExpectLoss, LossTolerance, Shard, ValidateConfig, manifest, validate_report,
 };
 use crate::verdict::Verdict;
 
@@ -35,7 +35,7 @@ pub(super) struct ValidateArgs {
         "model", "test_data", "labels", "loss_output", "atol", "rtol", "output_tol",
         "allow_nonfinite", "expect_loss", "expect_logits_loss", "expect_probs_loss",
         "expect_sklearn_loss", "outputs", "suggest_tolerance", "map", "loss_rtol", "loss_atol",
-        "chunk",
+        "chunk", "shard",
     ])]
     manifest: Option<PathBuf>,
     /// Reference data: a test_data_set_N folder (input_K.pb / output_K.pb), a folder of
@@ -101,6 +101,13 @@ pub(super) struct ValidateArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
           conflicts_with = "suggest_tolerance")]
     chunk: Option<u64>,
+    /// Validate only shard I of N: a contiguous slice of every test set's samples (a folder of
+    /// NAME.npy files, read as --chunk reads it). Write each shard's report with `--format json
+    /// --report FILE` and combine them with `onnx-parity merge` (README: "Sharding across
+    /// machines"). Expected-loss gates are judged by merge, on the whole set.
+    #[arg(long, value_name = "I/N", value_parser = clap::value_parser!(Shard),
+          conflicts_with = "suggest_tolerance")]
+    shard: Option<Shard>,
     /// Report format on stdout (or in --report FILE).
     #[arg(long, value_parser = format_parser(ReportKind::Validate), default_value = "text")]
     format: String,
@@ -223,6 +230,7 @@ impl ValidateArgs {
             expect,
             suggest_tolerance: self.suggest_tolerance,
             chunk: self.chunk.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            shard: self.shard,
             runtime: self.runtime,
             map: self
                 .map
@@ -248,7 +256,7 @@ pub(super) fn run_validate(args: &ValidateArgs) -> Result<Verdict> {
             bar.finish_and_clear();
             report?
         }
-        (None, Some(model)) => ValidateReport::new(validate(&args.config(model)?)),
+        (None, Some(model)) => validate_report(&args.config(model)?),
         (None, None) => bail!("give a MODEL.onnx or --manifest FILE"),
     };
     // Whatever the format, what could not run is also said on stderr, one line each.

@@ -103,7 +103,8 @@ impl NpyRows {
             Data::check(&header, file_len - header.data_start as u64, unbounded).map_err(fail)?;
         if data.dt == DatumType::String {
             return Err(fail(
-                "holds strings; reading in chunks (--chunk) supports numeric and bool arrays only"
+                "holds strings; reading in slices of samples (--chunk, --shard) supports numeric and bool \
+                 arrays only"
                     .to_owned(),
             ));
         }

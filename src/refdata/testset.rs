@@ -34,7 +34,7 @@ use crate::onnx::{
 };
 
 /// How a reference file was paired with a model tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchedBy {
     Name,
@@ -326,7 +326,7 @@ pub fn open_rows(
     if !path.is_dir() {
         return Err(test_data_err(
             path,
-            "reading in chunks (--chunk) needs a folder of NAME.npy files",
+            "reading in slices of samples (--chunk, --shard) needs a folder of NAME.npy files",
         ));
     }
     let entries = std::fs::read_dir(path).map_err(|source| RefDataError::Io {
@@ -345,8 +345,9 @@ pub fn open_rows(
             return Err(test_data_err(
                 path,
                 format!(
-                    "{fname}: reading in chunks (--chunk) needs NAME.npy files; a .pb tensor or \
-                     an .npz archive is read whole (drop --chunk, or save each tensor as NAME.npy)"
+                    "{fname}: reading in slices of samples (--chunk, --shard) needs NAME.npy \
+                     files; a .pb tensor or an .npz archive is read whole (save each tensor as \
+                     NAME.npy, or drop --chunk and --shard)"
                 ),
             ));
         }

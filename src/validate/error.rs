@@ -6,7 +6,7 @@ use crate::refdata::RefDataError;
 use crate::runtime::RuntimeError;
 
 /// What kind of "could not run" an error is: the conformance runner counts the two apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ErrorKind {
     /// The runtime (tract) or our decoder does not support something the file uses: an

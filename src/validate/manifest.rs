@@ -216,6 +216,7 @@ impl Entry {
             limits,
             suggest_tolerance: false,
             chunk: None,
+            shard: None,
             runtime: RuntimeKind::Tract,
             map: Vec::new(),
             error_detail: false,

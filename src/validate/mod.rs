@@ -19,6 +19,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod manifest;
 pub mod report;
+pub mod shard;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,8 @@ pub use error::{ErrorKind, ValidateError};
 pub use report::{
     CaseReport, InputReport, LeftOut, OutputReport, ShaCheck, Summary, ValidateReport,
 };
+pub use shard::Shard;
+pub use stream::{CaseState, Finish};
 
 use crate::metrics::{Incomparable, Metrics, Preset, Tolerance, datum_name, suggest};
 use crate::onnx::{TensorLimits, exotic};
@@ -86,6 +89,9 @@ pub struct ValidateConfig {
     /// Read `.npy` test data and labels this many samples at a time (`--chunk`), so that a test
     /// set larger than memory can be validated; `None` reads each file whole.
     pub chunk: Option<usize>,
+    /// Validate only this shard's slice of every test set's samples (`--shard I/N`), and
+    /// keep the state [`shard::merge`] combines into the whole set's report.
+    pub shard: Option<Shard>,
     /// Who runs the model.
     pub runtime: RuntimeKind,
     /// Reference file names mapped to model names (`--map FILE_NAME=MODEL_NAME`).
@@ -97,6 +103,11 @@ pub struct ValidateConfig {
 }
 
 impl ValidateConfig {
+    /// Whether test sets are read in slices of samples (`--chunk`, `--shard`) rather than whole.
+    fn reads_rows(&self) -> bool {
+        self.chunk.is_some() || self.shard.is_some()
+    }
+
     pub fn new(model: impl Into<PathBuf>) -> Self {
         Self {
             model: model.into(),
@@ -116,6 +127,7 @@ impl ValidateConfig {
             limits: TensorLimits::default(),
             suggest_tolerance: false,
             chunk: None,
+            shard: None,
             runtime: RuntimeKind::Tract,
             map: Vec::new(),
             error_detail: false,
@@ -148,6 +160,41 @@ pub fn validate_on(
     runtime: &dyn Runtime,
     cfg: &ValidateConfig,
 ) -> Vec<CaseReport> {
+    validate_cases(model, runtime, cfg)
+        .into_iter()
+        .map(|(case, _)| case)
+        .collect()
+}
+
+/// [`validate`] as a report; with [`ValidateConfig::shard`], the report carries the shard's
+/// state for [`shard::merge`].
+pub fn validate_report(cfg: &ValidateConfig) -> ValidateReport {
+    let opened = OnnxModel::open(&cfg.model, cfg.limits).map_err(ValidateError::from);
+    let runtime = cfg.runtime.runtime().map_err(ValidateError::from);
+    let (sha256, cases) = match (opened, runtime) {
+        (Ok(model), Ok(runtime)) => (
+            model.sha256.clone(),
+            validate_cases(&model, runtime.as_ref(), cfg),
+        ),
+        (Err(e), _) | (_, Err(e)) => (
+            String::new(),
+            vec![(CaseReport::error(&model_name(cfg), None, &e), None)],
+        ),
+    };
+    let state = cfg
+        .shard
+        .map(|s| shard::ShardState::new(s, cfg, sha256, &cases));
+    let mut report = ValidateReport::new(cases.into_iter().map(|(case, _)| case).collect());
+    report.shard = state;
+    report
+}
+
+/// Each case's report, and its state where it was read in slices (`--chunk`, `--shard`).
+fn validate_cases(
+    model: &Arc<OnnxModel>,
+    runtime: &dyn Runtime,
+    cfg: &ValidateConfig,
+) -> Vec<(CaseReport, Option<CaseState>)> {
     let name = model_name(cfg);
     let prepared = (|| {
         if let Some(o) = cfg
@@ -164,13 +211,13 @@ pub fn validate_on(
             }));
         }
         // Read in chunks with the test data under --chunk; here only its header is checked.
-        let labels = match cfg.chunk {
-            None => cfg
+        let labels = match cfg.reads_rows() {
+            false => cfg
                 .labels
                 .as_deref()
                 .map(|p| refdata::read_labels(p, cfg.limits).map(|t| (p, t)))
                 .transpose()?,
-            Some(_) => {
+            true => {
                 if let Some(p) = cfg.labels.as_deref() {
                     refdata::NpyRows::open(p, cfg.limits)?;
                 }
@@ -182,7 +229,7 @@ pub fn validate_on(
     })();
     let (labels, sets) = match prepared {
         Ok(x) => x,
-        Err(e) => return vec![CaseReport::error(&name, None, &e)],
+        Err(e) => return vec![(CaseReport::error(&name, None, &e), None)],
     };
     let sha = ShaCheck {
         actual: model.sha256.clone(),
@@ -205,7 +252,7 @@ pub fn validate_on(
             Err(e) => {
                 let mut case = CaseReport::error(&name, Some(label), &e);
                 case.sha256 = Some(sha.clone());
-                cases.push(case);
+                cases.push((case, None));
                 continue;
             }
         };
@@ -226,7 +273,7 @@ pub fn validate_on(
                 match prepared {
                     Ok((r, noise)) => runnables.push((loaded.keep.clone(), r, noise)),
                     Err(e) => {
-                        cases.push(CaseReport::error(&name, None, &e.into()));
+                        cases.push((CaseReport::error(&name, None, &e.into()), None));
                         failed.push(loaded.keep);
                         continue;
                     }
@@ -245,7 +292,7 @@ pub fn validate_on(
                 loaded,
                 labels.as_ref(),
             ) {
-                Ok(mut case) => {
+                Ok((mut case, state)) => {
                     if !sha.matches {
                         case.problems.push(format!(
                             "model file changed: sha256 is {}, the manifest says {}; update its \
@@ -256,12 +303,12 @@ pub fn validate_on(
                         case.status = Verdict::Fail;
                     }
                     case.sha256 = Some(sha.clone());
-                    case
+                    (case, state)
                 }
                 Err(e) => {
                     let mut case = CaseReport::error(&name, Some(label), &e);
                     case.sha256 = Some(sha.clone());
-                    case
+                    (case, None)
                 }
             },
         );
@@ -274,14 +321,18 @@ type Prepared = (Vec<String>, Box<dyn Runnable>, Vec<NoiseSource>);
 /// Each form's loss against the same loss from the reference outputs: a failure is a problem
 /// (with the clip explanation when the clip counts differ), unless the manifest expects this
 /// runtime to diverge there; an expected divergence that does not happen is a problem too.
-fn loss_verdict(loss: &mut LossReport, cfg: &ValidateConfig, problems: &mut Vec<String>) {
+fn loss_verdict(
+    loss: &mut LossReport,
+    divergences: &[ExpectedDivergence],
+    runtime: RuntimeKind,
+    problems: &mut Vec<String>,
+) {
     let explanation = loss.clip_explanation.clone();
     let tol = loss.loss_tolerance;
     for form in LossForm::ALL {
-        let expected = cfg
-            .expect_divergence
+        let expected = divergences
             .iter()
-            .find(|d| d.runtime == cfg.runtime && d.loss == form);
+            .find(|d| d.runtime == runtime && d.loss == form);
         let f = loss.form_mut(form);
         let value = f.value_f32;
         let reference = f.reference;
@@ -302,7 +353,7 @@ fn loss_verdict(loss: &mut LossReport, cfg: &ValidateConfig, problems: &mut Vec<
                 "the manifest expects the {}-form loss to diverge under {} ({}), but it {}: \
                  remove that expect_divergence entry",
                 form.short(),
-                cfg.runtime,
+                runtime,
                 d.why,
                 if check.is_some() {
                     "matches the reference within the loss tolerance"
@@ -400,27 +451,34 @@ fn load_case(
     has_labels: bool,
 ) -> Result<Loaded, ValidateError> {
     let sig = &model.signature;
-    let mut set = match cfg.chunk {
-        None => SetData::Whole(testset::load_mapped(set_path, sig, cfg.limits, &cfg.map)?),
-        Some(_) if !cfg.map.is_empty() => {
+    let flag = if cfg.shard.is_some() {
+        "--shard"
+    } else {
+        "--chunk"
+    };
+    let mut set = match cfg.reads_rows() {
+        false => SetData::Whole(testset::load_mapped(set_path, sig, cfg.limits, &cfg.map)?),
+        true if !cfg.map.is_empty() => {
             return Err(RefDataError::TestData {
                 path: set_path.to_owned(),
-                message: "--chunk matches NAME.npy files to the model by name only; drop --map \
-                          (rename the files) or drop --chunk"
-                    .to_owned(),
+                message: format!(
+                    "{flag} matches NAME.npy files to the model by name only; drop --map \
+                     (rename the files) or drop {flag}"
+                ),
             }
             .into());
         }
-        Some(_) if cfg.error_detail => {
+        true if cfg.error_detail => {
             return Err(RefDataError::TestData {
                 path: set_path.to_owned(),
-                message: "the HTML report's error distribution needs each output whole, which \
-                          --chunk does not keep; drop --chunk or choose another --format"
-                    .to_owned(),
+                message: format!(
+                    "the HTML report's error distribution needs each output whole, which \
+                     {flag} does not keep; drop {flag} or choose another --format"
+                ),
             }
             .into());
         }
-        Some(_) => SetData::Rows(testset::open_rows(set_path, sig, cfg.limits)?),
+        true => SetData::Rows(testset::open_rows(set_path, sig, cfg.limits)?),
     };
     let loss_output = match (&cfg.loss_output, has_labels) {
         (_, false) => None,
@@ -513,7 +571,7 @@ fn run_case(
     cfg: &ValidateConfig,
     loaded: Loaded,
     labels: Option<&(&Path, ArrayD<f32>)>,
-) -> Result<CaseReport, ValidateError> {
+) -> Result<(CaseReport, Option<CaseState>), ValidateError> {
     let Loaded {
         set,
         left_out,
@@ -534,8 +592,10 @@ fn run_case(
                     loss_output,
                     labels: cfg.labels.as_deref(),
                     chunk: cfg.chunk.unwrap_or(usize::MAX).max(1),
+                    shard: cfg.shard,
                 },
-            );
+            )
+            .map(|(case, state)| (case, Some(state)));
         }
     };
     let set_path = set.path.as_path();
@@ -657,7 +717,12 @@ fn run_case(
             labels_file: &labels_path.display().to_string(),
         };
         let (mut loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
-        loss_verdict(&mut loss, cfg, &mut case.problems);
+        loss_verdict(
+            &mut loss,
+            &cfg.expect_divergence,
+            cfg.runtime,
+            &mut case.problems,
+        );
         loss_problems(&mut case.problems, &loss);
         case.loss = Some(loss);
         case.binary_accuracy = Some(accuracy);
@@ -665,7 +730,7 @@ fn run_case(
     if !case.problems.is_empty() {
         case.status = Verdict::Fail;
     }
-    Ok(case)
+    Ok((case, None))
 }
 
 /// An output's report, and its problem line when it failed: `actual` and `expected` are the
@@ -733,18 +798,6 @@ impl RefFile for refdata::RefTensor {
     }
     fn matched_by(&self) -> refdata::MatchedBy {
         self.matched_by
-    }
-}
-
-impl RefFile for testset::RowRef {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn file(&self) -> &str {
-        &self.file
-    }
-    fn matched_by(&self) -> refdata::MatchedBy {
-        refdata::MatchedBy::Name
     }
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::check::{AccuracyReport, LossReport};
 use super::error::{ErrorKind, ValidateError};
+use super::shard::ShardState;
 use crate::artifacts::Tool;
 use crate::metrics::suggest::Advice;
 use crate::metrics::{ErrorDistribution, Metrics, Tolerance};
@@ -18,7 +19,7 @@ pub struct ShaCheck {
     pub matches: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct InputReport {
     pub name: String,
     pub file: String,
@@ -83,7 +84,7 @@ pub struct CaseReport {
 }
 
 /// A graph output left out of a case.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LeftOut {
     pub output: String,
     pub reason: String,
@@ -144,6 +145,9 @@ pub struct ValidateReport {
     pub status: Verdict,
     pub summary: Summary,
     pub cases: Vec<CaseReport>,
+    /// With `--shard I/N`: which shard this is, and what `merge` needs from it. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardState>,
 }
 
 impl ValidateReport {
@@ -167,6 +171,7 @@ impl ValidateReport {
             status,
             summary,
             cases,
+            shard: None,
         }
     }
 }

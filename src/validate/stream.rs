@@ -14,14 +14,17 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::{DatumType, Tensor};
 
-use super::check::{self, LossAccumulator, LossChunk};
+use serde::{Deserialize, Serialize};
+
+use super::check::{self, ExpectLoss, ExpectedDivergence, LossAccumulator, LossChunk};
+use super::shard::Shard;
 use super::{
-    CaseReport, Fetch, InputReport, LeftOut, ValidateConfig, ValidateError,
+    CaseReport, Fetch, InputReport, LeftOut, RefFile, ValidateConfig, ValidateError,
     declaration_warnings_of, loss_problems, loss_verdict, output_report,
 };
-use crate::metrics::{Incomparable, TensorAccumulator, Tolerance, datum_name};
+use crate::metrics::{AccumulatorState, Incomparable, TensorAccumulator, Tolerance, datum_name};
 use crate::refdata::{self, NpyRows, RefDataError, testset};
-use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, head};
+use crate::runtime::{Feed, OnnxModel, RunOutput, Runnable, RuntimeKind, head};
 use crate::verdict::Verdict;
 
 /// A test set opened for reading in chunks, and what it checks.
@@ -32,6 +35,8 @@ pub(super) struct Rows<'a> {
     pub labels: Option<&'a Path>,
     /// Samples per chunk (at least 1).
     pub chunk: usize,
+    /// With `--shard`: which shard this run is (its slice of every test set's samples).
+    pub shard: Option<Shard>,
 }
 
 /// One compared output's running state.
@@ -45,29 +50,41 @@ struct Compared {
     problem: Option<Incomparable>,
 }
 
+/// Reads, runs and compares a test set chunk by chunk (with `--shard`, only the shard's slice of
+/// its samples): the case's report, and its state for `merge`.
 pub(super) fn run_rows(
     runnable: &mut dyn Runnable,
     runtime: &str,
     model: &OnnxModel,
     cfg: &ValidateConfig,
     rows: Rows<'_>,
-) -> Result<CaseReport, ValidateError> {
+) -> Result<(CaseReport, CaseState), ValidateError> {
     let Rows {
         mut set,
         left_out,
         loss_output,
         labels,
         chunk,
+        shard,
     } = rows;
     let set_path = set.path.clone();
     let samples = set.samples;
+    let range = match shard {
+        None => 0..samples,
+        Some(shard) => shard
+            .range(samples)
+            .map_err(|message| RefDataError::TestData {
+                path: set_path.clone(),
+                message,
+            })?,
+    };
     let sig = runnable.signature().clone();
     let Fetch {
         names: fetch,
         head,
         logits_at,
     } = Fetch::for_run(runnable, &sig, loss_output.as_deref());
-    check_chunk_shapes(model, &set, chunk)?;
+    check_chunk_shapes(model, &set, range.len(), chunk)?;
 
     let position = |name: &str| {
         sig.outputs
@@ -98,6 +115,12 @@ pub(super) fn run_rows(
         (Some(p), Some(_)) => Some((p, NpyRows::open(p, cfg.limits)?)),
         _ => None,
     };
+    for rows in set.inputs.iter_mut().chain(&mut set.outputs) {
+        rows.rows.seek(range.start);
+    }
+    if let Some((_, rows)) = labels.as_mut() {
+        rows.seek(range.start);
+    }
     let labels_err = |path: &Path, message: String| ValidateError::Labels {
         path: path.to_path_buf(),
         message,
@@ -113,9 +136,9 @@ pub(super) fn run_rows(
         }
         .into());
     }
-    let mut start = 0;
-    while start < samples {
-        let n = block(chunk, samples - start);
+    let mut start = range.start;
+    while start < range.end {
+        let n = block(chunk, range.end - start);
         let feeds = set
             .inputs
             .iter_mut()
@@ -150,7 +173,7 @@ pub(super) fn run_rows(
                 .into());
             }
         }
-        if start == 0 {
+        if start == range.start {
             warnings = declaration_warnings_of(
                 runtime,
                 model,
@@ -228,58 +251,234 @@ pub(super) fn run_rows(
         start += n;
     }
 
-    let mut case = CaseReport::empty(
-        &cfg.model.display().to_string(),
-        Some(set_path.display().to_string()),
-        &cfg.tolerance_name,
-    );
-    case.left_out = left_out;
-    case.warnings = warnings;
-    case.inputs = set
-        .inputs
-        .iter()
-        .map(|r| InputReport {
-            name: r.name.clone(),
-            file: r.file.clone(),
-            matched_by: refdata::MatchedBy::Name,
-            dtype: datum_name(r.rows.datum_type()),
-            shape: r.rows.shape().to_vec(),
-            bound_as_constant: constants.contains(&r.name),
-        })
-        .collect();
-    for (r, c) in set.outputs.iter().zip(compared) {
-        let expected = (r.rows.datum_type(), r.rows.shape().to_vec());
-        let produced = c.produced.clone().unwrap_or_else(|| expected.clone());
-        let metrics = match (&c.problem, &c.acc) {
-            (None, Some(acc)) => acc.finish(r.rows.shape()),
-            _ => check::total_mismatch_of(r.rows.shape().iter().product()),
-        };
-        let report = output_report(
-            &mut case.problems,
-            r,
-            (datum_name(produced.0), produced.1),
-            (datum_name(expected.0), expected.1),
-            c.tol,
-            metrics,
-            c.problem,
+    let state = CaseState {
+        test_data: set_path.display().to_string(),
+        start: range.start,
+        end: range.end,
+        total: samples,
+        inputs: set
+            .inputs
+            .iter()
+            .map(|r| InputReport {
+                name: r.name.clone(),
+                file: r.file.clone(),
+                matched_by: refdata::MatchedBy::Name,
+                dtype: datum_name(r.rows.datum_type()),
+                shape: r.rows.shape().to_vec(),
+                bound_as_constant: constants.contains(&r.name),
+            })
+            .collect(),
+        outputs: set
+            .outputs
+            .iter()
+            .zip(compared)
+            .map(|(r, c)| OutputState {
+                name: r.name.clone(),
+                file: r.file.clone(),
+                tolerance: c.tol.into(),
+                expected_dtype: datum_name(r.rows.datum_type()),
+                expected_shape: r.rows.shape().to_vec(),
+                produced: c.produced.map(|(dt, shape)| (datum_name(dt), shape)),
+                problem: c.problem,
+                acc: c.acc.as_ref().map(TensorAccumulator::state),
+            })
+            .collect(),
+        loss: match (loss_acc, loss_output, &labels) {
+            (Some(acc), Some(output), Some((labels_path, _))) => Some(LossState {
+                head: head.as_ref().map(|h| HeadState {
+                    node: h.node.clone(),
+                    logits: h.logits.clone(),
+                }),
+                output,
+                labels: labels_path.display().to_string(),
+                acc,
+            }),
+            _ => None,
+        },
+        warnings,
+        left_out,
+    };
+    // A shard judges its own samples; the expected-loss gates (of the whole set's loss) are
+    // merge's to judge.
+    let finish = match shard {
+        None => Finish::of(cfg),
+        Some(_) => Finish {
+            expect: ExpectLoss {
+                logits_form: None,
+                probs_form: None,
+                sklearn_form: None,
+                ..cfg.expect
+            },
+            ..Finish::of(cfg)
+        },
+    };
+    let case = finish
+        .case(&state)
+        .map_err(|message| RefDataError::TestData {
+            path: set_path.clone(),
+            message,
+        })?;
+    Ok((case, state))
+}
+
+/// A test set's case as data: everything its report is made from, with the comparisons'
+/// running state, so that the states of a set's shards merge into the state of the whole set
+/// ([`super::shard`]). Floats inside are carried as bit patterns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseState {
+    pub test_data: String,
+    /// The samples compared: `start..end` of `total`.
+    pub start: usize,
+    pub end: usize,
+    pub total: usize,
+    pub inputs: Vec<InputReport>,
+    pub outputs: Vec<OutputState>,
+    pub loss: Option<LossState>,
+    pub warnings: Vec<String>,
+    pub left_out: Vec<LeftOut>,
+}
+
+/// One compared output of a [`CaseState`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputState {
+    pub name: String,
+    pub file: String,
+    pub tolerance: ExactTolerance,
+    pub expected_dtype: String,
+    /// The whole reference's shape.
+    pub expected_shape: Vec<usize>,
+    /// The element type and whole shape the model produced, once it ran.
+    pub produced: Option<(String, Vec<usize>)>,
+    pub problem: Option<Incomparable>,
+    pub acc: Option<AccumulatorState>,
+}
+
+/// A [`Tolerance`] with its bounds carried bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ExactTolerance {
+    #[serde(with = "crate::metrics::exact")]
+    pub atol: f64,
+    #[serde(with = "crate::metrics::exact")]
+    pub rtol: f64,
+    pub allow_nonfinite: bool,
+}
+
+impl From<Tolerance> for ExactTolerance {
+    fn from(t: Tolerance) -> Self {
+        Self {
+            atol: t.atol,
+            rtol: t.rtol,
+            allow_nonfinite: t.allow_nonfinite,
+        }
+    }
+}
+
+impl From<ExactTolerance> for Tolerance {
+    fn from(t: ExactTolerance) -> Self {
+        Self {
+            atol: t.atol,
+            rtol: t.rtol,
+            allow_nonfinite: t.allow_nonfinite,
+        }
+    }
+}
+
+/// The losses of a [`CaseState`]: on which output, from which logits, against which labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossState {
+    pub output: String,
+    /// The sigmoid head the logits came from, if the output is a Sigmoid's.
+    pub head: Option<HeadState>,
+    pub labels: String,
+    pub acc: LossAccumulator,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadState {
+    pub node: String,
+    pub logits: String,
+}
+
+/// What turns a [`CaseState`] into a report besides the state: the run's settings.
+#[derive(Debug, Clone)]
+pub struct Finish<'a> {
+    pub model: &'a str,
+    pub tolerance_name: &'a str,
+    pub expect: ExpectLoss,
+    pub expect_divergence: &'a [ExpectedDivergence],
+    pub runtime: RuntimeKind,
+}
+
+impl<'a> Finish<'a> {
+    pub(super) fn of(cfg: &'a ValidateConfig) -> Self {
+        Self {
+            model: cfg.model.to_str().unwrap_or("(model)"),
+            tolerance_name: &cfg.tolerance_name,
+            expect: cfg.expect,
+            expect_divergence: &cfg.expect_divergence,
+            runtime: cfg.runtime,
+        }
+    }
+
+    /// The case's report: outputs against their tolerance (indices in the whole tensors), the
+    /// losses and their verdicts, the status. `Err` names a state this program did not write.
+    pub fn case(&self, state: &CaseState) -> Result<CaseReport, String> {
+        let mut case = CaseReport::empty(
+            self.model,
+            Some(state.test_data.clone()),
+            self.tolerance_name,
         );
-        case.outputs.push(report);
+        case.left_out = state.left_out.clone();
+        case.warnings = state.warnings.clone();
+        case.inputs = state.inputs.clone();
+        for o in &state.outputs {
+            let expected = (o.expected_dtype.clone(), o.expected_shape.clone());
+            let produced = o.produced.clone().unwrap_or_else(|| expected.clone());
+            let metrics = match (&o.problem, &o.acc) {
+                (None, Some(acc)) => {
+                    let per_sample: usize = o.expected_shape.iter().skip(1).product();
+                    TensorAccumulator::from_state(acc)?
+                        .finish_from(state.start * per_sample, &o.expected_shape)
+                }
+                _ => check::total_mismatch_of(o.expected_shape.iter().product()),
+            };
+            let report = output_report(
+                &mut case.problems,
+                o,
+                produced,
+                expected,
+                o.tolerance.into(),
+                metrics,
+                o.problem.clone(),
+            );
+            case.outputs.push(report);
+        }
+        if let Some(l) = &state.loss {
+            let head = l.head.as_ref().map(|h| head::SigmoidHead {
+                output: l.output.clone(),
+                node: h.node.clone(),
+                logits: h.logits.clone(),
+            });
+            let (mut loss, accuracy) = l.acc.finish(
+                check::loss_head(&l.output, head.as_ref()),
+                &l.labels,
+                &self.expect,
+            );
+            loss_verdict(
+                &mut loss,
+                self.expect_divergence,
+                self.runtime,
+                &mut case.problems,
+            );
+            loss_problems(&mut case.problems, &loss);
+            case.loss = Some(loss);
+            case.binary_accuracy = Some(accuracy);
+        }
+        if !case.problems.is_empty() {
+            case.status = Verdict::Fail;
+        }
+        Ok(case)
     }
-    if let (Some(acc), Some(name), Some((labels_path, _))) = (&loss_acc, &loss_output, &labels) {
-        let (mut loss, accuracy) = acc.finish(
-            check::loss_head(name, head.as_ref()),
-            &labels_path.display().to_string(),
-            &cfg.expect,
-        );
-        loss_verdict(&mut loss, cfg, &mut case.problems);
-        loss_problems(&mut case.problems, &loss);
-        case.loss = Some(loss);
-        case.binary_accuracy = Some(accuracy);
-    }
-    if !case.problems.is_empty() {
-        case.status = Verdict::Fail;
-    }
-    Ok(case)
 }
 
 /// Samples in the next block when `rest` remain: `chunk`, except that a last block of one
@@ -287,7 +486,7 @@ pub(super) fn run_rows(
 /// round differently from the batched ones; a set whose size is one more than a multiple of the
 /// chunk would otherwise not give the bits reading it whole gives.
 fn block(chunk: usize, rest: usize) -> usize {
-    if rest == chunk + 1 && chunk > 1 {
+    if chunk.checked_add(1) == Some(rest) && chunk > 1 {
         rest
     } else {
         chunk.min(rest)
@@ -383,10 +582,11 @@ fn loss_chunk<'a>(
 fn check_chunk_shapes(
     model: &OnnxModel,
     set: &testset::RowSet,
+    samples: usize,
     chunk: usize,
 ) -> Result<(), ValidateError> {
     let mut sizes = Vec::new();
-    let mut rest = set.samples;
+    let mut rest = samples;
     while rest > 0 {
         let n = block(chunk, rest);
         if !sizes.contains(&n) {
@@ -419,4 +619,16 @@ fn check_chunk_shapes(
         }
     }
     Ok(())
+}
+
+impl RefFile for OutputState {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn file(&self) -> &str {
+        &self.file
+    }
+    fn matched_by(&self) -> refdata::MatchedBy {
+        refdata::MatchedBy::Name
+    }
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::metrics::Metrics;
+use crate::validate::shard::ShardCase;
 use crate::validate::{CaseReport, FormLoss, ValidateReport};
 
 fn opt(v: Option<f64>, prec: usize) -> String {
@@ -221,6 +222,23 @@ pub(super) fn render(r: &ValidateReport) -> Vec<u8> {
             last_model = Some(&c.model);
         }
         render_case(&mut s, c);
+    }
+    if let Some(shard) = &r.shard {
+        let _ = writeln!(
+            s,
+            "\nshard {}/{}: these samples only; expected-loss gates wait for `onnx-parity merge` \
+             of every shard's JSON report",
+            shard.index, shard.count
+        );
+        for c in &shard.cases {
+            if let ShardCase::Ran(c) = c {
+                let _ = writeln!(
+                    s,
+                    "  {}: samples {}..{} of {}",
+                    c.test_data, c.start, c.end, c.total
+                );
+            }
+        }
     }
     let _ = writeln!(
         s,
