@@ -13,7 +13,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed=build.rs");
 
     let descriptors = protox::compile([PROTO], ["proto"])?;
-    prost_build::Config::new().compile_fds(descriptors)?;
+    // A tensor's raw bytes as `Bytes`: decoding a file read into one buffer then slices it
+    // instead of copying the tensor twice (prost's default `Vec<u8>`).
+    prost_build::Config::new()
+        .bytes([".onnx.TensorProto.raw_data"])
+        .compile_fds(descriptors)?;
 
     build_commit::emit();
 

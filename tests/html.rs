@@ -315,9 +315,10 @@ fn a_planted_divergence_is_marked_on_the_layer_chart() {
         .iter_mut()
         .find(|t| t.name() == "dense_1/bias")
         .unwrap();
-    let raw = bias.raw_data.as_mut().unwrap();
+    let mut raw = bias.raw_data.as_deref().unwrap().to_vec();
     let v = f32::from_le_bytes(raw[12..16].try_into().unwrap()) + 1e-3;
     raw[12..16].copy_from_slice(&v.to_le_bytes());
+    bias.raw_data = Some(raw.into());
     let dir = tempfile::tempdir().unwrap();
     let nudged = dir.path().join("nudged.onnx");
     onnx::write_model(&nudged, &m).unwrap();

@@ -137,12 +137,34 @@ fn same_report(whole: &Value, merged: &Value, path: &str, loss_floats: &mut usiz
 fn four_shards_merge_into_the_report_of_one_run() {
     let tmp = tempfile::tempdir().unwrap();
     let case = npy_case(tmp.path(), &[]);
-    let (whole, merged, _) = whole_and_merged(tmp.path(), &case, &[]);
+    let (whole, merged, reports) = whole_and_merged(tmp.path(), &case, &[]);
     assert_eq!((whole.0, merged.0), (0, 0));
     let mut loss_floats = 0;
     same_report(&whole.1, &merged.1, "", &mut loss_floats);
     assert!(loss_floats > 10, "the losses were compared");
     assert_eq!(whole.2, merged.2, "the text reports are identical");
+    let (model, labels, set) = &case;
+    let junit = run(
+        &[
+            "validate",
+            model,
+            "--test-data",
+            set,
+            "--labels",
+            labels,
+            "--format",
+            "junit",
+        ],
+        tmp.path(),
+    );
+    let mut args = vec!["merge", "--format", "junit"];
+    args.extend(reports.iter().map(String::as_str));
+    let merged_junit = run(&args, tmp.path());
+    assert_eq!(merged_junit.code, 0, "{}", merged_junit.stderr);
+    assert_eq!(
+        junit.stdout, merged_junit.stdout,
+        "the JUnit reports are identical"
+    );
 }
 
 #[test]

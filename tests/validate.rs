@@ -1046,7 +1046,7 @@ fn a_panic_inside_tract_is_an_error_naming_the_model() {
         name: Some("words".to_owned()),
         dims: vec![2],
         data_type: Some(DataType::String as i32),
-        raw_data: Some(b"ab".to_vec()),
+        raw_data: Some(b"ab".to_vec().into()),
         ..TensorProto::default()
     });
     write_model(&path, &m).unwrap();

@@ -20,7 +20,7 @@ pub fn decode_model(bytes: &[u8], path: impl AsRef<Path>) -> Result<ModelProto, 
 
 pub fn read_model(path: impl AsRef<Path>) -> Result<ModelProto, OnnxError> {
     let path = path.as_ref();
-    decode(&read(path)?, path, "ModelProto")
+    decode(read(path)?, path, "ModelProto")
 }
 
 pub fn write_model(path: impl AsRef<Path>, model: &ModelProto) -> Result<(), OnnxError> {
@@ -29,7 +29,7 @@ pub fn write_model(path: impl AsRef<Path>, model: &ModelProto) -> Result<(), Onn
 
 pub fn read_tensor_pb(path: impl AsRef<Path>) -> Result<TensorProto, OnnxError> {
     let path = path.as_ref();
-    decode(&read(path)?, path, "TensorProto")
+    decode(read(path)?, path, "TensorProto")
 }
 
 pub fn write_tensor_pb(path: impl AsRef<Path>, tensor: &TensorProto) -> Result<(), OnnxError> {
@@ -47,8 +47,10 @@ pub fn load_tensor_pb(path: impl AsRef<Path>, limits: TensorLimits) -> Result<Te
     })
 }
 
+/// Decodes a message; from a file's `Bytes` a tensor's `raw_data` comes out as a slice of them,
+/// not a copy.
 fn decode<M: Message + Default>(
-    bytes: &[u8],
+    bytes: impl prost::bytes::Buf,
     path: &Path,
     message: &'static str,
 ) -> Result<M, OnnxError> {
@@ -59,11 +61,13 @@ fn decode<M: Message + Default>(
     })
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, OnnxError> {
-    std::fs::read(path).map_err(|source| OnnxError::Read {
-        path: path.to_owned(),
-        source,
-    })
+fn read(path: &Path) -> Result<prost::bytes::Bytes, OnnxError> {
+    std::fs::read(path)
+        .map(prost::bytes::Bytes::from)
+        .map_err(|source| OnnxError::Read {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), OnnxError> {
@@ -126,7 +130,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("input_0.pb");
         let mut proto = array_to_proto("x", &ArrayD::zeros(IxDyn(&[2]))).unwrap();
-        proto.raw_data = Some(vec![0; 7]);
+        proto.raw_data = Some(vec![0; 7].into());
         write_tensor_pb(&path, &proto).unwrap();
         let err = load_tensor_pb(&path, TensorLimits::default()).unwrap_err();
         let OnnxError::InFile { path: p, source } = &err else {

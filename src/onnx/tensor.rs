@@ -102,7 +102,7 @@ pub fn decode_tensor(
     let size = check_tensor_proto(proto, limits)?;
     let shape = header(proto, 1, limits)?.shape;
     let bytes: Vec<u8> = match &proto.raw_data {
-        Some(raw) => raw.clone(),
+        Some(raw) => raw.to_vec(),
         None => {
             // Each int32_data value holds one element's bits (8 and 16-bit types) or one byte
             // of packed elements (4 and 2-bit types).
@@ -423,7 +423,7 @@ fn raw_proto(
         dims,
         data_type: Some(dtype as i32),
         name: Some(name.to_owned()),
-        raw_data: Some(raw),
+        raw_data: Some(raw.into()),
         ..TensorProto::default()
     })
 }
@@ -777,7 +777,7 @@ mod tests {
 
         let want = tensor(&[2, 2], &[true, false, false, true]);
         let mut raw = proto(DataType::Bool, &[2, 2]);
-        raw.raw_data = Some(vec![1, 0, 0, 1]);
+        raw.raw_data = Some(vec![1, 0, 0, 1].into());
         assert_eq!(decode_ok(&raw), want);
         let mut typed = proto(DataType::Bool, &[2, 2]);
         typed.int32_data = vec![1, 0, 0, 1];
@@ -789,10 +789,10 @@ mod tests {
     fn raw_data_is_little_endian() {
         let mut p = proto(DataType::Float, &[1]);
         // 1.0f32 is 0x3f80_0000.
-        p.raw_data = Some(vec![0x00, 0x00, 0x80, 0x3f]);
+        p.raw_data = Some(vec![0x00, 0x00, 0x80, 0x3f].into());
         assert_eq!(decode_ok(&p), tensor(&[1], &[1.0f32]));
         let mut p = proto(DataType::Int16, &[1]);
-        p.raw_data = Some(vec![0x01, 0x02]);
+        p.raw_data = Some(vec![0x01, 0x02].into());
         assert_eq!(decode_ok(&p), tensor(&[1], &[0x0201i16]));
     }
 
@@ -803,7 +803,7 @@ mod tests {
         assert_eq!(decode_ok(&scalar), Tensor::from(7i64));
 
         let mut empty = proto(DataType::Float, &[0, 5]);
-        empty.raw_data = Some(Vec::new());
+        empty.raw_data = Some(Vec::new().into());
         let t = decode_ok(&empty);
         assert_eq!(t.shape(), [0, 5]);
         // Neither storage present is a valid empty tensor too.
@@ -813,7 +813,7 @@ mod tests {
     #[test]
     fn wrong_raw_data_length_names_tensor_and_sizes() {
         let mut p = proto(DataType::Float, &[2, 3]);
-        p.raw_data = Some(vec![0; 20]);
+        p.raw_data = Some(vec![0; 20].into());
         let err = decode_err(&p);
         assert!(
             matches!(
@@ -862,7 +862,7 @@ mod tests {
             vec![0, 1 << 62],
         ] {
             let mut p = proto(DataType::Double, &dims);
-            p.raw_data = Some(vec![0; 8]);
+            p.raw_data = Some(vec![0; 8].into());
             let err = decode_err(&p);
             assert!(
                 matches!(err, OnnxError::TooLarge { .. }),
@@ -927,7 +927,7 @@ mod tests {
             OnnxError::InvalidValue { index: 1, .. }
         ));
         let mut raw = proto(DataType::String, &[2]);
-        raw.raw_data = Some(b"ab".to_vec());
+        raw.raw_data = Some(b"ab".to_vec().into());
         assert!(matches!(
             decode_err(&raw),
             OnnxError::InvalidValue {
@@ -952,7 +952,7 @@ mod tests {
         assert_eq!(t, tensor(&[5], &[1i8, -2, 3, 1, 0]));
         // BFLOAT16 [1, -2] from raw_data and from int32_data (bits 16256, 49152).
         let mut p = proto(DataType::Bfloat16, &[2]);
-        p.raw_data = Some(vec![0x80, 0x3f, 0x00, 0xc0]);
+        p.raw_data = Some(vec![0x80, 0x3f, 0x00, 0xc0].into());
         let (raw, _) = decode_tensor(&p, TensorLimits::default()).unwrap();
         p.raw_data = None;
         p.int32_data = vec![16256, 49152];
@@ -967,7 +967,7 @@ mod tests {
             Err(OnnxError::InvalidValue { index: 1, .. })
         ));
         let mut p = proto(DataType::Float8e5m2, &[3]);
-        p.raw_data = Some(vec![0x3c, 0x3c]);
+        p.raw_data = Some(vec![0x3c, 0x3c].into());
         assert!(matches!(
             decode_tensor(&p, TensorLimits::default()),
             Err(OnnxError::RawDataLength {
@@ -995,7 +995,7 @@ mod tests {
         ] {
             let mut p = proto(DataType::Float, &[1]);
             p.data_type = Some(data_type);
-            p.raw_data = Some(vec![0; 2]);
+            p.raw_data = Some(vec![0; 2].into());
             match decode_err(&p) {
                 OnnxError::Unsupported { tensor, dtype } => {
                     assert_eq!((tensor.as_str(), dtype.as_str()), ("t", name));
@@ -1035,7 +1035,7 @@ mod tests {
         assert!(matches!(decode_err(&p), OnnxError::InvalidValue { .. }));
 
         let mut p = proto(DataType::Bool, &[3]);
-        p.raw_data = Some(vec![0, 1, 2]);
+        p.raw_data = Some(vec![0, 1, 2].into());
         let err = decode_err(&p);
         assert!(
             matches!(
@@ -1085,10 +1085,10 @@ mod tests {
         let limits = TensorLimits::default();
         // A decodable type: same verdicts as the decoder, without building the array.
         let mut p = proto(DataType::Float, &[2, 3]);
-        p.raw_data = Some(vec![0; 24]);
+        p.raw_data = Some(vec![0; 24].into());
         let size = check_tensor_proto(&p, limits).unwrap();
         assert_eq!((size.elements, size.raw_bytes), (6, Some(24)));
-        p.raw_data = Some(vec![0; 20]);
+        p.raw_data = Some(vec![0; 20].into());
         assert!(matches!(
             check_tensor_proto(&p, limits),
             Err(OnnxError::RawDataLength { expected: 24, .. })
@@ -1109,7 +1109,7 @@ mod tests {
         p.float_data = vec![0.0; 4];
         assert!(check_tensor_proto(&p, limits).is_ok());
         let mut p = proto(DataType::Int4, &[5]);
-        p.raw_data = Some(vec![0; 3]);
+        p.raw_data = Some(vec![0; 3].into());
         assert_eq!(check_tensor_proto(&p, limits).unwrap().raw_bytes, Some(3));
         let mut p = proto(DataType::String, &[2]);
         p.string_data = vec![b"a".to_vec()];
