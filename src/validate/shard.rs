@@ -295,7 +295,7 @@ pub fn merge(shards: &[(PathBuf, ShardState)]) -> Result<ValidateReport, MergeEr
         agree(one_path, one, path, s)?;
     }
     let finish = Finish {
-        model: &one.model,
+        model: std::borrow::Cow::Borrowed(&one.model),
         tolerance_name: &one.tolerance_name,
         expect: one.expect.into(),
         expect_divergence: &[],
@@ -382,7 +382,7 @@ fn merge_case(
         .iter()
         .find(|(_, _, c)| matches!(c, ShardCase::Error { .. }))
     {
-        let mut case = CaseReport::empty(finish.model, test_data.clone(), "");
+        let mut case = CaseReport::empty(&finish.model, test_data.clone(), "");
         case.status = Verdict::Error;
         case.error = Some(format!("shard {}/{}: {error}", s.index, s.count));
         case.error_kind = *error_kind;

@@ -402,7 +402,8 @@ pub struct HeadState {
 /// What turns a [`CaseState`] into a report besides the state: the run's settings.
 #[derive(Debug, Clone)]
 pub struct Finish<'a> {
-    pub model: &'a str,
+    /// The model as reports name it (its path, shown lossily where it is not UTF-8).
+    pub model: std::borrow::Cow<'a, str>,
     pub tolerance_name: &'a str,
     pub expect: ExpectLoss,
     pub expect_divergence: &'a [ExpectedDivergence],
@@ -412,7 +413,7 @@ pub struct Finish<'a> {
 impl<'a> Finish<'a> {
     pub(super) fn of(cfg: &'a ValidateConfig) -> Self {
         Self {
-            model: cfg.model.to_str().unwrap_or("(model)"),
+            model: cfg.model.to_string_lossy(),
             tolerance_name: &cfg.tolerance_name,
             expect: cfg.expect,
             expect_divergence: &cfg.expect_divergence,
@@ -424,7 +425,7 @@ impl<'a> Finish<'a> {
     /// losses and their verdicts, the status. `Err` names a state this program did not write.
     pub fn case(&self, state: &CaseState) -> Result<CaseReport, String> {
         let mut case = CaseReport::empty(
-            self.model,
+            &self.model,
             Some(state.test_data.clone()),
             self.tolerance_name,
         );
