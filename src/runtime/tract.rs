@@ -191,8 +191,8 @@ struct Plan {
     /// Spawned from `runnable` and reused (spawning one per run costs a third of a batch-1
     /// run); dropped after a failed run.
     state: Option<TypedSimpleState>,
-    /// Threads its kernels run on (the pool it runs in, above 1).
-    threads: usize,
+    /// Where its kernels run: the calling thread, or the pool the whole plan runs in.
+    executor: Executor,
 }
 
 fn engine(path: &Path, stage: &'static str, message: String, panicked: bool) -> RuntimeError {
@@ -395,15 +395,16 @@ impl Plan {
         } else {
             threads
         };
+        let executor = executor(threads).map_err(|m| engine(path, "run", m, true))?;
         Ok(Plan {
             inputs: inputs
                 .iter()
                 .map(|f| (f.value.datum_type(), f.value.shape().to_vec()))
                 .collect(),
             fetch: fetch.to_vec(),
-            runnable: prepare(path, parsed, inputs, fetch, stage, threads)?,
+            runnable: prepare(path, parsed, inputs, fetch, stage, &executor)?,
             state: None,
-            threads,
+            executor,
         })
     }
 
@@ -487,18 +488,17 @@ fn with_constants(
 }
 
 /// Binds the inputs' types and shapes, selects `fetch` as the outputs and optimizes up to
-/// `stage`; the plan runs its kernels on `threads` threads. `inputs` are in the model's input
-/// order.
+/// `stage`; the plan runs its kernels on `executor`. `inputs` are in the model's input order.
 fn prepare(
     path: &Path,
     parsed: &InferenceModel,
     inputs: &[&Feed],
     fetch: &[String],
     stage: Stage,
-    threads: usize,
+    executor: &Executor,
 ) -> Result<Arc<TypedRunnableModel>, RuntimeError> {
     let options = RunOptions {
-        executor: Some(executor(threads).map_err(|m| engine(path, "run", m, true))?),
+        executor: Some(executor.clone()),
         ..RunOptions::default()
     };
     let mut m = parsed.clone();
@@ -573,8 +573,8 @@ fn execute(path: &Path, plan: &mut Plan, inputs: &[&Feed]) -> Result<Vec<Tensor>
     // On a pool, the whole plan runs on one of its threads: the calling thread waits asleep
     // instead of running the element-wise ops while the pool's idle threads spin for work,
     // which on two cores made a CNN twice as slow on two threads as on one.
-    let result = match executor(plan.threads) {
-        Ok(Executor::MultiThread(pool)) => guard::catch(move || pool.install(run)),
+    let result = match &plan.executor {
+        Executor::MultiThread(pool) => guard::catch(move || pool.install(run)),
         _ => guard::catch(run),
     };
     match result {
