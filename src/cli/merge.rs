@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{HtmlArg, emit, format_parser};
-use crate::report::{Report, ReportKind};
+use super::args::{HtmlArg, format_parser};
+use super::validate::emit_validate;
+use crate::report::ReportKind;
 use crate::validate::shard;
 use crate::verdict::Verdict;
 
@@ -33,16 +34,10 @@ pub(super) fn run_merge(args: &MergeArgs) -> Result<Verdict> {
         .map(|p| Ok((p.clone(), shard::read(p)?)))
         .collect::<Result<Vec<_>, shard::MergeError>>()?;
     let report = shard::merge(&shards)?;
-    for c in &report.cases {
-        if let Some(e) = &c.error {
-            eprintln!("error: {e}");
-        }
-    }
-    emit(
-        Report::Validate(&report),
+    emit_validate(
+        &report,
         &args.format,
         args.report.as_deref(),
         args.html.path(),
-    )?;
-    Ok(report.status)
+    )
 }

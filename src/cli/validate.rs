@@ -21,7 +21,8 @@ use crate::onnx::TensorLimits;
 use crate::report::{Report, ReportKind};
 use crate::runtime::RuntimeKind;
 use crate::validate::{
-    DEFAULT_LOSS_TOL, ExpectLoss, LossTolerance, Shard, ValidateConfig, manifest, validate_report,
+    DEFAULT_LOSS_TOL, ExpectLoss, LossTolerance, Shard, ValidateConfig, ValidateReport, manifest,
+    validate_report,
 };
 use crate::verdict::Verdict;
 
@@ -262,18 +263,28 @@ pub(super) fn run_validate(args: &ValidateArgs) -> Result<Verdict> {
         (None, Some(model)) => validate_report(&args.config(model)?),
         (None, None) => bail!("give a MODEL.onnx or --manifest FILE"),
     };
-    // Whatever the format, what could not run is also said on stderr, one line each.
+    emit_validate(
+        &report,
+        &args.format,
+        args.report.as_deref(),
+        args.html.path(),
+    )
+}
+
+/// A validate report out (`validate`, `merge`): what could not run also said on stderr, one
+/// line each whatever the format, then the report emitted; its verdict back.
+pub(super) fn emit_validate(
+    report: &ValidateReport,
+    format: &str,
+    report_file: Option<&Path>,
+    html: Option<&Path>,
+) -> Result<Verdict> {
     for c in &report.cases {
         if let Some(e) = &c.error {
             eprintln!("error: {e}");
         }
     }
-    emit(
-        Report::Validate(&report),
-        &args.format,
-        args.report.as_deref(),
-        args.html.path(),
-    )?;
+    emit(Report::Validate(report), format, report_file, html)?;
     Ok(report.status)
 }
 

@@ -138,19 +138,13 @@ impl ValidateConfig {
 /// Validates one model on each of its test sets. Never fails as a whole: what could not run
 /// becomes a case with status `error`.
 pub fn validate(cfg: &ValidateConfig) -> Vec<CaseReport> {
-    match OnnxModel::open(&cfg.model, cfg.limits) {
-        Ok(model) => validate_model(&model, cfg),
-        Err(e) => vec![CaseReport::error(&model_name(cfg), None, &e.into())],
-    }
+    reports(open_and_validate(cfg).1)
 }
 
 /// [`validate`] for a model already opened (the fuzz target and the benchmark), run by the
 /// configured runtime.
 pub fn validate_model(model: &Arc<OnnxModel>, cfg: &ValidateConfig) -> Vec<CaseReport> {
-    match cfg.runtime.runtime() {
-        Ok(runtime) => validate_on(model, runtime.as_ref(), cfg),
-        Err(e) => vec![CaseReport::error(&model_name(cfg), None, &e.into())],
-    }
+    reports(model_cases(model, cfg))
 }
 
 /// [`validate`] with the model prepared by `runtime`: each test set runs on the model pruned to
@@ -160,33 +154,47 @@ pub fn validate_on(
     runtime: &dyn Runtime,
     cfg: &ValidateConfig,
 ) -> Vec<CaseReport> {
-    validate_cases(model, runtime, cfg)
-        .into_iter()
-        .map(|(case, _)| case)
-        .collect()
+    reports(validate_cases(model, runtime, cfg))
 }
 
 /// [`validate`] as a report; with [`ValidateConfig::shard`], the report carries the shard's
 /// state for [`shard::merge`].
 pub fn validate_report(cfg: &ValidateConfig) -> ValidateReport {
-    let opened = OnnxModel::open(&cfg.model, cfg.limits).map_err(ValidateError::from);
-    let runtime = cfg.runtime.runtime().map_err(ValidateError::from);
-    let (sha256, cases) = match (opened, runtime) {
-        (Ok(model), Ok(runtime)) => (
-            model.sha256.clone(),
-            validate_cases(&model, runtime.as_ref(), cfg),
-        ),
-        (Err(e), _) | (_, Err(e)) => (
-            String::new(),
-            vec![(CaseReport::error(&model_name(cfg), None, &e), None)],
-        ),
-    };
+    let (sha256, cases) = open_and_validate(cfg);
     let state = cfg
         .shard
         .map(|s| shard::ShardState::new(s, cfg, sha256, &cases));
-    let mut report = ValidateReport::new(cases.into_iter().map(|(case, _)| case).collect());
+    let mut report = ValidateReport::new(reports(cases));
     report.shard = state;
     report
+}
+
+/// The reports of cases run with their states.
+fn reports(cases: Vec<(CaseReport, Option<CaseState>)>) -> Vec<CaseReport> {
+    cases.into_iter().map(|(case, _)| case).collect()
+}
+
+/// Opens the model and validates it: its sha256 (empty when it could not be opened) and every
+/// case with its state.
+fn open_and_validate(cfg: &ValidateConfig) -> (String, Vec<(CaseReport, Option<CaseState>)>) {
+    match OnnxModel::open(&cfg.model, cfg.limits) {
+        Ok(model) => (model.sha256.clone(), model_cases(&model, cfg)),
+        Err(e) => (
+            String::new(),
+            vec![(CaseReport::error(&model_name(cfg), None, &e.into()), None)],
+        ),
+    }
+}
+
+/// The cases of an opened model under the configured runtime, with their states.
+fn model_cases(
+    model: &Arc<OnnxModel>,
+    cfg: &ValidateConfig,
+) -> Vec<(CaseReport, Option<CaseState>)> {
+    match cfg.runtime.runtime() {
+        Ok(runtime) => validate_cases(model, runtime.as_ref(), cfg),
+        Err(e) => vec![(CaseReport::error(&model_name(cfg), None, &e.into()), None)],
+    }
 }
 
 /// Each case's report, and its state where it was read in slices (`--chunk`, `--shard`).
@@ -716,16 +724,13 @@ fn run_case(
             labels: y,
             labels_file: &labels_path.display().to_string(),
         };
-        let (mut loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
-        loss_verdict(
-            &mut loss,
+        let (loss, accuracy) = check::losses(&inputs, &cfg.expect).map_err(labels_err)?;
+        record_losses(
+            &mut case,
+            (loss, accuracy),
             &cfg.expect_divergence,
             cfg.runtime,
-            &mut case.problems,
         );
-        loss_problems(&mut case.problems, &loss);
-        case.loss = Some(loss);
-        case.binary_accuracy = Some(accuracy);
     }
     if !case.problems.is_empty() {
         case.status = Verdict::Fail;
@@ -799,6 +804,21 @@ impl RefFile for refdata::RefTensor {
     fn matched_by(&self) -> refdata::MatchedBy {
         self.matched_by
     }
+}
+
+/// Puts the losses and accuracy into the case, with a problem line for each failed loss verdict
+/// ([`loss_verdict`]) and expected-loss gate ([`loss_problems`]): one order for whole and
+/// streamed cases.
+fn record_losses(
+    case: &mut CaseReport,
+    (mut loss, accuracy): (LossReport, AccuracyReport),
+    divergences: &[ExpectedDivergence],
+    runtime: RuntimeKind,
+) {
+    loss_verdict(&mut loss, divergences, runtime, &mut case.problems);
+    loss_problems(&mut case.problems, &loss);
+    case.loss = Some(loss);
+    case.binary_accuracy = Some(accuracy);
 }
 
 /// One problem line per expected-loss gate that failed.

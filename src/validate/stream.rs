@@ -20,7 +20,7 @@ use super::check::{self, ExpectLoss, ExpectedDivergence, LossAccumulator, LossCh
 use super::shard::Shard;
 use super::{
     CaseReport, Fetch, InputReport, LeftOut, RefFile, ValidateConfig, ValidateError,
-    declaration_warnings_of, loss_problems, loss_verdict, output_report,
+    declaration_warnings_of, output_report, record_losses,
 };
 use crate::metrics::{AccumulatorState, Incomparable, TensorAccumulator, Tolerance, datum_name};
 use crate::refdata::{self, NpyRows, RefDataError, testset};
@@ -460,20 +460,12 @@ impl<'a> Finish<'a> {
                 node: h.node.clone(),
                 logits: h.logits.clone(),
             });
-            let (mut loss, accuracy) = l.acc.finish(
+            let losses = l.acc.finish(
                 check::loss_head(&l.output, head.as_ref()),
                 &l.labels,
                 &self.expect,
             );
-            loss_verdict(
-                &mut loss,
-                self.expect_divergence,
-                self.runtime,
-                &mut case.problems,
-            );
-            loss_problems(&mut case.problems, &loss);
-            case.loss = Some(loss);
-            case.binary_accuracy = Some(accuracy);
+            record_losses(&mut case, losses, self.expect_divergence, self.runtime);
         }
         if !case.problems.is_empty() {
             case.status = Verdict::Fail;
