@@ -5,39 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{root, run};
-use onnx_parity::onnx::{TensorLimits, load_tensor_pb};
-use onnx_parity::refdata::npy::encode_npy;
 use serde_json::Value;
 
-/// The committed Keras sigmoid case (500 MNIST samples) as a folder of NAME.npy files; with
-/// `nudge`, reference elements `(sample, label)` moved by the amounts given.
+/// `common::npy_case` with every path as text.
 fn npy_case(dir: &Path, nudge: &[(usize, usize, f32)]) -> (String, String, String) {
-    let case = root().join("models/keras-mlp-sigmoid");
-    let set = dir.join("npy");
-    std::fs::create_dir_all(&set).unwrap();
-    for (file, name) in [("input_0.pb", "input"), ("output_0.pb", "Identity:0")] {
-        let mut t = load_tensor_pb(
-            case.join("test_data_set_0").join(file),
-            TensorLimits::default(),
-        )
-        .unwrap();
-        if name != "input" {
-            let mut a = t.to_plain_array_view_mut::<f32>().unwrap();
-            for &(sample, label, by) in nudge {
-                a[[sample, label]] += by;
-            }
-        }
-        std::fs::write(set.join(format!("{name}.npy")), encode_npy(&t).unwrap()).unwrap();
-    }
-    let text = |p: PathBuf| p.display().to_string();
-    (
-        text(case.join("model.onnx")),
-        text(case.join("labels.npy")),
-        text(set),
-    )
+    let (model, labels, set) = common::npy_case(dir, nudge);
+    (model, labels, set.display().to_string())
 }
 
 /// A run's exit code, JSON report and text report.

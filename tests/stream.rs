@@ -6,36 +6,15 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{root, run};
-use onnx_parity::onnx::{TensorLimits, load_tensor_pb};
-use onnx_parity::refdata::npy::encode_npy;
-
-/// The committed Keras sigmoid case (500 MNIST samples) as a folder of NAME.npy files.
-fn npy_case(dir: &Path) -> (String, String, PathBuf) {
-    let case = root().join("models/keras-mlp-sigmoid");
-    let set = dir.join("npy");
-    std::fs::create_dir_all(&set).unwrap();
-    for (file, name) in [("input_0.pb", "input"), ("output_0.pb", "Identity:0")] {
-        let t = load_tensor_pb(
-            case.join("test_data_set_0").join(file),
-            TensorLimits::default(),
-        )
-        .unwrap();
-        std::fs::write(set.join(format!("{name}.npy")), encode_npy(&t).unwrap()).unwrap();
-    }
-    (
-        case.join("model.onnx").display().to_string(),
-        case.join("labels.npy").display().to_string(),
-        set,
-    )
-}
+use common::{npy_case, root, run};
+use onnx_parity::onnx::TensorLimits;
 
 #[test]
 fn chunked_validation_reports_what_reading_whole_reports() {
     let tmp = tempfile::tempdir().unwrap();
-    let (model, labels, set) = npy_case(tmp.path());
+    let (model, labels, set) = npy_case(tmp.path(), &[]);
     let set = set.display().to_string();
     let args = |extra: &[&str]| {
         let mut a = vec![
@@ -66,7 +45,7 @@ fn chunked_validation_reports_what_reading_whole_reports() {
 #[test]
 fn chunk_refuses_what_it_cannot_split() {
     let tmp = tempfile::tempdir().unwrap();
-    let (model, _, set) = npy_case(tmp.path());
+    let (model, _, set) = npy_case(tmp.path(), &[]);
     let pb = root()
         .join("models/keras-mlp-sigmoid/test_data_set_0")
         .display()
@@ -192,7 +171,7 @@ fn chunk_refuses_what_it_cannot_split() {
 fn a_million_samples_validate_in_little_memory() {
     const SAMPLES: usize = 1_000_000;
     let tmp = tempfile::tempdir().unwrap();
-    let (model, labels, set) = npy_case(tmp.path());
+    let (model, labels, set) = npy_case(tmp.path(), &[]);
     let big = tmp.path().join("big");
     std::fs::create_dir_all(&big).unwrap();
     let limits = TensorLimits::default();

@@ -3,8 +3,8 @@
 //! must come back unchanged (a shard's partial sums, read by `merge`), never for what people
 //! read: reports keep plain numbers.
 //!
-//! Use as `#[serde(with = "crate::metrics::exact")]` on an `f64`, `exact::f32` on an `f32`,
-//! `exact::option` on an `Option<f64>`.
+//! Use as `#[serde(with = "crate::metrics::exact")]` on an `f64`, `exact::f32_pair` on an
+//! `[f32; 2]`, `exact::option` on an `Option<f64>`.
 
 use serde::{Deserialize, Deserializer, Serializer};
 
@@ -16,15 +16,16 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     u64::deserialize(d).map(f64::from_bits)
 }
 
-pub mod f32 {
+/// `[f32; 2]` as two bit patterns.
+pub mod f32_pair {
     use super::*;
 
-    pub fn serialize<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u32(v.to_bits())
+    pub fn serialize<S: Serializer>(v: &[f32; 2], s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&[v[0].to_bits(), v[1].to_bits()], s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
-        u32::deserialize(d).map(f32::from_bits)
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; 2], D::Error> {
+        <[u32; 2]>::deserialize(d).map(|[a, b]| [f32::from_bits(a), f32::from_bits(b)])
     }
 }
 
@@ -51,8 +52,8 @@ mod tests {
     struct Carried {
         #[serde(with = "super")]
         a: f64,
-        #[serde(with = "super::f32")]
-        b: f32,
+        #[serde(with = "super::f32_pair")]
+        b: [f32; 2],
         #[serde(with = "super::option")]
         c: Option<f64>,
     }
@@ -72,15 +73,18 @@ mod tests {
         for x in awkward {
             let v = Carried {
                 a: x,
-                b: x as f32,
+                b: [x as f32, -(x as f32)],
                 c: Some(x),
             };
             let back: Carried = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
             assert_eq!(back.a.to_bits(), x.to_bits());
-            assert_eq!(back.b.to_bits(), (x as f32).to_bits());
+            assert_eq!(
+                back.b.map(f32::to_bits),
+                [x as f32, -(x as f32)].map(f32::to_bits)
+            );
             assert_eq!(back.c.map(f64::to_bits), Some(x.to_bits()));
         }
-        let none: Carried = serde_json::from_str(r#"{"a":0,"b":0,"c":null}"#).unwrap();
+        let none: Carried = serde_json::from_str(r#"{"a":0,"b":[0,0],"c":null}"#).unwrap();
         assert_eq!(none.c, None);
     }
 }

@@ -429,21 +429,8 @@ struct Part32 {
     /// Elements the reference clipped (probability form) where the model did not.
     only_ref_clipped: usize,
     /// The smallest and largest model probability (f32, NaN ignored).
-    #[serde(with = "f32_pair")]
+    #[serde(with = "crate::metrics::exact::f32_pair")]
     range: [f32; 2],
-}
-
-/// `[f32; 2]` as two bit patterns ([`crate::metrics::exact`]).
-mod f32_pair {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[f32; 2], s: S) -> Result<S::Ok, S::Error> {
-        serde::Serialize::serialize(&[v[0].to_bits(), v[1].to_bits()], s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; 2], D::Error> {
-        <[u32; 2]>::deserialize(d).map(|[a, b]| [f32::from_bits(a), f32::from_bits(b)])
-    }
 }
 
 impl Part32 {

@@ -133,3 +133,35 @@ pub fn relu_case(dir: &Path, want: &[f32]) {
     write_tensor_pb(set.join("input_0.pb"), &array_to_proto("x", &x).unwrap()).unwrap();
     write_tensor_pb(set.join("output_0.pb"), &array_to_proto("y", &y).unwrap()).unwrap();
 }
+
+/// The committed Keras sigmoid case (500 MNIST samples) as a folder of NAME.npy files; with
+/// `nudge`, reference elements `(sample, label)` moved by the amounts given.
+pub fn npy_case(dir: &Path, nudge: &[(usize, usize, f32)]) -> (String, String, PathBuf) {
+    let case = root().join("models/keras-mlp-sigmoid");
+    let set = dir.join("npy");
+    std::fs::create_dir_all(&set).unwrap();
+    for (file, name) in [("input_0.pb", "input"), ("output_0.pb", "Identity:0")] {
+        let mut t = onnx_parity::onnx::load_tensor_pb(
+            case.join("test_data_set_0").join(file),
+            onnx_parity::onnx::TensorLimits::default(),
+        )
+        .unwrap();
+        if name != "input" {
+            let mut a = t.to_plain_array_view_mut::<f32>().unwrap();
+            for &(sample, label, by) in nudge {
+                a[[sample, label]] += by;
+            }
+        }
+        std::fs::write(
+            set.join(format!("{name}.npy")),
+            onnx_parity::refdata::npy::encode_npy(&t).unwrap(),
+        )
+        .unwrap();
+    }
+    let text = |p: PathBuf| p.display().to_string();
+    (
+        text(case.join("model.onnx")),
+        text(case.join("labels.npy")),
+        set,
+    )
+}
